@@ -1,0 +1,77 @@
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace websd {
+
+// Storage owned by a backend (host memory, a GPU buffer). Tensors share it through shared_ptr, so
+// an intermediate is freed the moment the last Tensor that refers to it goes out of scope.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+};
+
+struct Tensor {
+  Shape shape;
+  std::shared_ptr<DeviceBuffer> buffer;
+
+  int64_t numel() const { return websd::numel(shape); }
+  int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? static_cast<int>(shape.size()) + i : i)]; }
+  // Same storage, new shape with the same element count.
+  Tensor reshaped(Shape new_shape) const;
+};
+
+struct Conv2dParams {
+  int stride = 1;
+  int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  static Conv2dParams same(int pad, int stride = 1) { return {stride, pad, pad, pad, pad}; }
+};
+
+enum class UnaryOp { SiLU, GELU, QuickGELU };
+
+// The operations the three Stable Diffusion models are built from. Images are NCHW, sequences
+// [batch, length, channels]; weights keep PyTorch's layouts (Linear [out, in], Conv [out, in, kh, kw]).
+// Every op returns a new tensor and leaves its inputs untouched.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  virtual Tensor upload(const Shape& shape, std::span<const float> data) = 0;
+  Tensor upload(const HostTensor& t) { return upload(t.shape, t.data); }
+  virtual std::vector<float> download(const Tensor& t) = 0;
+  HostTensor to_host(const Tensor& t) { return HostTensor(t.shape, download(t)); }
+
+  // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
+  virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) = 0;
+  // x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or null.
+  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) = 0;
+  // Normalises each of `groups` channel groups of x [N, C, ...]; then SiLU when silu is set.
+  virtual Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                            bool silu) = 0;
+  // Normalises the last dimension.
+  virtual Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) = 0;
+  virtual Tensor unary(const Tensor& x, UnaryOp op) = 0;
+  // a + b where b's shape equals the trailing dimensions of a's (b is repeated over the rest).
+  virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+  // x [N, C, ...] + v [N, C] broadcast over the spatial dimensions.
+  virtual Tensor add_channel(const Tensor& x, const Tensor& v) = 0;
+  virtual Tensor scale(const Tensor& x, float s) = 0;
+  // x [..., 2D] → first half · gelu(second half) → [..., D] (diffusers' GEGLU).
+  virtual Tensor geglu(const Tensor& x) = 0;
+  // Multi-head scaled dot-product attention: q [B, Lq, C], k and v [B, Lk, C] → [B, Lq, C], with
+  // C split into `heads` heads; causal masks key j > query i.
+  virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) = 0;
+  virtual Tensor nchw_to_nlc(const Tensor& x) = 0;                // [N, C, H, W] → [N, H·W, C]
+  virtual Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) = 0;  // inverse
+  virtual Tensor upsample_nearest2x(const Tensor& x) = 0;         // [N, C, H, W] → [N, C, 2H, 2W]
+  virtual Tensor concat_channels(const Tensor& a, const Tensor& b) = 0;  // along dim 1
+  // Rows of table [V, C] picked by ids → [ids.size(), C].
+  virtual Tensor embedding(const Tensor& table, std::span<const int> ids) = 0;
+};
+
+}  // namespace websd

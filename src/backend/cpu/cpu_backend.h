@@ -1,0 +1,33 @@
+#pragma once
+#include "backend/backend.h"
+
+namespace websd {
+
+// The reference backend: float32 on the host. It is the oracle the GPU kernels are tested
+// against and the fallback where WebGPU is missing.
+class CpuBackend : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  Tensor upload(const Shape& shape, std::span<const float> data) override;
+  using Backend::upload;
+  std::vector<float> download(const Tensor& t) override;
+
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;
+  Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                    bool silu) override;
+  Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) override;
+  Tensor unary(const Tensor& x, UnaryOp op) override;
+  Tensor add(const Tensor& a, const Tensor& b) override;
+  Tensor add_channel(const Tensor& x, const Tensor& v) override;
+  Tensor scale(const Tensor& x, float s) override;
+  Tensor geglu(const Tensor& x) override;
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) override;
+  Tensor nchw_to_nlc(const Tensor& x) override;
+  Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) override;
+  Tensor upsample_nearest2x(const Tensor& x) override;
+  Tensor concat_channels(const Tensor& a, const Tensor& b) override;
+  Tensor embedding(const Tensor& table, std::span<const int> ids) override;
+};
+
+}  // namespace websd

@@ -1,0 +1,2 @@
+#include <iostream>
+int main() { std::cerr << "websd: not yet\n"; return 1; }

@@ -1,0 +1,137 @@
+#include "io/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace websd {
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot open (does the file exist?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) throw Error(path + ": not valid JSON");
+  return j;
+}
+
+ConfigReader::ConfigReader(nlohmann::json json, std::string file) : json_(std::move(json)), file_(std::move(file)) {
+  if (!json_.is_object()) throw Error(file_ + ": expected a JSON object");
+}
+
+ConfigReader ConfigReader::load(const std::string& path) { return ConfigReader(read_json_file(path), path); }
+
+bool ConfigReader::has(const std::string& key) const {
+  auto it = json_.find(key);
+  return it != json_.end() && !it->is_null();
+}
+
+const nlohmann::json* ConfigReader::lookup(const std::string& key) {
+  used_.insert(key);
+  auto it = json_.find(key);
+  if (it == json_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+void ConfigReader::fail(const std::string& key, const std::string& what) const {
+  auto it = json_.find(key);
+  std::string value = it == json_.end() ? "(absent)" : it->dump();
+  throw Error(file_ + ": field '" + key + "' = " + value + ": " + what);
+}
+
+int ConfigReader::get_int(const std::string& key, int fallback) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return fallback;
+  if (v->is_number_integer()) return v->get<int>();
+  if (v->is_number_float() && v->get<double>() == static_cast<int>(v->get<double>())) return static_cast<int>(v->get<double>());
+  fail(key, "expected an integer");
+}
+
+double ConfigReader::get_double(const std::string& key, double fallback) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_number()) fail(key, "expected a number");
+  return v->get<double>();
+}
+
+bool ConfigReader::get_bool(const std::string& key, bool fallback) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_boolean()) fail(key, "expected true or false");
+  return v->get<bool>();
+}
+
+std::string ConfigReader::get_string(const std::string& key, const std::string& fallback) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_string()) fail(key, "expected a string");
+  return v->get<std::string>();
+}
+
+std::vector<int> ConfigReader::get_int_list(const std::string& key, const std::vector<int>& fallback, size_t count) {
+  const nlohmann::json* v = lookup(key);
+  std::vector<int> out;
+  if (!v) {
+    out = fallback;
+  } else if (v->is_number_integer()) {
+    out.assign(count ? count : 1, v->get<int>());
+  } else if (v->is_array()) {
+    for (auto& e : *v) {
+      if (!e.is_number_integer()) fail(key, "expected a list of integers");
+      out.push_back(e.get<int>());
+    }
+  } else {
+    fail(key, "expected an integer or a list of integers");
+  }
+  if (count && out.size() == 1 && count > 1) out.assign(count, out[0]);
+  if (count && out.size() != count)
+    fail(key, "expected " + std::to_string(count) + " entries (one per block), got " + std::to_string(out.size()));
+  return out;
+}
+
+std::vector<std::string> ConfigReader::get_string_list(const std::string& key, const std::vector<std::string>& fallback) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return fallback;
+  if (!v->is_array()) fail(key, "expected a list of strings");
+  std::vector<std::string> out;
+  for (auto& e : *v) {
+    if (!e.is_string()) fail(key, "expected a list of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::vector<double> ConfigReader::get_double_list(const std::string& key) {
+  const nlohmann::json* v = lookup(key);
+  std::vector<double> out;
+  if (!v) return out;
+  if (!v->is_array()) fail(key, "expected a list of numbers");
+  for (auto& e : *v) {
+    if (!e.is_number()) fail(key, "expected a list of numbers");
+    out.push_back(e.get<double>());
+  }
+  return out;
+}
+
+void ConfigReader::expect(const std::string& key, std::initializer_list<nlohmann::json> supported) {
+  const nlohmann::json* v = lookup(key);
+  if (!v) return;
+  for (auto& s : supported)
+    if (*v == s) return;
+  std::string list;
+  for (auto& s : supported) list += (list.empty() ? "" : ", ") + s.dump();
+  fail(key, "not supported by websd (supported: " + (list.empty() ? std::string("null") : list) + ")");
+}
+
+void ConfigReader::ignore(std::initializer_list<const char*> keys) {
+  for (const char* k : keys) used_.insert(k);
+}
+
+void ConfigReader::finish() const {
+  for (auto& [key, value] : json_.items()) {
+    if (!key.empty() && key[0] == '_') continue;
+    if (!used_.count(key)) throw Error(file_ + ": field '" + key + "' = " + value.dump() + " is not supported by websd");
+  }
+}
+
+}  // namespace websd
