@@ -68,7 +68,8 @@ class Backend {
   virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) = 0;
   virtual Tensor nchw_to_nlc(const Tensor& x) = 0;                // [N, C, H, W] → [N, H·W, C]
   virtual Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) = 0;  // inverse
-  virtual Tensor upsample_nearest2x(const Tensor& x) = 0;         // [N, C, H, W] → [N, C, 2H, 2W]
+  // [N, C, H, W] → [N, C, out_h, out_w], picking source pixels the way torch's 'nearest' does.
+  virtual Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) = 0;
   virtual Tensor concat_channels(const Tensor& a, const Tensor& b) = 0;  // along dim 1
   // Rows of table [V, C] picked by ids → [ids.size(), C].
   virtual Tensor embedding(const Tensor& table, std::span<const int> ids) = 0;

@@ -268,14 +268,23 @@ Tensor CpuBackend::nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) {
   return y;
 }
 
-Tensor CpuBackend::upsample_nearest2x(const Tensor& x) {
+// torch's nearest: source = floor(dst · in/out) with the scale in float32, clamped to the input.
+static int64_t nearest_source(int64_t dst, int64_t in_size, int64_t out_size) {
+  if (out_size == 2 * in_size) return dst >> 1;
+  const float scale = static_cast<float>(in_size) / static_cast<float>(out_size);
+  return std::min(static_cast<int64_t>(std::floor(static_cast<float>(dst) * scale)), in_size - 1);
+}
+
+Tensor CpuBackend::upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
   const int64_t NC = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor y = make({x.dim(0), x.dim(1), 2 * H, 2 * W});
+  Tensor y = make({x.dim(0), x.dim(1), out_h, out_w});
   const float* X = in(x);
   float* Y = out(y);
   for (int64_t nc = 0; nc < NC; ++nc)
-    for (int64_t i = 0; i < 2 * H; ++i)
-      for (int64_t j = 0; j < 2 * W; ++j) Y[(nc * 2 * H + i) * 2 * W + j] = X[(nc * H + i / 2) * W + j / 2];
+    for (int64_t i = 0; i < out_h; ++i) {
+      const float* xr = X + (nc * H + nearest_source(i, H, out_h)) * W;
+      for (int64_t j = 0; j < out_w; ++j) Y[(nc * out_h + i) * out_w + j] = xr[nearest_source(j, W, out_w)];
+    }
   return y;
 }
 

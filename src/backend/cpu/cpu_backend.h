@@ -25,7 +25,7 @@ class CpuBackend : public Backend {
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) override;
   Tensor nchw_to_nlc(const Tensor& x) override;
   Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) override;
-  Tensor upsample_nearest2x(const Tensor& x) override;
+  Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) override;
   Tensor concat_channels(const Tensor& a, const Tensor& b) override;
   Tensor embedding(const Tensor& table, std::span<const int> ids) override;
 };

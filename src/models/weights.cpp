@@ -1,0 +1,93 @@
+#include "models/weights.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+
+namespace websd {
+
+struct Weights::Store {
+  Backend* backend = nullptr;
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, SafetensorsFile*> index;
+  std::set<std::string> used;
+  std::string description;
+};
+
+Weights Weights::open_files(const std::vector<std::string>& files, Backend& backend) {
+  Weights w;
+  w.store_ = std::make_shared<Store>();
+  w.store_->backend = &backend;
+  for (const std::string& f : files) {
+    w.store_->files.push_back(std::make_unique<SafetensorsFile>(f));
+    SafetensorsFile* file = w.store_->files.back().get();
+    for (auto& [name, info] : file->tensors()) w.store_->index[name] = file;
+    w.store_->description += (w.store_->description.empty() ? "" : ", ") + f;
+  }
+  return w;
+}
+
+Weights Weights::open_component(const std::string& dir, Backend& backend) {
+  namespace fs = std::filesystem;
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "model.safetensors"}) {
+    const fs::path single = fs::path(dir) / name;
+    if (fs::exists(single)) return open_files({single.string()}, backend);
+    const fs::path index = fs::path(dir) / (std::string(name) + ".index.json");
+    if (fs::exists(index)) {
+      nlohmann::json j = read_json_file(index.string());
+      if (!j.contains("weight_map") || !j["weight_map"].is_object())
+        throw Error(index.string() + ": has no weight_map object");
+      std::set<std::string> shards;
+      for (auto& [tensor, shard] : j["weight_map"].items()) shards.insert((fs::path(dir) / shard.get<std::string>()).string());
+      return open_files({shards.begin(), shards.end()}, backend);
+    }
+  }
+  throw Error(dir + ": no model.safetensors or diffusion_pytorch_model.safetensors (only safetensors weights are supported)");
+}
+
+Weights Weights::sub(const std::string& prefix) const {
+  Weights w = *this;
+  w.prefix_ += prefix;
+  return w;
+}
+
+bool Weights::has(const std::string& name) const { return store_->index.count(prefix_ + name) != 0; }
+
+Backend& Weights::backend() const { return *store_->backend; }
+
+std::string Weights::describe() const { return store_->description; }
+
+HostTensor Weights::get_host(const std::string& name, const Shape& expected) const {
+  const std::string full = prefix_ + name;
+  auto it = store_->index.find(full);
+  if (it == store_->index.end())
+    throw Error(describe() + ": missing tensor '" + full + "' (the weights do not match config.json)");
+  const Shape& shape = it->second->info(full).shape;
+  if (shape != expected)
+    throw Error(describe() + ": tensor '" + full + "' has shape " + shape_str(shape) + " but config.json implies " +
+                shape_str(expected));
+  store_->used.insert(full);
+  return it->second->read(full);
+}
+
+Tensor Weights::get(const std::string& name, const Shape& expected) const {
+  return store_->backend->upload(get_host(name, expected));
+}
+
+void Weights::check_all_used() const {
+  std::vector<std::string> unused;
+  for (auto& [name, file] : store_->index)
+    if (!store_->used.count(name)) unused.push_back(name);
+  if (unused.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < unused.size() && i < 5; ++i) list += (i ? ", " : "") + unused[i];
+  if (unused.size() > 5) list += ", ...";
+  throw Error(describe() + ": " + std::to_string(unused.size()) +
+              " tensors are not used by the model that config.json describes (" + list + ")");
+}
+
+}  // namespace websd

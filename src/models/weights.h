@@ -1,0 +1,40 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace websd {
+
+// The parameters of one model component (a diffusers/transformers state dict in one or more
+// safetensors files), uploaded to the backend as layers ask for them. Views made with sub() share
+// the files and the record of which tensors were used, so check_all_used() can say that a
+// checkpoint does not match its config instead of silently running with missing pieces.
+class Weights {
+ public:
+  // A component folder: model.safetensors, diffusion_pytorch_model.safetensors, or a sharded
+  // *.safetensors.index.json.
+  static Weights open_component(const std::string& dir, Backend& backend);
+  static Weights open_files(const std::vector<std::string>& files, Backend& backend);
+
+  Weights sub(const std::string& prefix) const;
+  Weights operator[](const std::string& prefix) const { return sub(prefix + "."); }
+  Weights operator[](int index) const { return sub(std::to_string(index) + "."); }
+
+  bool has(const std::string& name) const;
+  // Uploads a tensor; its shape must match what the config implies.
+  Tensor get(const std::string& name, const Shape& expected) const;
+  HostTensor get_host(const std::string& name, const Shape& expected) const;
+  Backend& backend() const;
+  std::string describe() const;  // the files, for error messages
+
+  void check_all_used() const;
+
+ private:
+  struct Store;
+  std::shared_ptr<Store> store_;
+  std::string prefix_;
+};
+
+}  // namespace websd
