@@ -1,0 +1,12 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace websd::cli {
+
+// Each subcommand registers its flags on the app and returns what runs it once parsing succeeded.
+using Runner = std::function<int()>;
+Runner add_generate_command(CLI::App& app);
+Runner add_tokenize_command(CLI::App& app);
+
+}  // namespace websd::cli

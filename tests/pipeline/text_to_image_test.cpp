@@ -1,0 +1,142 @@
+#include "pipeline/text_to_image.h"
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "rng/torch_generator.h"
+#include "support/fixtures.h"
+
+namespace websd {
+namespace {
+
+// Reruns one of diffusers' whole-pipeline references in tests/fixtures/tiny-sd15/golden.
+class GoldenRun : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    backend_ = new CpuBackend();
+    pipe_ = new TextToImagePipeline(TextToImagePipeline::load(test::fixture("tiny-sd15/model"), *backend_));
+  }
+  static void TearDownTestSuite() {
+    delete pipe_;
+    delete backend_;
+  }
+  static CpuBackend* backend_;
+  static TextToImagePipeline* pipe_;
+};
+CpuBackend* GoldenRun::backend_ = nullptr;
+TextToImagePipeline* GoldenRun::pipe_ = nullptr;
+
+TEST_P(GoldenRun, MatchesDiffusersStepByStep) {
+  const std::string base = test::fixture("tiny-sd15/golden/" + GetParam());
+  const nlohmann::json spec = read_json_file(base + ".json");
+  SafetensorsFile ref(base + ".safetensors");
+
+  ConfigReader sched_config(spec["scheduler_config"], base + ".json");
+  pipe_->set_scheduler(make_scheduler(spec["scheduler"].get<std::string>(), sched_config));
+
+  GenerateParams params;
+  params.prompt = spec["prompt"].get<std::string>();
+  params.negative_prompt = spec["negative_prompt"].get<std::string>();
+  params.steps = spec["steps"].get<int>();
+  params.guidance_scale = spec["guidance_scale"].get<double>();
+  params.latents = ref.read("init_latents");
+
+  std::vector<HostTensor> steps;
+  GenerateResult r = pipe_->generate(params, [&](int, int, const HostTensor& l) { steps.push_back(l); });
+
+  EXPECT_TENSOR_NEAR(r.prompt_embeds, ref.read("prompt_embeds"), 1e-3);
+  ASSERT_TRUE(r.negative_prompt_embeds.has_value());
+  EXPECT_TENSOR_NEAR(*r.negative_prompt_embeds, ref.read("negative_prompt_embeds"), 1e-3);
+  EXPECT_EQ(r.timesteps, ref.read_f64("timesteps"));
+  ASSERT_EQ(steps.size(), r.timesteps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "step%03zu_latents", i);
+    SCOPED_TRACE(key);
+    EXPECT_TENSOR_NEAR(steps[i], ref.read(key), 1e-3);
+  }
+  const HostTensor want = ref.read("image");
+  const test::Diff d = test::compare(r.image.data, want.data);
+  EXPECT_EQ(r.image.shape, want.shape);
+  EXPECT_LE(d.max_abs, 5e-3);
+  EXPECT_LE(d.mean_abs, 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(TinySd15, GoldenRun, ::testing::Values("pndm_10", "dpmpp2m_8_neg"));
+
+// The fixtures' starting latents are torch.randn with the run's seed on a CPU generator, so a
+// seed alone reproduces them.
+TEST(TextToImage, SeedGivesDiffusersStartingLatents) {
+  for (const char* name : {"pndm_10", "dpmpp2m_8_neg"}) {
+    const std::string base = test::fixture(std::string("tiny-sd15/golden/") + name);
+    const nlohmann::json spec = read_json_file(base + ".json");
+    const HostTensor want = SafetensorsFile(base + ".safetensors").read("init_latents");
+    EXPECT_TENSOR_NEAR(TorchGenerator(spec["seed"].get<uint64_t>()).randn(want.shape), want, 1e-6);
+  }
+}
+
+class TinyPipeline : public ::testing::Test {
+ protected:
+  CpuBackend backend;
+  TextToImagePipeline pipe = TextToImagePipeline::load(test::fixture("tiny-sd15/model"), backend);
+};
+
+TEST_F(TinyPipeline, GuidanceOneSkipsTheUnconditionalBranch) {
+  GenerateParams p;
+  p.prompt = "a house";
+  p.steps = 2;
+  p.guidance_scale = 1.0;
+  GenerateResult r = pipe.generate(p);
+  EXPECT_FALSE(r.negative_prompt_embeds.has_value());
+  EXPECT_EQ(r.image.shape, (Shape{128, 128, 3}));
+}
+
+TEST_F(TinyPipeline, OmittedNegativePromptEqualsEmptyString) {
+  GenerateParams p;
+  p.prompt = "a house";
+  p.steps = 2;
+  GenerateResult none = pipe.generate(p);
+  p.negative_prompt = "";
+  GenerateResult empty = pipe.generate(p);
+  EXPECT_EQ(none.image.data, empty.image.data);
+  p.negative_prompt = "ugly";
+  GenerateResult other = pipe.generate(p);
+  EXPECT_NE(none.image.data, other.image.data);
+}
+
+TEST_F(TinyPipeline, NonSquareSizeFollowsWidthAndHeight) {
+  GenerateParams p;
+  p.prompt = "a tree";
+  p.steps = 1;
+  p.width = 64;
+  p.height = 96;
+  GenerateResult r = pipe.generate(p);
+  EXPECT_EQ(r.image.shape, (Shape{96, 64, 3}));
+  EXPECT_EQ(r.latents.shape, (Shape{1, 4, 12, 8}));
+  for (float v : r.image.data) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+}
+
+TEST_F(TinyPipeline, RejectsBadArguments) {
+  GenerateParams p;
+  p.prompt = "x";
+  p.width = 100;
+  EXPECT_THROW(pipe.generate(p), Error);
+  p.width = 0;
+  p.steps = 0;
+  EXPECT_THROW(pipe.generate(p), Error);
+  p.steps = 1;
+  p.latents = HostTensor({1, 4, 8, 8});
+  EXPECT_THROW(pipe.generate(p), Error);
+}
+
+TEST(ModelIndexTest, RejectsMissingAndForeignFolders) {
+  EXPECT_THROW(ModelIndex::load("/nonexistent/model"), Error);
+  EXPECT_THROW(ModelIndex::load(test::fixture("tiny-sd15/model/unet")), Error);
+  ModelIndex m = ModelIndex::load(test::fixture("tiny-sd15/model"));
+  EXPECT_EQ(m.scheduler_class, "PNDMScheduler");
+}
+
+}  // namespace
+}  // namespace websd
