@@ -56,7 +56,7 @@ int run_generate(const GenerateOptions& o) {
     write_safetensors(o.save_tensors, tensors);
   }
   std::cout << "wrote " << o.output << " (" << r.image.shape[1] << "x" << r.image.shape[0] << ", "
-            << r.timesteps.size() << " steps, " << seconds << " s)\n";
+            << o.steps << " steps, " << seconds << " s)\n";
   return 0;
 }
 

@@ -1,16 +1,53 @@
 #include "io/config.h"
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
 namespace websd {
+
+namespace {
+
+// Python's json module writes Infinity, -Infinity and NaN as bare words (diffusers configs carry
+// lambda_min_clipped: -Infinity); strict JSON has no such values, so they become strings that
+// get_double understands.
+std::string quote_python_nonfinite(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool replaced = false;
+    for (const char* word : {"-Infinity", "Infinity", "NaN"}) {
+      const size_t n = std::char_traits<char>::length(word);
+      if (text.compare(i, n, word) == 0) {
+        out += std::string("\"") + word + "\"";
+        i += n - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open (does the file exist?)");
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(quote_python_nonfinite(ss.str()), nullptr, false);
   if (j.is_discarded()) throw Error(path + ": not valid JSON");
   return j;
 }
@@ -42,14 +79,27 @@ void ConfigReader::fail(const std::string& key, const std::string& what) const {
 int ConfigReader::get_int(const std::string& key, int fallback) {
   const nlohmann::json* v = lookup(key);
   if (!v) return fallback;
-  if (v->is_number_integer()) return v->get<int>();
-  if (v->is_number_float() && v->get<double>() == static_cast<int>(v->get<double>())) return static_cast<int>(v->get<double>());
+  if (v->is_number_integer()) {
+    const int64_t i = v->get<int64_t>();
+    if (i >= INT32_MIN && i <= INT32_MAX) return static_cast<int>(i);
+    fail(key, "integer out of range");
+  }
+  if (v->is_number_float()) {
+    const double d = v->get<double>();
+    if (std::fabs(d) < 2147483647.0 && d == std::floor(d)) return static_cast<int>(d);
+  }
   fail(key, "expected an integer");
 }
 
 double ConfigReader::get_double(const std::string& key, double fallback) {
   const nlohmann::json* v = lookup(key);
   if (!v) return fallback;
+  if (v->is_string()) {
+    const std::string word = v->get<std::string>();
+    if (word == "Infinity") return INFINITY;
+    if (word == "-Infinity") return -INFINITY;
+    if (word == "NaN") return NAN;
+  }
   if (!v->is_number()) fail(key, "expected a number");
   return v->get<double>();
 }

@@ -33,6 +33,8 @@ class ClipTextModel {
  public:
   // A component folder (config.json and the weights), e.g. <model>/text_encoder.
   static ClipTextModel load(const std::string& dir, Backend& backend);
+  // From a config and opened weights (Weights::random measures full-size models without a checkpoint).
+  static ClipTextModel build(ClipTextConfig config, const Weights& weights);
 
   struct Output {
     Tensor last_hidden_state;         // [batch, L, hidden] after the final LayerNorm

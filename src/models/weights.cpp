@@ -1,7 +1,9 @@
 #include "models/weights.h"
 
+#include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -16,6 +18,8 @@ struct Weights::Store {
   std::map<std::string, SafetensorsFile*> index;
   std::set<std::string> used;
   std::string description;
+  std::optional<uint64_t> random_seed;
+  float random_scale = 1.0f;
 };
 
 Weights Weights::open_files(const std::vector<std::string>& files, Backend& backend) {
@@ -29,6 +33,34 @@ Weights Weights::open_files(const std::vector<std::string>& files, Backend& back
     w.store_->description += (w.store_->description.empty() ? "" : ", ") + f;
   }
   return w;
+}
+
+Weights Weights::random(Backend& backend, uint64_t seed, float scale) {
+  Weights w;
+  w.store_ = std::make_shared<Store>();
+  w.store_->backend = &backend;
+  w.store_->random_seed = seed;
+  w.store_->random_scale = scale;
+  w.store_->description = "random weights (seed " + std::to_string(seed) + ")";
+  return w;
+}
+
+// splitmix64 seeded by the seed and an FNV-1a hash of the tensor name.
+static HostTensor random_tensor(uint64_t seed, float scale, const std::string& name, const Shape& shape) {
+  uint64_t state = 1469598103934665603ull;
+  for (unsigned char c : name) state = (state ^ c) * 1099511628211ull;
+  state ^= seed * 0x9E3779B97F4A7C15ull;
+  HostTensor t(shape);
+  const int64_t fan_in = shape.size() >= 2 ? t.numel() / shape[0] : 1;
+  const float s = scale / std::sqrt(static_cast<float>(fan_in));
+  for (float& v : t.data) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    v = s * (static_cast<float>(z >> 40) * (2.0f / 16777216.0f) - 1.0f);
+  }
+  return t;
 }
 
 Weights Weights::open_component(const std::string& dir, Backend& backend) {
@@ -55,7 +87,9 @@ Weights Weights::sub(const std::string& prefix) const {
   return w;
 }
 
-bool Weights::has(const std::string& name) const { return store_->index.count(prefix_ + name) != 0; }
+bool Weights::has(const std::string& name) const {
+  return store_->random_seed || store_->index.count(prefix_ + name) != 0;
+}
 
 Backend& Weights::backend() const { return *store_->backend; }
 
@@ -63,6 +97,7 @@ std::string Weights::describe() const { return store_->description; }
 
 HostTensor Weights::get_host(const std::string& name, const Shape& expected) const {
   const std::string full = prefix_ + name;
+  if (store_->random_seed) return random_tensor(*store_->random_seed, store_->random_scale, full, expected);
   auto it = store_->index.find(full);
   if (it == store_->index.end())
     throw Error(describe() + ": missing tensor '" + full + "' (the weights do not match config.json)");

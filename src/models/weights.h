@@ -17,6 +17,11 @@ class Weights {
   // *.safetensors.index.json.
   static Weights open_component(const std::string& dir, Backend& backend);
   static Weights open_files(const std::vector<std::string>& files, Backend& backend);
+  // No checkpoint: every tensor a loader asks for exists and is made up on the spot from the seed
+  // and its name (so it does not depend on load order), uniform in ±scale/√fan_in. Lets the full-size
+  // models be built to measure memory and speed where no weights can be downloaded; loaders must take
+  // optional parts from the config, not from has(), which is always true here.
+  static Weights random(Backend& backend, uint64_t seed, float scale = 1.0f);
 
   Weights sub(const std::string& prefix) const;
   Weights operator[](const std::string& prefix) const { return sub(prefix + "."); }

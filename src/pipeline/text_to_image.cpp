@@ -32,8 +32,8 @@ TextToImagePipeline TextToImagePipeline::load(const std::string& model_dir, Back
   return p;
 }
 
-int TextToImagePipeline::default_width() const { return unet_.config().sample_size * vae_.downscale_factor(); }
-int TextToImagePipeline::default_height() const { return default_width(); }
+int TextToImagePipeline::default_width() const { return unet_.config().sample_width * vae_.downscale_factor(); }
+int TextToImagePipeline::default_height() const { return unet_.config().sample_height * vae_.downscale_factor(); }
 
 HostTensor TextToImagePipeline::encode_prompt(const std::string& text) const {
   const std::vector<int> ids = tokenizer_.encode(text);

@@ -140,3 +140,29 @@ TEST(ModelIndexTest, RejectsMissingAndForeignFolders) {
 
 }  // namespace
 }  // namespace websd
+
+namespace websd {
+namespace {
+
+// The embedded default model against the pictures diffusers made with it (samples.json: PNDM,
+// 20 steps, guidance 7.5, seed i for prompt i): the mean colour of each picture.
+TEST(TinyShapes, ReproducesDiffusersSamples) {
+  CpuBackend backend;
+  TextToImagePipeline pipe = TextToImagePipeline::load(test::asset("tiny-shapes/model"), backend);
+  const nlohmann::json samples = read_json_file(test::asset("tiny-shapes/samples.json"));
+  for (size_t i : {0u, 1u}) {
+    GenerateParams p;
+    p.prompt = samples[i]["prompt"].get<std::string>();
+    p.seed = samples[i]["seed"].get<uint64_t>();
+    p.steps = 20;
+    GenerateResult r = pipe.generate(p);
+    double mean[3] = {0, 0, 0};
+    for (size_t k = 0; k < r.image.data.size(); ++k) mean[k % 3] += r.image.data[k];
+    for (int c = 0; c < 3; ++c)
+      EXPECT_NEAR(mean[c] / static_cast<double>(r.image.data.size() / 3), samples[i]["mean_rgb"][c].get<double>(), 1e-3)
+          << p.prompt << " channel " << c;
+  }
+}
+
+}  // namespace
+}  // namespace websd

@@ -1,0 +1,63 @@
+#include "models/transformer_2d.h"
+
+namespace websd {
+
+Attention Attention::load(const Weights& w, int64_t dim, int64_t context_dim, int heads) {
+  return {Linear::load(w["to_q"], dim, dim, false), Linear::load(w["to_k"], context_dim, dim, false),
+          Linear::load(w["to_v"], context_dim, dim, false), Linear::load(w["to_out"][0], dim, dim), heads};
+}
+
+Tensor Attention::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
+  Tensor o = be.attention(to_q(be, x), to_k(be, context), to_v(be, context), heads, false);
+  return to_out(be, o);
+}
+
+BasicTransformerBlock BasicTransformerBlock::load(const Weights& w, int64_t dim, int64_t context_dim, int heads) {
+  const int64_t ff_dim = 4 * dim;
+  return {LayerNorm::load(w["norm1"], dim, 1e-5f),
+          LayerNorm::load(w["norm2"], dim, 1e-5f),
+          LayerNorm::load(w["norm3"], dim, 1e-5f),
+          Attention::load(w["attn1"], dim, dim, heads),
+          Attention::load(w["attn2"], dim, context_dim, heads),
+          Linear::load(w["ff"]["net"][0]["proj"], dim, 2 * ff_dim),
+          Linear::load(w["ff"]["net"][2], ff_dim, dim)};
+}
+
+Tensor BasicTransformerBlock::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
+  Tensor h = norm1(be, x);
+  h = be.add(x, attn1(be, h, h));
+  h = be.add(h, attn2(be, norm2(be, h), context));
+  // One statement per step, so each feed-forward intermediate (the widest is 8·dim) is freed as
+  // soon as the next one exists.
+  Tensor ff = ff_proj(be, norm3(be, h));
+  ff = be.geglu(ff);
+  ff = ff_out(be, ff);
+  return be.add(h, ff);
+}
+
+// A 1x1 convolution's weight [out, in, 1, 1] viewed as the linear layer it is on tokens.
+static Linear load_projection(const Weights& w, int64_t in, int64_t out, bool linear) {
+  if (linear) return Linear::load(w, in, out);
+  return Linear{w.get("weight", {out, in, 1, 1}).reshaped({out, in}), w.get("bias", {out})};
+}
+
+Transformer2D Transformer2D::load(const Weights& w, int64_t channels, const Spec& spec) {
+  const int64_t inner = spec.heads * (channels / spec.heads);
+  Transformer2D t;
+  t.norm_ = GroupNorm::load(w["norm"], channels, spec.groups, 1e-6f);
+  t.proj_in_ = load_projection(w["proj_in"], channels, inner, spec.linear_projection);
+  for (int i = 0; i < spec.num_layers; ++i)
+    t.blocks_.push_back(BasicTransformerBlock::load(w["transformer_blocks"][i], inner, spec.context_dim, spec.heads));
+  t.proj_out_ = load_projection(w["proj_out"], inner, channels, spec.linear_projection);
+  return t;
+}
+
+Tensor Transformer2D::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
+  const int64_t height = x.dim(2), width = x.dim(3);
+  Tensor h = proj_in_(be, be.nchw_to_nlc(norm_(be, x)));
+  for (const BasicTransformerBlock& block : blocks_) h = block(be, h, context);
+  h = be.nlc_to_nchw(proj_out_(be, h), height, width);
+  return be.add(x, h);
+}
+
+}  // namespace websd

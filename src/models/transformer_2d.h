@@ -1,0 +1,51 @@
+#pragma once
+#include <vector>
+
+#include "models/layers.h"
+
+namespace websd {
+
+// diffusers' Attention as the UNet uses it: bias-free q/k/v projections, biased output
+// projection, softmax(q·kᵀ/√head_dim)·v over `heads` heads.
+struct Attention {
+  Linear to_q, to_k, to_v, to_out;
+  int heads = 1;
+  // context_dim: the size of what keys and values are made from (dim for self-attention).
+  static Attention load(const Weights& w, int64_t dim, int64_t context_dim, int heads);
+  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;
+};
+
+// diffusers' BasicTransformerBlock (layer_norm type, GEGLU feed-forward of width 4·dim): pre-norm
+// self-attention, cross-attention on the text context, feed-forward, each added to the residual.
+struct BasicTransformerBlock {
+  LayerNorm norm1, norm2, norm3;
+  Attention attn1, attn2;
+  Linear ff_proj, ff_out;
+  static BasicTransformerBlock load(const Weights& w, int64_t dim, int64_t context_dim, int heads);
+  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;  // x [N, L, dim]
+};
+
+// diffusers' Transformer2DModel on continuous (image) input: GroupNorm → proj_in → blocks on
+// the H·W tokens → proj_out, added to the input. The projections are stored as 1x1 convolutions,
+// or as linear layers when use_linear_projection is set (SD 2.x, SDXL); both are the same linear
+// map on the tokens, so both are applied as one.
+class Transformer2D {
+ public:
+  struct Spec {
+    int heads = 8;
+    int64_t context_dim = 768;
+    int num_layers = 1;
+    int groups = 32;
+    bool linear_projection = false;
+  };
+  // channels is split into spec.heads heads of channels / heads (rounded down, as diffusers does).
+  static Transformer2D load(const Weights& w, int64_t channels, const Spec& spec);
+  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;  // x [N, C, H, W]
+
+ private:
+  GroupNorm norm_;
+  Linear proj_in_, proj_out_;
+  std::vector<BasicTransformerBlock> blocks_;
+};
+
+}  // namespace websd

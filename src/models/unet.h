@@ -1,0 +1,47 @@
+#pragma once
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/timestep_embedding.h"
+#include "models/unet_blocks.h"
+#include "models/unet_config.h"
+
+namespace websd {
+
+// diffusers' UNet2DConditionModel, built from its config.json: the noise predictor of SD 1.x/2.x
+// and (with addition_embed_type "text_time") SDXL.
+class UNet2DConditionModel {
+ public:
+  // A component folder (config.json and the weights), e.g. <model>/unet.
+  static UNet2DConditionModel load(const std::string& dir, Backend& backend);
+  // Made-up weights (Weights::random), for measuring memory and speed of full-size models.
+  static UNet2DConditionModel random(const UNetConfig& cfg, Backend& backend, uint64_t seed);
+
+  // sample [N, in_channels, h, w] (any h, w); one timestep per batch entry; context [N, L,
+  // cross_attention_dim] → [N, out_channels, h, w]. text_embeds [N, D] and time_ids [N, k] are
+  // SDXL's added conditioning, required exactly when the config has addition_embed_type "text_time".
+  Tensor forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
+                 const Tensor* text_embeds = nullptr, const Tensor* time_ids = nullptr) const;
+
+  const UNetConfig& config() const { return config_; }
+
+ private:
+  UNet2DConditionModel(const UNetConfig& cfg, const Weights& w);
+  Tensor time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* text_embeds,
+                        const Tensor* time_ids) const;
+
+  UNetConfig config_;
+  Backend* backend_;
+  Conv2d conv_in_;
+  TimestepEmbedding time_embedding_;
+  std::optional<TimestepEmbedding> add_embedding_;
+  std::vector<UNetDownBlock> down_blocks_;
+  UNetMidBlock mid_block_;
+  std::vector<UNetUpBlock> up_blocks_;
+  GroupNorm conv_norm_out_;
+  Conv2d conv_out_;
+};
+
+}  // namespace websd

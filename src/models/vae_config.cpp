@@ -1,0 +1,59 @@
+#include <cmath>
+
+#include "io/config.h"
+#include "models/vae.h"
+
+namespace websd {
+
+AutoencoderKLConfig AutoencoderKLConfig::load(const std::string& config_json) {
+  ConfigReader r = ConfigReader::load(config_json);
+  AutoencoderKLConfig c;
+
+  auto positive = [&r](const char* key, int fallback) {
+    const int v = r.get_int(key, fallback);
+    if (v <= 0) r.fail(key, "must be positive");
+    return v;
+  };
+  c.in_channels = positive("in_channels", c.in_channels);
+  c.out_channels = positive("out_channels", c.out_channels);
+  c.latent_channels = positive("latent_channels", c.latent_channels);
+  c.layers_per_block = positive("layers_per_block", c.layers_per_block);
+  c.norm_num_groups = positive("norm_num_groups", c.norm_num_groups);
+  c.block_out_channels = r.get_int_list("block_out_channels", c.block_out_channels);
+  if (c.block_out_channels.empty()) r.fail("block_out_channels", "needs at least one entry");
+  for (int ch : c.block_out_channels) {
+    if (ch <= 0) r.fail("block_out_channels", "entries must be positive");
+    if (ch % c.norm_num_groups != 0) r.fail("norm_num_groups", "must divide every entry of block_out_channels");
+  }
+
+  const size_t blocks = c.block_out_channels.size();
+  for (auto [key, type] :
+       {std::pair{"down_block_types", "DownEncoderBlock2D"}, std::pair{"up_block_types", "UpDecoderBlock2D"}}) {
+    const std::vector<std::string> types = r.get_string_list(key, std::vector<std::string>(blocks, type));
+    if (types.size() != blocks)
+      r.fail(key, "needs one entry per block_out_channels entry (" + std::to_string(blocks) + ")");
+    for (const std::string& t : types)
+      if (t != type) r.fail(key, std::string("not supported by websd (supported: \"") + type + "\" blocks only)");
+  }
+  r.expect("act_fn", {"silu"});
+
+  c.scaling_factor = static_cast<float>(r.get_double("scaling_factor", c.scaling_factor));
+  // NaN stands for null: JSON cannot hold a NaN.
+  const double shift = r.get_double("shift_factor", std::nan(""));
+  if (!std::isnan(shift)) c.shift_factor = static_cast<float>(shift);
+  // Per-channel latent statistics change how pipelines scale latents; none of the supported
+  // pipelines defines that, so only their absence is accepted.
+  r.expect("latents_mean", {});
+  r.expect("latents_std", {});
+  c.use_quant_conv = r.get_bool("use_quant_conv", c.use_quant_conv);
+  c.use_post_quant_conv = r.get_bool("use_post_quant_conv", c.use_post_quant_conv);
+  c.mid_block_add_attention = r.get_bool("mid_block_add_attention", c.mid_block_add_attention);
+
+  // force_upcast guards float16 overflow (websd's VAE computes in float32); sample_size is the
+  // training resolution, used only by diffusers' tiling heuristics.
+  r.ignore({"force_upcast", "sample_size"});
+  r.finish();
+  return c;
+}
+
+}  // namespace websd

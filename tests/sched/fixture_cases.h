@@ -1,0 +1,112 @@
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+#include "rng/torch_generator.h"
+#include "sched/scheduler.h"
+#include "support/fixtures.h"
+
+namespace websd::test {
+
+// One case of tests/fixtures/schedulers: a diffusers scheduler config and its recorded run.
+struct SchedulerCase {
+  std::string name;        // e.g. "euler_karras_10"
+  std::string class_name;  // diffusers class
+  nlohmann::json config;
+  int steps;
+};
+inline void PrintTo(const SchedulerCase& c, std::ostream* os) { *os << c.name; }
+
+// Every case of configs.json; a case's step count is its name's numeric suffix.
+inline std::vector<SchedulerCase> scheduler_cases() {
+  // configs.json holds -Infinity (lambda_min_clipped), as Python writes it.
+  nlohmann::json all = read_scheduler_config(fixture("schedulers/configs.json"));
+  std::vector<SchedulerCase> out;
+  for (const auto& [name, entry] : all.items()) {
+    int steps = std::stoi(name.substr(name.rfind('_') + 1));
+    out.push_back({name, entry.at("class").get<std::string>(), entry.at("config"), steps});
+  }
+  return out;
+}
+
+inline SafetensorsFile& trajectories() {
+  static SafetensorsFile file(fixture("schedulers/trajectories.safetensors"));
+  return file;
+}
+
+// max |got - want| / max |want|: the fixtures' "relative error".
+inline double relative_error(const std::vector<double>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double scale = 0, err = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    scale = std::max(scale, std::fabs(want[i]));
+    err = std::max(err, std::fabs(got[i] - want[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+inline double relative_error(const HostTensor& got, const HostTensor& want) {
+  if (got.shape != want.shape) return INFINITY;
+  return relative_error(std::vector<double>(got.data.begin(), got.data.end()),
+                        std::vector<double>(want.data.begin(), want.data.end()));
+}
+
+// Slice i of a stacked tensor (the per-step model outputs).
+inline HostTensor slice(const HostTensor& stacked, int64_t i) {
+  Shape shape(stacked.shape.begin() + 1, stacked.shape.end());
+  size_t size = static_cast<size_t>(numel(shape));
+  auto begin = stacked.data.begin() + static_cast<std::ptrdiff_t>(size * static_cast<size_t>(i));
+  return HostTensor(shape, std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(size)));
+}
+
+// The fixture drew every start sample, stack of model outputs and LCM step noise, case after
+// case in configs.json's order, from one torch.manual_seed(0) stream.
+inline std::vector<std::string> stream_order() {
+  std::vector<std::string> out;
+  for (const char* family : {"pndm", "dpmpp_2m", "dpmpp_2m_karras", "euler", "euler_karras", "ddim", "lcm"})
+    for (int steps : {1, 2, 10, 20, 25, 50}) out.push_back(std::string(family) + "_" + std::to_string(steps));
+  return out;
+}
+
+// The stream just after case_name's start sample and model outputs were drawn: where its LCM
+// step noise comes from.
+inline TorchGenerator stream_after_inputs(const std::string& case_name) {
+  TorchGenerator stream(0);
+  for (const std::string& name : stream_order()) {
+    const Shape& x0 = trajectories().info(name + "_x0").shape;
+    stream.randn(x0);
+    stream.randn(trajectories().info(name + "_eps").shape);
+    if (name == case_name) return stream;
+    if (name.rfind("lcm_", 0) == 0) {
+      int steps = std::stoi(name.substr(4));
+      for (int i = 1; i < steps; ++i) stream.randn(x0);
+    }
+  }
+  throw Error("no fixture case " + case_name);
+}
+
+// Runs the scheduler over the recorded start sample and model outputs, as the fixture was made:
+// scale_model_input then step at every timestep, step noise from the fixture's stream. Returns
+// the final sample.
+inline HostTensor run_trajectory(Scheduler& scheduler, const std::string& case_name,
+                                 HostTensor* scaled_input0 = nullptr) {
+  TorchGenerator stream = stream_after_inputs(case_name);
+  scheduler.set_generator(&stream);
+  HostTensor sample = trajectories().read(case_name + "_x0");
+  HostTensor eps = trajectories().read(case_name + "_eps");
+  for (size_t i = 0; i < scheduler.timesteps().size(); ++i) {
+    HostTensor scaled = scheduler.scale_model_input(sample, i);
+    if (i == 0 && scaled_input0) *scaled_input0 = scaled;
+    sample = scheduler.step(slice(eps, static_cast<int64_t>(i)), i, sample);
+  }
+  scheduler.set_generator(nullptr);
+  return sample;
+}
+
+}  // namespace websd::test

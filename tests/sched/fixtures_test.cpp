@@ -1,0 +1,96 @@
+// Every scheduler case of tests/fixtures/schedulers against diffusers' recorded run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fixture_cases.h"
+#include "sched/dpm_solver_multistep_scheduler.h"
+#include "sched/euler_discrete_scheduler.h"
+
+namespace websd {
+namespace {
+
+using test::SchedulerCase;
+
+class SchedulerFixture : public ::testing::TestWithParam<SchedulerCase> {
+ protected:
+  std::unique_ptr<Scheduler> make() const {
+    const SchedulerCase& c = GetParam();
+    ConfigReader config(c.config, "configs.json: " + c.name);
+    auto scheduler = make_scheduler(c.class_name, config);
+    scheduler->set_timesteps(c.steps);
+    return scheduler;
+  }
+};
+
+TEST_P(SchedulerFixture, TimestepsMatch) {
+  const SchedulerCase& c = GetParam();
+  auto scheduler = make();
+  std::vector<double> want = test::trajectories().read_f64(c.name + "_timesteps");
+  ASSERT_EQ(scheduler->timesteps().size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == std::round(want[i])) {
+      EXPECT_EQ(scheduler->timesteps()[i], want[i]) << "step " << i;
+    } else {
+      // Karras-spaced Euler timesteps are fractions interpolated between training sigmas, which
+      // torch takes from MKL's float sqrt; it rounds a few of them (here 2 of 1000) the other way
+      // from a correctly rounded sqrt, moving a neighbouring timestep by up to 2 float ulps.
+      EXPECT_NEAR(scheduler->timesteps()[i], want[i], 4 * std::ldexp(std::fabs(want[i]), -23)) << "step " << i;
+    }
+  }
+}
+
+TEST_P(SchedulerFixture, SigmasMatch) {
+  const SchedulerCase& c = GetParam();
+  if (!test::trajectories().contains(c.name + "_sigmas")) GTEST_SKIP() << "no sigmas for " << c.class_name;
+  auto scheduler = make();
+  const std::vector<float>* sigmas = nullptr;
+  if (auto* euler = dynamic_cast<sched::EulerDiscreteScheduler*>(scheduler.get())) sigmas = &euler->sigmas();
+  if (auto* dpm = dynamic_cast<sched::DpmSolverMultistepScheduler*>(scheduler.get())) sigmas = &dpm->sigmas();
+  ASSERT_NE(sigmas, nullptr);
+  std::vector<double> got(sigmas->begin(), sigmas->end());
+  EXPECT_LE(test::relative_error(got, test::trajectories().read_f64(c.name + "_sigmas")), 1e-5);
+}
+
+TEST_P(SchedulerFixture, TrajectoryMatches) {
+  const SchedulerCase& c = GetParam();
+  auto scheduler = make();
+  HostTensor scaled0;
+  HostTensor final_sample = test::run_trajectory(*scheduler, c.name, &scaled0);
+  EXPECT_LE(test::relative_error(scaled0, test::trajectories().read(c.name + "_scaled_input0")), 1e-5);
+  EXPECT_LE(test::relative_error(final_sample, test::trajectories().read(c.name + "_final")), 1e-5);
+}
+
+// The fixture's inputs are torch.randn draws from one seeded stream, the start sample scaled by
+// init_noise_sigma: replaying the stream checks successive randn calls and init_noise_sigma.
+TEST_P(SchedulerFixture, InputsAreTheSeededStreamScaledByInitNoiseSigma) {
+  const SchedulerCase& c = GetParam();
+  auto scheduler = make();
+  TorchGenerator stream = test::stream_after_inputs(c.name);
+  // Rewind by replaying up to the case, then compare the two draws it made.
+  std::vector<std::string> order = test::stream_order();
+  TorchGenerator replay(0);
+  for (const std::string& name : order) {
+    HostTensor x0 = replay.randn(test::trajectories().info(name + "_x0").shape);
+    HostTensor eps = replay.randn(test::trajectories().info(name + "_eps").shape);
+    if (name == c.name) {
+      HostTensor want_x0 = test::trajectories().read(name + "_x0");
+      double sigma = scheduler->init_noise_sigma();
+      for (float& v : x0.data) v = static_cast<float>(v * sigma);
+      EXPECT_LE(test::relative_error(x0, want_x0), 1e-6);
+      EXPECT_EQ(eps.data, test::trajectories().read(name + "_eps").data);
+      break;
+    }
+    if (name.rfind("lcm_", 0) == 0)
+      for (int i = 1; i < std::stoi(name.substr(4)); ++i) replay.randn(x0.shape);
+  }
+  // Both replays stop at the same point of the stream.
+  EXPECT_EQ(stream.randn({16}).data, replay.randn({16}).data);
+}
+
+std::string case_name(const ::testing::TestParamInfo<SchedulerCase>& info) { return info.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(AllCases, SchedulerFixture, ::testing::ValuesIn(test::scheduler_cases()), case_name);
+
+}  // namespace
+}  // namespace websd
