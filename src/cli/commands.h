@@ -8,5 +8,6 @@ namespace websd::cli {
 using Runner = std::function<int()>;
 Runner add_generate_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
 
 }  // namespace websd::cli

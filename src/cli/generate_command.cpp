@@ -4,6 +4,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
+#include "cli/peak_memory.h"
 #include "cli/progress_bar.h"
 #include "core/error.h"
 #include "io/image.h"
@@ -56,7 +57,8 @@ int run_generate(const GenerateOptions& o) {
     write_safetensors(o.save_tensors, tensors);
   }
   std::cout << "wrote " << o.output << " (" << r.image.shape[1] << "x" << r.image.shape[0] << ", "
-            << o.steps << " steps, " << seconds << " s)\n";
+            << o.steps << " steps, " << seconds << " s, peak memory " << static_cast<int>(to_mib(peak_rss_bytes()))
+            << " MiB)\n";
   return 0;
 }
 

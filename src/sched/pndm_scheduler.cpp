@@ -55,6 +55,7 @@ void PndmScheduler::set_timesteps(int num_inference_steps) {
     std::vector<double> doubled;
     for (double p : points) doubled.insert(doubled.end(), {p, p});
     schedule.assign(doubled.begin() + 1, doubled.end() - 1);
+    if (schedule.empty()) fail("the Runge-Kutta warm-up (skip_prk_steps = false) needs at least 2 steps");
     runge_kutta_steps_ = schedule.size();
     schedule.insert(schedule.end(), ascending.begin(), ascending.begin() + (count >= 3 ? count - 3 : 0));
     // Both parts run from noisy to clean.

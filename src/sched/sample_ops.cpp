@@ -15,9 +15,10 @@ Prediction read_prediction_type(ConfigReader& config, bool sample_supported) {
   std::string type = config.get_string("prediction_type", "epsilon");
   if (type == "epsilon") return Prediction::kEpsilon;
   if (type == "v_prediction") return Prediction::kVPrediction;
-  if (type == "sample" && sample_supported) return Prediction::kSample;
-  config.fail("prediction_type", sample_supported ? "supported: \"epsilon\", \"v_prediction\", \"sample\""
-                                                  : "supported: \"epsilon\", \"v_prediction\"");
+  if (type != "sample" || !sample_supported)
+    config.fail("prediction_type", sample_supported ? "supported: \"epsilon\", \"v_prediction\", \"sample\""
+                                                    : "supported: \"epsilon\", \"v_prediction\"");
+  return Prediction::kSample;
 }
 
 X0Clipping X0Clipping::read(ConfigReader& config, bool has_clip_field, bool clip_default) {

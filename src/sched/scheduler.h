@@ -51,14 +51,11 @@ class Scheduler {
   TorchGenerator* generator_ = nullptr;
 };
 
-// Reads a scheduler_config.json as diffusers writes it: Python's json module spells non-finite
-// floats -Infinity, Infinity and NaN (DPM-Solver's lambda_min_clipped is -inf), which plain JSON
-// parsers reject.
-nlohmann::json read_scheduler_config(const std::string& scheduler_config_path);
 // The scheduler a model folder's scheduler/scheduler_config.json describes (class from "_class_name").
 std::unique_ptr<Scheduler> load_scheduler(const std::string& scheduler_config_path);
-// Builds class_name (diffusers' name, e.g. "EulerDiscreteScheduler") from its config; every field
-// must be one the class knows, and unsupported values are rejected by name.
+// Builds class_name (diffusers' name, e.g. "EulerDiscreteScheduler") from its config. Unsupported
+// values of the class's fields are rejected by name, as are fields no diffusers scheduler has;
+// other schedulers' fields are ignored, as diffusers does.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& class_name, ConfigReader& config);
 // The CLI's --scheduler names (pndm, dpm++2m, dpm++2m-karras, euler, euler-karras, ddim, lcm) applied
 // to a model's scheduler config like diffusers' XScheduler.from_config(base_config, **overrides):

@@ -1,9 +1,7 @@
-#include <cmath>
-#include <fstream>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "sched/ddim_scheduler.h"
 #include "sched/dpm_solver_multistep_scheduler.h"
@@ -69,73 +67,31 @@ const std::vector<Preset>& presets() {
   return table;
 }
 
-// Python's spellings of non-finite floats become marker strings that survive JSON parsing.
-const std::map<std::string, double>& non_finite_literals() {
-  static const std::map<std::string, double> table = {
-      {"-Infinity", -INFINITY}, {"Infinity", INFINITY}, {"NaN", NAN}};
-  return table;
-}
-// No real config string starts with a control character.
-const std::string kMarker = "\x01websd-non-finite:";
-const std::string kEscapedMarker = "\\u0001websd-non-finite:";
-
-void restore_non_finite(nlohmann::json& value) {
-  if (value.is_structured()) {
-    for (auto& child : value) restore_non_finite(child);
-  } else if (value.is_string()) {
-    const std::string& text = value.get_ref<const std::string&>();
-    if (text.rfind(kMarker, 0) == 0) value = non_finite_literals().at(text.substr(kMarker.size()));
-  }
-}
-
 }  // namespace
 
-nlohmann::json read_scheduler_config(const std::string& scheduler_config_path) {
-  std::ifstream in(scheduler_config_path);
-  if (!in) throw Error(scheduler_config_path + ": cannot open (does the file exist?)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-
-  std::string standard;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      standard += c;
-      if (c == '\\' && i + 1 < text.size()) standard += text[++i];
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    bool replaced = false;
-    for (const auto& [literal, unused] : non_finite_literals()) {
-      if (text.compare(i, literal.size(), literal) == 0) {
-        standard += "\"" + kEscapedMarker + literal + "\"";
-        i += literal.size() - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) standard += c;
-  }
-
-  nlohmann::json json = nlohmann::json::parse(standard, nullptr, false);
-  if (json.is_discarded()) throw Error(scheduler_config_path + ": not valid JSON");
-  restore_non_finite(json);
-  return json;
-}
-
 std::unique_ptr<Scheduler> load_scheduler(const std::string& scheduler_config_path) {
-  ConfigReader config(read_scheduler_config(scheduler_config_path), scheduler_config_path);
+  ConfigReader config = ConfigReader::load(scheduler_config_path);
   const nlohmann::json& class_name = config.json().value("_class_name", nlohmann::json());
   if (!class_name.is_string())
-    throw Error(scheduler_config_path + ": no \"_class_name\" naming the scheduler class (is this a scheduler_config.json?)");
+    throw Error(scheduler_config_path +
+                ": no \"_class_name\" naming the scheduler class (is this a scheduler_config.json?)");
   return make_scheduler(class_name.get<std::string>(), config);
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& class_name, ConfigReader& config) {
   std::unique_ptr<Scheduler> scheduler = construct(class_name, config);
+  // A saved config can carry fields of the class it was converted from (from_config keeps them,
+  // e.g. skip_prk_steps in Stable Diffusion 2.1's DDIM config) and diffusers ignores them; any
+  // field that no scheduler has is still an error.
+  config.ignore({"num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "skip_prk_steps",
+                 "set_alpha_to_one", "prediction_type", "timestep_spacing", "steps_offset", "clip_sample",
+                 "clip_sample_range", "thresholding", "dynamic_thresholding_ratio", "sample_max_value",
+                 "rescale_betas_zero_snr", "original_inference_steps", "timestep_scaling", "interpolation_type",
+                 "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "sigma_min", "sigma_max",
+                 "timestep_type", "final_sigmas_type", "solver_order", "algorithm_type", "solver_type",
+                 "lower_order_final", "euler_at_final", "use_lu_lambdas", "use_flow_sigmas", "flow_shift",
+                 "lambda_min_clipped", "variance_type", "use_dynamic_shifting", "time_shift_type", "predict_x0",
+                 "disable_corrector", "solver_p"});
   config.finish();
   return scheduler;
 }
@@ -147,7 +103,8 @@ std::unique_ptr<Scheduler> scheduler_from_preset(const std::string& preset, cons
     for (const auto& p : presets()) known += (known.empty() ? "" : ", ") + std::string(p.name);
     throw Error("scheduler '" + preset + "' is not one websd knows (choose one of: " + known + ")");
   }
-  if (!base_config.is_object()) throw Error("scheduler '" + preset + "': the model's scheduler config is not a JSON object");
+  if (!base_config.is_object())
+    throw Error("scheduler '" + preset + "': the model's scheduler config is not a JSON object");
 
   // diffusers' from_config: fields the base only had as its own class's defaults
   // (_use_default_values) do not carry over, nor do private ones; fields the new class does not
@@ -161,7 +118,8 @@ std::unique_ptr<Scheduler> scheduler_from_preset(const std::string& preset, cons
     if (!key.empty() && key[0] != '_' && !defaulted.count(key)) merged[key] = value;
   for (const auto& [key, value] : it->options.items()) merged[key] = value;
 
-  ConfigReader config(std::move(merged), "scheduler '" + preset + "' (" + it->class_name + " over the model's scheduler config)");
+  ConfigReader config(std::move(merged),
+                      "scheduler '" + preset + "' (" + it->class_name + " over the model's scheduler config)");
   return construct(it->class_name, config);
 }
 

@@ -63,7 +63,8 @@ SigmaSpacing read_sigma_spacing(ConfigReader& config) {
   bool karras = config.get_bool("use_karras_sigmas", false);
   bool exponential = config.get_bool("use_exponential_sigmas", false);
   config.expect("use_beta_sigmas", {false});
-  if (karras && exponential) config.fail("use_exponential_sigmas", "only one of use_karras_sigmas and use_exponential_sigmas may be set");
+  if (karras && exponential)
+    config.fail("use_exponential_sigmas", "only one of use_karras_sigmas and use_exponential_sigmas may be set");
   if (karras) return SigmaSpacing::kKarras;
   if (exponential) return SigmaSpacing::kExponential;
   return SigmaSpacing::kTimesteps;
@@ -72,8 +73,8 @@ SigmaSpacing read_sigma_spacing(ConfigReader& config) {
 float read_final_sigma(ConfigReader& config, const std::vector<float>& training_sigmas) {
   std::string type = config.get_string("final_sigmas_type", "zero");
   if (type == "zero") return 0.0f;
-  if (type == "sigma_min") return training_sigmas.front();
-  config.fail("final_sigmas_type", "supported: \"zero\", \"sigma_min\"");
+  if (type != "sigma_min") config.fail("final_sigmas_type", "supported: \"zero\", \"sigma_min\"");
+  return training_sigmas.front();
 }
 
 AlphaSigma alpha_sigma_from_sigma(float sigma) {

@@ -10,8 +10,8 @@ Spacing read_timestep_spacing(ConfigReader& config, const char* default_value) {
   std::string spacing = config.get_string("timestep_spacing", default_value);
   if (spacing == "linspace") return Spacing::kLinspace;
   if (spacing == "leading") return Spacing::kLeading;
-  if (spacing == "trailing") return Spacing::kTrailing;
-  config.fail("timestep_spacing", "supported: \"linspace\", \"leading\", \"trailing\"");
+  if (spacing != "trailing") config.fail("timestep_spacing", "supported: \"linspace\", \"leading\", \"trailing\"");
+  return Spacing::kTrailing;
 }
 
 std::vector<double> linspace_timesteps(double last, int count) {

@@ -8,15 +8,11 @@ namespace {
 
 // torch.linspace(start, end, steps, dtype=torch.float32) on the CPU: float arithmetic, the first
 // half counted up from start and the second half down from end. torch's kernel is built with FMA
-// contraction, so each multiply-add rounds once.
+// contraction, so each multiply-add rounds once. Callers ensure steps >= 2.
 std::vector<float> torch_linspace_f32(double start, double end, int steps) {
   float first = static_cast<float>(start);
   float last = static_cast<float>(end);
   std::vector<float> out(steps);
-  if (steps == 1) {
-    out[0] = first;
-    return out;
-  }
   float step = (last - first) / static_cast<float>(steps - 1);
   int halfway = steps / 2;
   for (int i = 0; i < steps; ++i) {

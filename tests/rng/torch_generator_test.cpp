@@ -47,5 +47,46 @@ TEST(TorchGenerator, MatchesEveryCpuFixture) {
   EXPECT_EQ(checked, 8);
 }
 
+// torch fills big tensors block by block from the engine, so a second call picks up exactly where
+// the first stopped: 256 values then 16128 more are the 16384 of one call.
+TEST(TorchGenerator, SuccessiveCallsContinueTheStream) {
+  SafetensorsFile file(test::fixture("randn/randn.safetensors"));
+  HostTensor want = file.read("cpu_seed0_1x4x64x64");
+  TorchGenerator generator(0);
+  HostTensor first = generator.randn({1, 4, 8, 8});
+  HostTensor rest = generator.randn({16128});
+  std::vector<float> joined = first.data;
+  joined.insert(joined.end(), rest.data.begin(), rest.data.end());
+  EXPECT_EQ(joined, want.data);
+}
+
+// Small tensors draw Box-Muller pairs and keep the unused half in the generator, so two calls of
+// three values are the six of one call.
+TEST(TorchGenerator, SmallCallsShareTheCachedNormal) {
+  SafetensorsFile file(test::fixture("randn/randn.safetensors"));
+  TorchGenerator generator(42);
+  std::vector<float> joined = generator.randn({3}).data;
+  std::vector<float> second = generator.randn({1, 3}).data;
+  joined.insert(joined.end(), second.begin(), second.end());
+  EXPECT_EQ(joined, file.read("cpu_seed42_2x3").data);
+}
+
+// The block path of big tensors neither uses nor clears that cached value.
+TEST(TorchGenerator, CachedNormalSurvivesABigDraw) {
+  std::vector<float> six = TorchGenerator(7).randn({6}).data;
+  TorchGenerator generator(7);
+  HostTensor five = generator.randn({5});
+  EXPECT_EQ(five.data, std::vector<float>(six.begin(), six.begin() + 5));
+  generator.randn({32});
+  EXPECT_EQ(generator.randn({1}).data[0], six[5]);
+}
+
+TEST(TorchGenerator, ShapesTheOutput) {
+  HostTensor out = TorchGenerator(0).randn({2, 3, 4});
+  EXPECT_EQ(out.shape, (Shape{2, 3, 4}));
+  EXPECT_EQ(out.data.size(), 24u);
+  EXPECT_TRUE(TorchGenerator(0).randn({0}).data.empty());
+}
+
 }  // namespace
 }  // namespace websd

@@ -1,4 +1,6 @@
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -25,8 +27,7 @@ inline void PrintTo(const SchedulerCase& c, std::ostream* os) { *os << c.name; }
 
 // Every case of configs.json; a case's step count is its name's numeric suffix.
 inline std::vector<SchedulerCase> scheduler_cases() {
-  // configs.json holds -Infinity (lambda_min_clipped), as Python writes it.
-  nlohmann::json all = read_scheduler_config(fixture("schedulers/configs.json"));
+  nlohmann::json all = read_json_file(fixture("schedulers/configs.json"));
   std::vector<SchedulerCase> out;
   for (const auto& [name, entry] : all.items()) {
     int steps = std::stoi(name.substr(name.rfind('_') + 1));
@@ -57,6 +58,20 @@ inline double relative_error(const HostTensor& got, const HostTensor& want) {
                         std::vector<double>(want.data.begin(), want.data.end()));
 }
 
+// Integer timesteps must match exactly. Karras-spaced Euler timesteps are fractions interpolated
+// between training sigmas, which torch takes from MKL's float sqrt; it rounds a few of them (2 of
+// 1000 here) the other way from a correctly rounded sqrt, which moves a neighbouring timestep by
+// up to 2 float ulps.
+inline void expect_timesteps_match(const std::vector<double>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == std::round(want[i]))
+      EXPECT_EQ(got[i], want[i]) << "step " << i;
+    else
+      EXPECT_NEAR(got[i], want[i], 4 * std::ldexp(std::fabs(want[i]), -23)) << "step " << i;
+  }
+}
+
 // Slice i of a stacked tensor (the per-step model outputs).
 inline HostTensor slice(const HostTensor& stacked, int64_t i) {
   Shape shape(stacked.shape.begin() + 1, stacked.shape.end());
@@ -74,19 +89,16 @@ inline std::vector<std::string> stream_order() {
   return out;
 }
 
-// The stream just after case_name's start sample and model outputs were drawn: where its LCM
-// step noise comes from.
-inline TorchGenerator stream_after_inputs(const std::string& case_name) {
+// The stream where case_name's start sample and model outputs are drawn from.
+inline TorchGenerator stream_before(const std::string& case_name) {
   TorchGenerator stream(0);
   for (const std::string& name : stream_order()) {
+    if (name == case_name) return stream;
     const Shape& x0 = trajectories().info(name + "_x0").shape;
     stream.randn(x0);
     stream.randn(trajectories().info(name + "_eps").shape);
-    if (name == case_name) return stream;
-    if (name.rfind("lcm_", 0) == 0) {
-      int steps = std::stoi(name.substr(4));
-      for (int i = 1; i < steps; ++i) stream.randn(x0);
-    }
+    if (name.rfind("lcm_", 0) == 0)
+      for (int i = std::stoi(name.substr(4)); i > 1; --i) stream.randn(x0);
   }
   throw Error("no fixture case " + case_name);
 }
@@ -96,7 +108,9 @@ inline TorchGenerator stream_after_inputs(const std::string& case_name) {
 // the final sample.
 inline HostTensor run_trajectory(Scheduler& scheduler, const std::string& case_name,
                                  HostTensor* scaled_input0 = nullptr) {
-  TorchGenerator stream = stream_after_inputs(case_name);
+  TorchGenerator stream = stream_before(case_name);
+  stream.randn(trajectories().info(case_name + "_x0").shape);
+  stream.randn(trajectories().info(case_name + "_eps").shape);
   scheduler.set_generator(&stream);
   HostTensor sample = trajectories().read(case_name + "_x0");
   HostTensor eps = trajectories().read(case_name + "_eps");

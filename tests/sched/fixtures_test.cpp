@@ -1,8 +1,6 @@
 // Every scheduler case of tests/fixtures/schedulers against diffusers' recorded run.
 #include <gtest/gtest.h>
 
-#include <cmath>
-
 #include "fixture_cases.h"
 #include "sched/dpm_solver_multistep_scheduler.h"
 #include "sched/euler_discrete_scheduler.h"
@@ -25,19 +23,7 @@ class SchedulerFixture : public ::testing::TestWithParam<SchedulerCase> {
 
 TEST_P(SchedulerFixture, TimestepsMatch) {
   const SchedulerCase& c = GetParam();
-  auto scheduler = make();
-  std::vector<double> want = test::trajectories().read_f64(c.name + "_timesteps");
-  ASSERT_EQ(scheduler->timesteps().size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == std::round(want[i])) {
-      EXPECT_EQ(scheduler->timesteps()[i], want[i]) << "step " << i;
-    } else {
-      // Karras-spaced Euler timesteps are fractions interpolated between training sigmas, which
-      // torch takes from MKL's float sqrt; it rounds a few of them (here 2 of 1000) the other way
-      // from a correctly rounded sqrt, moving a neighbouring timestep by up to 2 float ulps.
-      EXPECT_NEAR(scheduler->timesteps()[i], want[i], 4 * std::ldexp(std::fabs(want[i]), -23)) << "step " << i;
-    }
-  }
+  test::expect_timesteps_match(make()->timesteps(), test::trajectories().read_f64(c.name + "_timesteps"));
 }
 
 TEST_P(SchedulerFixture, SigmasMatch) {
@@ -66,26 +52,13 @@ TEST_P(SchedulerFixture, TrajectoryMatches) {
 TEST_P(SchedulerFixture, InputsAreTheSeededStreamScaledByInitNoiseSigma) {
   const SchedulerCase& c = GetParam();
   auto scheduler = make();
-  TorchGenerator stream = test::stream_after_inputs(c.name);
-  // Rewind by replaying up to the case, then compare the two draws it made.
-  std::vector<std::string> order = test::stream_order();
-  TorchGenerator replay(0);
-  for (const std::string& name : order) {
-    HostTensor x0 = replay.randn(test::trajectories().info(name + "_x0").shape);
-    HostTensor eps = replay.randn(test::trajectories().info(name + "_eps").shape);
-    if (name == c.name) {
-      HostTensor want_x0 = test::trajectories().read(name + "_x0");
-      double sigma = scheduler->init_noise_sigma();
-      for (float& v : x0.data) v = static_cast<float>(v * sigma);
-      EXPECT_LE(test::relative_error(x0, want_x0), 1e-6);
-      EXPECT_EQ(eps.data, test::trajectories().read(name + "_eps").data);
-      break;
-    }
-    if (name.rfind("lcm_", 0) == 0)
-      for (int i = 1; i < std::stoi(name.substr(4)); ++i) replay.randn(x0.shape);
-  }
-  // Both replays stop at the same point of the stream.
-  EXPECT_EQ(stream.randn({16}).data, replay.randn({16}).data);
+  TorchGenerator stream = test::stream_before(c.name);
+  HostTensor x0 = stream.randn(test::trajectories().info(c.name + "_x0").shape);
+  HostTensor eps = stream.randn(test::trajectories().info(c.name + "_eps").shape);
+  const double sigma = scheduler->init_noise_sigma();
+  for (float& v : x0.data) v = static_cast<float>(v * sigma);
+  EXPECT_LE(test::relative_error(x0, test::trajectories().read(c.name + "_x0")), 1e-6);
+  EXPECT_EQ(eps.data, test::trajectories().read(c.name + "_eps").data);
 }
 
 std::string case_name(const ::testing::TestParamInfo<SchedulerCase>& info) { return info.param.name; }

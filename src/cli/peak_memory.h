@@ -1,0 +1,10 @@
+#pragma once
+#include <cstdint>
+
+namespace websd::cli {
+
+// The process's peak resident set size so far, in bytes (what `time -v` calls maximum RSS).
+uint64_t peak_rss_bytes();
+double to_mib(uint64_t bytes);
+
+}  // namespace websd::cli
