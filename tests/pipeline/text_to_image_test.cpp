@@ -52,7 +52,7 @@ TEST_P(GoldenRun, MatchesDiffusersStepByStep) {
   EXPECT_EQ(r.timesteps, ref.read_f64("timesteps"));
   ASSERT_EQ(steps.size(), r.timesteps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
-    char key[32];
+    char key[48];
     std::snprintf(key, sizeof key, "step%03zu_latents", i);
     SCOPED_TRACE(key);
     EXPECT_TENSOR_NEAR(steps[i], ref.read(key), 1e-3);

@@ -16,31 +16,50 @@ class Im2colB final : public GemmB {
   Im2colB(const ConvGeometry& g, const float* image) : g_(g), image_(image) {}
 
   void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const override {
+    for (int64_t j = 0; j < nc; j += kGemmNR, dst += kc * kGemmNR) {
+      // The strip's output pixels fall into runs along one output row, each a strided slice of an
+      // input row per tap. Columns past nc are padding.
+      int64_t x = 0;
+      while (x < kGemmNR && j + x < nc) {
+        const int64_t n = n0 + j + x, oh = n / g_.out_w, ow = n % g_.out_w;
+        const int64_t len = std::min({kGemmNR - x, g_.out_w - ow, nc - j - x});
+        pack_run(k0, kc, oh, ow, len, dst + x);
+        x += len;
+      }
+      for (int64_t k = 0; k < kc; ++k) std::fill(dst + k * kGemmNR + x, dst + (k + 1) * kGemmNR, 0.0f);
+    }
+  }
+
+ private:
+  // Rows [k0, k0 + kc) of the output pixels (oh, ow .. ow + len) into columns of dst (row stride
+  // kGemmNR). Taps are walked incrementally rather than divided out per row.
+  void pack_run(int64_t k0, int64_t kc, int64_t oh, int64_t ow, int64_t len, float* dst) const {
     const Conv2dParams& p = g_.params;
     const int64_t taps = g_.kernel_h * g_.kernel_w;
-    for (int64_t j = 0; j < nc; j += kGemmNR, dst += kc * kGemmNR) {
-      // Input coordinates of each column's receptive field corner; padding columns past nc
-      // get a corner no tap can bring back inside the image.
-      int64_t top[kGemmNR], left[kGemmNR];
-      for (int64_t x = 0; x < kGemmNR; ++x) {
-        const int64_t n = n0 + j + x;
-        top[x] = j + x < nc ? n / g_.out_w * p.stride - p.pad_top : -g_.kernel_h;
-        left[x] = n % g_.out_w * p.stride - p.pad_left;
+    int64_t channel = k0 / taps, di = k0 % taps / g_.kernel_w, dj = k0 % g_.kernel_w;
+    for (int64_t k = 0; k < kc; ++k, dst += kGemmNR) {
+      const int64_t ih = oh * p.stride - p.pad_top + di, iw0 = ow * p.stride - p.pad_left + dj;
+      if (ih < 0 || ih >= g_.in_h) {
+        std::fill(dst, dst + len, 0.0f);
+      } else if (const float* row = image_ + (channel * g_.in_h + ih) * g_.in_w;
+                 iw0 >= 0 && iw0 + (len - 1) * p.stride < g_.in_w) {  // inside the image: a plain copy
+        for (int64_t x = 0; x < len; ++x) dst[x] = row[iw0 + x * p.stride];
+      } else {
+        for (int64_t x = 0; x < len; ++x) {
+          const int64_t iw = iw0 + x * p.stride;
+          dst[x] = iw >= 0 && iw < g_.in_w ? row[iw] : 0.0f;
+        }
       }
-      for (int64_t k = 0; k < kc; ++k) {
-        const int64_t channel = (k0 + k) / taps, tap = (k0 + k) % taps;
-        const int64_t di = tap / g_.kernel_w, dj = tap % g_.kernel_w;
-        const float* plane = image_ + channel * g_.in_h * g_.in_w;
-        float* d = dst + k * kGemmNR;
-        for (int64_t x = 0; x < kGemmNR; ++x) {
-          const int64_t ih = top[x] + di, iw = left[x] + dj;
-          d[x] = ih >= 0 && ih < g_.in_h && iw >= 0 && iw < g_.in_w ? plane[ih * g_.in_w + iw] : 0.0f;
+      if (++dj == g_.kernel_w) {
+        dj = 0;
+        if (++di == g_.kernel_h) {
+          di = 0;
+          ++channel;
         }
       }
     }
   }
 
- private:
   const ConvGeometry& g_;
   const float* image_;
 };

@@ -16,27 +16,33 @@ struct Moments {
   float mean, inv_std;
 };
 
-// Mean and 1/sqrt(variance + eps) of n values. Sums run in double over independent lanes (which
-// the compiler vectorises), and the variance is a second pass over the deviations, so a mean large
-// against the spread (the VAE's activations) does not cancel the variance away.
+// Mean and 1/sqrt(variance + eps) of n values in one pass. Sums run in double over independent
+// lanes (which the compiler vectorises) of d = x - x[0]: shifting by one of the values keeps
+// E[d²] - E[d]² from cancelling when the mean is large against the spread (the VAE's activations),
+// and double precision absorbs the rest.
 Moments moments(const float* x, int64_t n, float eps) {
-  double lanes[kLanes] = {};
+  const double shift = x[0];
+  double sum[kLanes] = {}, sum_sq[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
-    for (int64_t t = 0; t < kLanes; ++t) lanes[t] += x[i + t];
-  for (; i < n; ++i) lanes[0] += x[i];
-  double sum = 0;
-  for (double l : lanes) sum += l;
-  const double mean = sum / static_cast<double>(n);
-
-  double sq[kLanes] = {};
-  for (i = 0; i + kLanes <= n; i += kLanes)
-    for (int64_t t = 0; t < kLanes; ++t) sq[t] += (x[i + t] - mean) * (x[i + t] - mean);
-  for (; i < n; ++i) sq[0] += (x[i] - mean) * (x[i] - mean);
-  double var = 0;
-  for (double l : sq) var += l;
-  var /= static_cast<double>(n);
-  return {static_cast<float>(mean), static_cast<float>(1.0 / std::sqrt(var + eps))};
+    for (int64_t t = 0; t < kLanes; ++t) {
+      const double d = x[i + t] - shift;
+      sum[t] += d;
+      sum_sq[t] += d * d;
+    }
+  for (; i < n; ++i) {
+    const double d = x[i] - shift;
+    sum[0] += d;
+    sum_sq[0] += d * d;
+  }
+  double s = 0, sq = 0;
+  for (int64_t t = 0; t < kLanes; ++t) {
+    s += sum[t];
+    sq += sum_sq[t];
+  }
+  const double mean = s / static_cast<double>(n);
+  const double var = std::max(0.0, sq / static_cast<double>(n) - mean * mean);
+  return {static_cast<float>(shift + mean), static_cast<float>(1.0 / std::sqrt(var + eps))};
 }
 
 }  // namespace

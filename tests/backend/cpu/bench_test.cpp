@@ -1,9 +1,11 @@
-// Throughput of the two shapes that dominate a Stable Diffusion 1.5 UNet step at 512x512. Disabled
+// Throughput of the shapes that dominate a Stable Diffusion 1.5 UNet step at 512x512. Disabled
 // by default (timings are not assertions); run them with
 //   test_backend_cpu --gtest_also_run_disabled_tests --gtest_filter='CpuBench.*'
-// Each prints the best of several runs, since other processes share the cores.
+// Each prints the best of several runs, since other processes share the cores; WEBSD_THREADS=1
+// measures a single core.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -41,6 +43,15 @@ TEST(CpuBench, DISABLED_Conv3x3_320to320_64x64_Batch2) {
   Tensor x = filled(be, {2, 320, 64, 64}), w = filled(be, {320, 320, 3, 3}), b = filled(be, {320});
   report("conv3x3 320 -> 320 at 64x64, batch 2", 2.0 * 2 * 320 * 320 * 9 * 64 * 64, 5,
          [&] { be.conv2d(x, w, &b, Conv2dParams::same(1)); });
+}
+
+// Self-attention of SD 1.5's first UNet level at 512x512: 4096 tokens, 8 heads of 40, batch 2
+// (classifier-free guidance). QKᵀ and PV are 2·L·L·d FLOPs each per head.
+TEST(CpuBench, DISABLED_SelfAttention4096Tokens8Heads) {
+  CpuBackend be;
+  Tensor q = filled(be, {2, 4096, 320}), k = filled(be, {2, 4096, 320}), v = filled(be, {2, 4096, 320});
+  report("attention 2x4096 tokens, 8 heads of 40", 2 * 8 * 4.0 * 4096 * 4096 * 40, 3,
+         [&] { be.attention(q, k, v, 8, false); });
 }
 
 }  // namespace
