@@ -14,12 +14,23 @@ namespace {
 
 struct CpuBuffer : DeviceBuffer {
   // Left uninitialised: every kernel writes all of its output, so zero-filling would be a wasted pass.
-  explicit CpuBuffer(int64_t n) : data(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n))), size(n) {}
+  CpuBuffer(int64_t n, std::shared_ptr<CpuBackend::Accounting> acc)
+      : data(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n))), size(n), accounting(std::move(acc)) {
+    accounting->allocated += bytes();
+    const int64_t live = accounting->live += bytes();
+    int64_t peak = accounting->peak;
+    while (live > peak && !accounting->peak.compare_exchange_weak(peak, live)) {
+    }
+  }
+  ~CpuBuffer() override { accounting->live -= bytes(); }
+  CpuBuffer(const CpuBuffer&) = delete;
+  CpuBuffer& operator=(const CpuBuffer&) = delete;
+  int64_t bytes() const { return size * static_cast<int64_t>(sizeof(float)); }
+
   std::unique_ptr<float[]> data;
   int64_t size;
+  std::shared_ptr<CpuBackend::Accounting> accounting;
 };
-
-Tensor make(const Shape& shape) { return Tensor{shape, std::make_shared<CpuBuffer>(numel(shape))}; }
 
 const float* in(const Tensor& t) {
   auto* b = dynamic_cast<CpuBuffer*>(t.buffer.get());
@@ -38,6 +49,12 @@ void check(bool ok, const char* op, const std::string& what) {
 std::string s(const Tensor& t) { return shape_str(t.shape); }
 
 }  // namespace
+
+CpuBackend::CpuBackend() : accounting_(std::make_shared<Accounting>()) {}
+
+Tensor CpuBackend::make(const Shape& shape) {
+  return Tensor{shape, std::make_shared<CpuBuffer>(numel(shape), accounting_)};
+}
 
 Tensor CpuBackend::upload(const Shape& shape, std::span<const float> data) {
   check(static_cast<int64_t>(data.size()) == numel(shape), "upload",

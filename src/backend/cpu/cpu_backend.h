@@ -1,4 +1,6 @@
 #pragma once
+#include <atomic>
+
 #include "backend/backend.h"
 
 namespace websd {
@@ -7,7 +9,16 @@ namespace websd {
 // against and the fallback where WebGPU is missing.
 class CpuBackend : public Backend {
  public:
+  CpuBackend();
   std::string name() const override { return "cpu"; }
+
+  // Bytes held by this backend's live tensors now, and the most held at once since reset_peak():
+  // how the tests prove that intermediates are freed as soon as they are dead.
+  int64_t live_bytes() const { return accounting_->live; }
+  int64_t peak_bytes() const { return accounting_->peak; }
+  int64_t allocated_bytes() const { return accounting_->allocated; }  // all allocations ever
+  void reset_peak() { accounting_->peak = accounting_->live.load(); }
+
   Tensor upload(const Shape& shape, std::span<const float> data) override;
   using Backend::upload;
   std::vector<float> download(const Tensor& t) override;
@@ -28,6 +39,14 @@ class CpuBackend : public Backend {
   Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) override;
   Tensor concat_channels(const Tensor& a, const Tensor& b) override;
   Tensor embedding(const Tensor& table, std::span<const int> ids) override;
+ public:
+  struct Accounting {
+    std::atomic<int64_t> live{0}, peak{0}, allocated{0};
+  };
+
+ private:
+  Tensor make(const Shape& shape);
+  std::shared_ptr<Accounting> accounting_;
 };
 
 }  // namespace websd
