@@ -40,15 +40,20 @@ int run_bench(const BenchOptions& o) {
   Tensor sample = backend.upload(gen.randn({o.batch, cfg.in_channels, o.height / 8, o.width / 8}));
   Tensor context = backend.upload(gen.randn({o.batch, 77, cfg.cross_attention_dim.front()}));
   const std::vector<float> timesteps(static_cast<size_t>(o.batch), 999.0f);
+  const int64_t weights_bytes = backend.live_bytes();
+  backend.reset_peak();
   double best = 1e30;
   for (int i = 0; i < o.runs; ++i) {
     start = std::chrono::steady_clock::now();
     HostTensor out = backend.to_host(unet.forward(sample, timesteps, context));
     best = std::min(best, seconds_since(start));
   }
-  std::printf("unet %s, %dx%d, batch %d: load %.2f s, step %.3f s (best of %d), peak RSS %.0f MiB (%.0f MiB after load)\n",
-              o.model.empty() ? (o.config + " with random weights").c_str() : o.model.c_str(), o.width, o.height,
-              o.batch, load_s, best, o.runs, to_mib(peak_rss_bytes()), to_mib(rss_loaded));
+  std::printf(
+      "unet %s, %dx%d, batch %d: load %.2f s, step %.3f s (best of %d); peak RSS %.0f MiB (%.0f MiB after load); "
+      "tensors: weights %.0f MiB, peak during the step %.0f MiB\n",
+      o.model.empty() ? (o.config + " with random weights").c_str() : o.model.c_str(), o.width, o.height, o.batch, load_s,
+      best, o.runs, to_mib(peak_rss_bytes()), to_mib(rss_loaded), to_mib(static_cast<uint64_t>(weights_bytes)),
+      to_mib(static_cast<uint64_t>(backend.peak_bytes() - weights_bytes)));
   return 0;
 }
 

@@ -91,20 +91,17 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   const int f = vae_.downscale_factor();
   const Shape latent_shape = {1, vae_.latent_channels(), height / f, width / f};
   // One generator for the starting noise and any noise the scheduler's steps draw (LCM), as
-  // diffusers passes its generator to both.
-  TorchGenerator generator(params.seed);
-  struct GeneratorLease {  // the scheduler must not keep a pointer to this call's generator
-    Scheduler& s;
-    ~GeneratorLease() { s.set_generator(nullptr); }
-  } lease{*scheduler_};
-  scheduler_->set_generator(&generator);
+  // diffusers passes its generator to both. It is a member so that the scheduler's pointer to it
+  // stays valid; each call re-seeds it.
+  generator_ = TorchGenerator(params.seed);
+  scheduler_->set_generator(&generator_);
   HostTensor latents;
   if (params.latents) {
     if (params.latents->shape != latent_shape)
       throw Error("starting latents have shape " + shape_str(params.latents->shape) + ", expected " + shape_str(latent_shape));
     latents = *params.latents;
   } else {
-    latents = generator.randn(latent_shape);
+    latents = generator_.randn(latent_shape);
   }
   const float sigma = static_cast<float>(scheduler_->init_noise_sigma());
   for (float& v : latents.data) v *= sigma;

@@ -12,6 +12,7 @@
 #include "models/clip_text_model.h"
 #include "models/unet.h"
 #include "pipeline/model_index.h"
+#include "rng/torch_generator.h"
 #include "sched/scheduler.h"
 #include "tokenizer/clip_tokenizer.h"
 
@@ -70,6 +71,7 @@ class TextToImagePipeline {
   AutoencoderKL vae_;
   nlohmann::json scheduler_config_;
   std::unique_ptr<Scheduler> scheduler_;
+  TorchGenerator generator_{0};
 };
 
 // latents / scaling_factor → VAE → (x / 2 + 0.5) clamped → H×W×3.

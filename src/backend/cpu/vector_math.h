@@ -7,7 +7,10 @@ namespace websd::cpu {
 
 // A signed integer that orders like the float it is made from (flips the magnitude bits of
 // negatives); applying it twice gives the bits back.
-inline int32_t float_order_key(int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); }
+inline int32_t float_order_key(int32_t bits) {
+  const int32_t sign_mask = -static_cast<int32_t>(static_cast<uint32_t>(bits) >> 31);  // 0 or all ones
+  return bits ^ (sign_mask & 0x7fffffff);
+}
 
 // x clamped to [lo, hi] with integer min/max. A float compare would do, but GCC then threads the
 // constant-clamped case into its own branch and, as float ops "may trap", no longer vectorises
