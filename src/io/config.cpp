@@ -91,6 +91,12 @@ int ConfigReader::get_int(const std::string& key, int fallback) {
   fail(key, "expected an integer");
 }
 
+int ConfigReader::get_positive_int(const std::string& key, int fallback) {
+  const int v = get_int(key, fallback);
+  if (v <= 0) fail(key, "must be positive");
+  return v;
+}
+
 double ConfigReader::get_double(const std::string& key, double fallback) {
   const nlohmann::json* v = lookup(key);
   if (!v) return fallback;

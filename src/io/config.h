@@ -23,6 +23,7 @@ class ConfigReader {
   bool has(const std::string& key) const;  // present and not null
 
   int get_int(const std::string& key, int fallback);
+  int get_positive_int(const std::string& key, int fallback);  // sizes and counts: > 0
   double get_double(const std::string& key, double fallback);
   bool get_bool(const std::string& key, bool fallback);
   std::string get_string(const std::string& key, const std::string& fallback);

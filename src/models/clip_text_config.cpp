@@ -14,18 +14,13 @@ ClipTextConfig ClipTextConfig::load(const std::string& config_json) {
     r.fail("architectures", "websd runs [\"CLIPTextModel\"] or [\"CLIPTextModelWithProjection\"]");
   r.expect("model_type", {"clip_text_model"});
 
-  auto positive = [&r](const char* key, int fallback) {
-    const int v = r.get_int(key, fallback);
-    if (v <= 0) r.fail(key, "must be positive");
-    return v;
-  };
-  c.vocab_size = positive("vocab_size", c.vocab_size);
-  c.hidden_size = positive("hidden_size", c.hidden_size);
-  c.intermediate_size = positive("intermediate_size", c.intermediate_size);
-  c.projection_dim = positive("projection_dim", c.projection_dim);
-  c.num_hidden_layers = positive("num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = positive("num_attention_heads", c.num_attention_heads);
-  c.max_position_embeddings = positive("max_position_embeddings", c.max_position_embeddings);
+  c.vocab_size = r.get_positive_int("vocab_size", c.vocab_size);
+  c.hidden_size = r.get_positive_int("hidden_size", c.hidden_size);
+  c.intermediate_size = r.get_positive_int("intermediate_size", c.intermediate_size);
+  c.projection_dim = r.get_positive_int("projection_dim", c.projection_dim);
+  c.num_hidden_layers = r.get_positive_int("num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = r.get_positive_int("num_attention_heads", c.num_attention_heads);
+  c.max_position_embeddings = r.get_positive_int("max_position_embeddings", c.max_position_embeddings);
   if (c.hidden_size % c.num_attention_heads != 0)
     r.fail("num_attention_heads", "must divide hidden_size (" + std::to_string(c.hidden_size) + ")");
   c.layer_norm_eps = static_cast<float>(r.get_double("layer_norm_eps", c.layer_norm_eps));

@@ -9,16 +9,11 @@ AutoencoderKLConfig AutoencoderKLConfig::load(const std::string& config_json) {
   ConfigReader r = ConfigReader::load(config_json);
   AutoencoderKLConfig c;
 
-  auto positive = [&r](const char* key, int fallback) {
-    const int v = r.get_int(key, fallback);
-    if (v <= 0) r.fail(key, "must be positive");
-    return v;
-  };
-  c.in_channels = positive("in_channels", c.in_channels);
-  c.out_channels = positive("out_channels", c.out_channels);
-  c.latent_channels = positive("latent_channels", c.latent_channels);
-  c.layers_per_block = positive("layers_per_block", c.layers_per_block);
-  c.norm_num_groups = positive("norm_num_groups", c.norm_num_groups);
+  c.in_channels = r.get_positive_int("in_channels", c.in_channels);
+  c.out_channels = r.get_positive_int("out_channels", c.out_channels);
+  c.latent_channels = r.get_positive_int("latent_channels", c.latent_channels);
+  c.layers_per_block = r.get_positive_int("layers_per_block", c.layers_per_block);
+  c.norm_num_groups = r.get_positive_int("norm_num_groups", c.norm_num_groups);
   c.block_out_channels = r.get_int_list("block_out_channels", c.block_out_channels);
   if (c.block_out_channels.empty()) r.fail("block_out_channels", "needs at least one entry");
   for (int ch : c.block_out_channels) {
