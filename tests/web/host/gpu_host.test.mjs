@@ -1,0 +1,165 @@
+// The GPU host under Node + Dawn (SwiftShader on machines without a GPU): run with
+//   WEBSD_SWIFTSHADER=1 node --test tests/web/host/gpu_host.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { createGpuHost } from '../../../web/host/gpu_host.mjs';
+import { nodeGpu } from '../../../web/host/node_gpu.mjs';
+import { SAXPY_WGSL, M, K, N, dyadic, matmulRef, runMatmul, bytesOf, floatsOf } from './kernels.mjs';
+
+/** @type {GPU} */ let gpu;
+const hosts = [];
+async function newHost(options) {
+  const host = createGpuHost(gpu, { mapTimeoutMs: 20000, ...options });
+  const info = await host.init({ requiredFeatures: ['shader-f16'] });
+  hosts.push(host);
+  return { host, info };
+}
+const saxpyUniforms = (n, a, b) => {
+  const u = new DataView(new ArrayBuffer(12));
+  u.setUint32(0, n, true); u.setFloat32(4, a, true); u.setFloat32(8, b, true);
+  return new Uint8Array(u.buffer);
+};
+
+before(async () => { gpu = await nodeGpu(); });
+after(() => { for (const h of hosts) h.destroy(); });
+
+test('init raises limits and reports the adapter', async () => {
+  const { info } = await newHost();
+  console.log(`adapter: ${JSON.stringify(info.adapterInfo)} features: ${info.features.join(' ')}`);
+  assert.ok(info.limits.maxStorageBufferBindingSize > 128 * 1024 * 1024, 'above the 128 MiB default');
+  assert.ok(info.limits.maxBufferSize > 256 * 1024 * 1024, 'above the 256 MiB default');
+  assert.ok(info.limits.maxComputeInvocationsPerWorkgroup >= 256);
+  // shader-f16 was asked for: enabled where the adapter has it, left out (no error) where not.
+  const adapter = await gpu.requestAdapter();
+  assert.equal(info.features.includes('shader-f16'), adapter.features.has('shader-f16'));
+});
+
+test('saxpy over 1000 floats, two dispatches with different uniforms in one batch', async () => {
+  const { host } = await newHost();
+  const n = 1000, x = dyadic(n, 7);
+  const idx = host.createBuffer(n * 4), idy1 = host.createBuffer(n * 4), idy2 = host.createBuffer(n * 4);
+  host.writeBuffer(idx, 0, bytesOf(x));
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  host.dispatch(pipe, [{ buffer: idx }, { buffer: idy1 }], saxpyUniforms(n, 2.5, -1), Math.ceil(n / 64), 1, 1);
+  host.dispatch(pipe, [{ buffer: idx }, { buffer: idy2 }], saxpyUniforms(n, -0.75, 3), Math.ceil(n / 64), 1, 1);
+  const y1 = floatsOf(await host.readBuffer(idy1, 0, n * 4));
+  const y2 = floatsOf(await host.readBuffer(idy2, 0, n * 4));
+  assert.deepEqual(y1, Float32Array.from(x, (v) => 2.5 * v - 1));
+  assert.deepEqual(y2, Float32Array.from(x, (v) => -0.75 * v + 3));
+  const s = host.stats();
+  assert.equal(s.dispatches, 2);
+  assert.equal(s.submits, 2, 'one submit carries both dispatches and the first read, the second read its own');
+});
+
+test('tiled matmul 37×53×29 matches the JS reference exactly', async () => {
+  const { host } = await newHost();
+  const c = await runMatmul(host);
+  assert.deepEqual(c, matmulRef(dyadic(M * K, 1), dyadic(K * N, 2), M, K, N));
+  assert.equal(host.stats().bytesAllocated, 0, 'all buffers destroyed');
+});
+
+test('readBuffer round-trip, unaligned ranges, and program order of writes', async () => {
+  const { host } = await newHost();
+  const bytes = Uint8Array.from({ length: 1001 }, (_, i) => (i * 31 + 7) & 255);
+  const id = host.createBuffer(bytes.length);
+  host.writeBuffer(id, 0, bytes.subarray(0, 1000));
+  assert.deepEqual(await host.readBuffer(id, 0, 1000), bytes.subarray(0, 1000));
+  assert.deepEqual(await host.readBuffer(id, 3, 10), bytes.subarray(3, 13));
+  assert.deepEqual(await host.readBuffer(id, 0, 0), new Uint8Array(0));
+  // A dispatch recorded before a write must read the old contents.
+  const n = 64, x = host.createBuffer(n * 4), y = host.createBuffer(n * 4);
+  host.writeBuffer(x, 0, bytesOf(new Float32Array(n).fill(1)));
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  host.dispatch(pipe, [{ buffer: x }, { buffer: y }], saxpyUniforms(n, 1, 0), 1, 1, 1);
+  host.writeBuffer(x, 0, bytesOf(new Float32Array(n).fill(5)));
+  assert.deepEqual(floatsOf(await host.readBuffer(y, 0, n * 4)), new Float32Array(n).fill(1));
+  await assert.rejects(host.readBuffer(id, 1000, 8), /outside the buffer's 1004 bytes/);
+});
+
+test('pipeline cache: the same source compiles once', async () => {
+  const { host } = await newHost();
+  const a = host.createPipeline(SAXPY_WGSL, 'main');
+  const b = host.createPipeline(SAXPY_WGSL, 'main');
+  const c = host.createPipeline(SAXPY_WGSL + '\n', 'main');
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+  assert.equal(host.stats().pipelines, 2);
+  await host.finish();
+});
+
+test('a WGSL syntax error is a JS Error with its line number', async () => {
+  const { host } = await newHost();
+  const bad = 'fn helper() -> f32 {\n  return 1.0;\n}\n@compute @workgroup_size(1)\nfn main() {\n  let x = ;\n}\n';
+  host.createPipeline(bad, 'main');
+  await assert.rejects(host.finish(), (e) => {
+    assert.match(e.message, /WGSL compilation of entry point 'main' failed/);
+    assert.match(e.message, /\b6:11: /, 'line 6, column 11');
+    assert.match(e.message, /let x = ;/, 'quotes the line');
+    return true;
+  });
+  // Thrown once; the host goes on working, and the broken source is not cached.
+  await host.finish();
+  const before = host.stats().pipelines;
+  host.createPipeline(bad, 'main');
+  assert.equal(host.stats().pipelines, before + 1);
+  await assert.rejects(host.finish(), /6:11/);
+});
+
+test('a binding past the end of its buffer throws at once', async () => {
+  const { host } = await newHost();
+  const x = host.createBuffer(4000), y = host.createBuffer(4000);
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  assert.throws(() => host.dispatch(pipe, [{ buffer: x }, { buffer: y, offset: 256, size: 4000 }],
+    saxpyUniforms(1000, 1, 0), 16, 1, 1), /binding 1: range \[256, 4256\) is outside buffer/);
+  assert.throws(() => host.dispatch(pipe, [{ buffer: x }, { buffer: 999 }], null, 1, 1, 1), /unknown buffer id 999/);
+  await host.finish();
+});
+
+test('WebGPU validation errors become JS Errors, not hangs', async () => {
+  const { host } = await newHost();
+  const x = host.createBuffer(4096), y = host.createBuffer(4096);
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  // Storage offsets must be multiples of minStorageBufferOffsetAlignment (256): only WebGPU checks it.
+  host.dispatch(pipe, [{ buffer: x, offset: 4, size: 1024 }, { buffer: y }], saxpyUniforms(256, 1, 0), 4, 1, 1);
+  await assert.rejects(host.readBuffer(y, 0, 16), /WebGPU GPUValidationError in dispatch\(pipeline \d+\)/);
+  // Missing the uniform binding the shader declares.
+  host.dispatch(pipe, [{ buffer: x }, { buffer: y }], null, 4, 1, 1);
+  await assert.rejects(host.finish(), /GPUValidationError/);
+  // Afterwards the host works again.
+  host.writeBuffer(x, 0, bytesOf(new Float32Array([1, 2, 3, 4])));
+  assert.deepEqual(floatsOf(await host.readBuffer(x, 0, 16)), new Float32Array([1, 2, 3, 4]));
+});
+
+test('stats: dispatches, submits (batched by threshold), bytes and peak', async () => {
+  const { host } = await newHost({ maxDispatchesPerSubmit: 4 });
+  const n = 256, x = host.createBuffer(n * 4), y = host.createBuffer(n * 4 + 2);
+  assert.deepEqual(host.stats(), { dispatches: 0, submits: 0, bytesAllocated: 2 * n * 4 + 4,
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 0, buffers: 2 });
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  host.writeBuffer(x, 0, bytesOf(new Float32Array(n).fill(2)));
+  for (let i = 0; i < 10; i++) host.dispatch(pipe, [{ buffer: x }, { buffer: y, size: n * 4 }], saxpyUniforms(n, i, 0), 4, 1, 1);
+  assert.equal(host.stats().submits, 2, 'two automatic submits after 4 and 8 dispatches');
+  host.flush();
+  host.flush();  // nothing recorded: no submit
+  assert.equal(host.stats().submits, 3);
+  assert.deepEqual(floatsOf(await host.readBuffer(y, 0, 8)), new Float32Array([18, 18]));
+  host.destroyBuffer(x);
+  const z = host.createBuffer(100);
+  host.destroyBuffer(y);
+  host.destroyBuffer(z);
+  assert.deepEqual(host.stats(), { dispatches: 10, submits: 4, bytesAllocated: 0,
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 1, buffers: 0 });
+  assert.throws(() => host.destroyBuffer(z), /unknown buffer id/);
+  assert.throws(() => host.createBuffer(2 ** 52), /maxBufferSize/);
+});
+
+test('device loss is reported by every later call, never a hang', async () => {
+  const { host } = await newHost();
+  const id = host.createBuffer(16);
+  host.gpuDevice().destroy();  // what a GPU reset looks like to the host
+  await new Promise((r) => setTimeout(r, 50));
+  assert.throws(() => host.createBuffer(16), /WebGPU device lost \(destroyed\)/);
+  assert.throws(() => host.flush(), /device lost/);
+  await assert.rejects(host.readBuffer(id, 0, 16), /device lost/);
+});

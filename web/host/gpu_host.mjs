@@ -1,0 +1,390 @@
+// The JavaScript GPU host: owns every WebGPU object in tables and hands out integer handles, so
+// the C++ WebGpuBackend (inside wasm) drives the GPU through a few calls with plain numbers and
+// byte arrays. Works with `navigator.gpu` in browsers and with Dawn's `webgpu` package in Node
+// (see node_gpu.mjs).
+//
+// Errors: WebGPU reports most problems asynchronously (validation errors, shader compilation,
+// out of memory, device loss). The host records the first one as a JS Error and throws it from
+// the next host call or awaited operation (`readBuffer`, `finish`), never hangs and never drops
+// it. A validation error is thrown once; device loss is permanent, so it is thrown by every call
+// after it. Mistakes the host can see itself (unknown handle, binding past the end of a buffer,
+// buffer over the device limit) throw at once.
+
+/** Storage buffers: read and written by kernels, filled by writeBuffer, read back by readBuffer. */
+const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Limits raised to the adapter's best value when the device is requested. */
+const RAISED_LIMITS = [
+  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxUniformBufferBindingSize',
+  'maxStorageBuffersPerShaderStage', 'maxUniformBuffersPerShaderStage', 'maxBindingsPerBindGroup',
+  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
+  'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
+];
+
+const align = (n, a) => Math.ceil(n / a) * a;
+
+/**
+ * @typedef {{ buffer: number, offset?: number, size?: number }} Binding
+ *   A range of a host buffer; offset defaults to 0, size to the rest of the buffer.
+ * @typedef {{ dispatches: number, submits: number, bytesAllocated: number,
+ *   peakBytesAllocated: number, pipelines: number, buffers: number }} HostStats
+ * @typedef {{ maxDispatchesPerSubmit?: number, mapTimeoutMs?: number, label?: string }} HostOptions
+ */
+
+/**
+ * @param {GPU} gpu `navigator.gpu`, or the object from node_gpu.mjs's nodeGpu(). The host keeps a
+ *   reference to it for as long as the host lives (Dawn needs that in Node).
+ * @param {HostOptions} [options] maxDispatchesPerSubmit (default 64): dispatches recorded before
+ *   an automatic submit; mapTimeoutMs (default 30000): how long readBuffer waits for the GPU.
+ */
+export function createGpuHost(gpu, options = {}) {
+  const maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 64;
+  const mapTimeoutMs = options.mapTimeoutMs ?? 30000;
+  const label = options.label ?? 'websd';
+
+  /** @type {GPUDevice | null} */ let device = null;
+  /** @type {Map<number, { buffer: GPUBuffer, size: number }>} */ const buffers = new Map();
+  /** @type {Map<number, { pipeline: GPUComputePipeline, source: string }>} */ const pipelines = new Map();
+  /** @type {Map<string, number>} */ const pipelineCache = new Map();  // entryPoint + source → id
+  let nextId = 1;  // 0 is never a valid handle, so C++ can use it as "none"
+
+  // The batch being recorded: one encoder, one compute pass, uniforms packed into one buffer.
+  /** @type {GPUCommandEncoder | null} */ let encoder = null;
+  /** @type {GPUComputePassEncoder | null} */ let pass = null;
+  let batchDispatches = 0;
+  let uniformAlign = 256;
+  let uniformCapacity = 64 * 1024;
+  /** @type {GPUBuffer | null} */ let uniformBuffer = null;
+  let uniformStaging = new Uint8Array(uniformCapacity);
+  let uniformUsed = 0;
+  /** @type {GPUBuffer[]} */ let destroyAfterSubmit = [];
+
+  /** @type {Error | null} */ let pendingError = null;
+  /** @type {Error | null} */ let lostError = null;
+  /** @type {Set<Promise<void>>} */ const pendingChecks = new Set();
+  let destroyed = false;
+
+  const counters = { dispatches: 0, submits: 0, bytesAllocated: 0, peakBytesAllocated: 0, pipelines: 0 };
+
+  /** Keeps the first error; later ones are usually consequences of it. */
+  function record(/** @type {Error} */ err) {
+    if (!pendingError) pendingError = err;
+  }
+  const gpuError = (/** @type {string} */ what, /** @type {GPUError} */ e) =>
+    new Error(`WebGPU ${e.constructor?.name ?? 'error'} in ${what}: ${e.message.trim()}`);
+
+  /** Throws the recorded error, if any; called at the start of every host call. */
+  function check() {
+    if (lostError) throw lostError;
+    if (!device) throw new Error('gpu host: init() has not completed');
+    if (pendingError) {
+      const err = pendingError;
+      pendingError = null;
+      throw err;
+    }
+  }
+
+  /** Tracks a promise that may record an error, so awaited operations can wait for it. */
+  function track(/** @type {Promise<void>} */ p) {
+    const tracked = p.catch((e) => record(e instanceof Error ? e : new Error(String(e))))
+      .finally(() => pendingChecks.delete(tracked));
+    pendingChecks.add(tracked);
+  }
+
+  /** Runs fn inside validation and out-of-memory error scopes; errors are recorded. */
+  function scoped(/** @type {string} */ what, /** @type {() => any} */ fn) {
+    const dev = /** @type {GPUDevice} */ (device);
+    dev.pushErrorScope('out-of-memory');
+    dev.pushErrorScope('validation');
+    try {
+      return fn();
+    } finally {
+      const validation = dev.popErrorScope();
+      const oom = dev.popErrorScope();
+      track(Promise.all([validation, oom]).then(([v, o]) => {
+        if (v) record(gpuError(what, v));
+        if (o) record(gpuError(what, o));
+      }));
+    }
+  }
+
+  function buffer(/** @type {number} */ id, /** @type {string} */ what) {
+    const b = buffers.get(id);
+    if (!b) throw new Error(`gpu host: ${what}: unknown buffer id ${id}`);
+    return b;
+  }
+
+  function withTimeout(/** @type {Promise<any>} */ p, /** @type {string} */ what) {
+    /** @type {any} */ let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(lostError ?? pendingError ?? new Error(
+        `gpu host: ${what} did not finish within ${mapTimeoutMs} ms (GPU hung or device lost?)`)), mapTimeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Ends the pass and finishes the batch into a command buffer (with `extra` commands appended). */
+  function submit(/** @type {((e: GPUCommandEncoder) => void) | null} */ extra) {
+    const dev = /** @type {GPUDevice} */ (device);
+    if (!encoder && !extra) return;
+    scoped('submit', () => {
+      const enc = encoder ?? dev.createCommandEncoder({ label });
+      pass?.end();
+      if (extra) extra(enc);
+      if (uniformUsed > 0) dev.queue.writeBuffer(/** @type {GPUBuffer} */ (uniformBuffer), 0, uniformStaging, 0, uniformUsed);
+      dev.queue.submit([enc.finish()]);
+    });
+    counters.submits++;
+    encoder = null;
+    pass = null;
+    batchDispatches = 0;
+    uniformUsed = 0;
+    for (const b of destroyAfterSubmit) b.destroy();
+    destroyAfterSubmit = [];
+  }
+
+  /** Returns the byte offset in the uniform buffer where `bytes` will be when the batch is submitted. */
+  function stageUniforms(/** @type {Uint8Array} */ bytes) {
+    const dev = /** @type {GPUDevice} */ (device);
+    const slot = align(Math.max(bytes.byteLength, 16), uniformAlign);
+    if (uniformUsed + slot > uniformCapacity) {
+      if (uniformUsed > 0) submit(null);  // the buffer is full: submit what uses it
+      if (slot > uniformCapacity) {        // grow for one big uniform block
+        uniformCapacity = align(slot, 64 * 1024);
+        uniformStaging = new Uint8Array(uniformCapacity);
+        uniformBuffer?.destroy();
+        uniformBuffer = null;
+      }
+    }
+    uniformBuffer ??= dev.createBuffer({ label: `${label} uniforms`, size: uniformCapacity,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const offset = uniformUsed;
+    uniformStaging.set(bytes, offset);
+    uniformStaging.fill(0, offset + bytes.byteLength, offset + slot);
+    uniformUsed += slot;
+    return { offset, size: slot };
+  }
+
+  return {
+    /**
+     * Requests the adapter and a device with the adapter's best limits.
+     * @param {{ requiredFeatures?: GPUFeatureName[], powerPreference?: GPUPowerPreference }} [opts]
+     *   requiredFeatures: features to enable where the adapter has them ('shader-f16'); those it
+     *   lacks are left out (check the returned `features`).
+     */
+    async init(opts = {}) {
+      if (device) throw new Error('gpu host: init() called twice');
+      const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+      if (!adapter) throw new Error('gpu host: no WebGPU adapter (no GPU, or WebGPU disabled in this browser)');
+      /** @type {Record<string, number>} */ const requiredLimits = {};
+      for (const k of RAISED_LIMITS) {
+        const v = /** @type {any} */ (adapter.limits)[k];
+        if (typeof v === 'number') requiredLimits[k] = v;
+      }
+      const requiredFeatures = (opts.requiredFeatures ?? []).filter((f) => adapter.features.has(f));
+      const dev = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
+      device = dev;
+      dev.lost.then((info) => {
+        if (!destroyed) lostError = new Error(`WebGPU device lost (${info.reason}): ${info.message}`);
+      });
+      dev.addEventListener('uncapturederror', (/** @type {any} */ ev) => {
+        ev.preventDefault?.();
+        record(gpuError('a host call', ev.error));
+      });
+      uniformAlign = dev.limits.minUniformBufferOffsetAlignment;
+      const info = adapter.info ?? {};
+      /** @type {Record<string, number>} */ const limits = {};
+      for (const k of RAISED_LIMITS) limits[k] = /** @type {any} */ (dev.limits)[k];
+      return {
+        adapterInfo: { vendor: info.vendor ?? '', architecture: info.architecture ?? '',
+          device: info.device ?? '', description: info.description ?? '',
+          isFallbackAdapter: Boolean(info.isFallbackAdapter ?? /** @type {any} */ (adapter).isFallbackAdapter) },
+        features: [...dev.features].sort(),
+        limits,
+      };
+    },
+
+    /** @returns {number} a buffer handle; the size is rounded up to a multiple of 4 bytes */
+    createBuffer(/** @type {number} */ bytes) {
+      check();
+      const dev = /** @type {GPUDevice} */ (device);
+      const size = align(Math.max(bytes, 4), 4);
+      if (size > dev.limits.maxBufferSize) {
+        throw new Error(`gpu host: createBuffer(${bytes}): larger than this device's maxBufferSize ${dev.limits.maxBufferSize}`);
+      }
+      const id = nextId++;
+      const buf = scoped(`createBuffer(${bytes})`, () => dev.createBuffer({ label: `${label} buffer ${id}`, size,
+        usage: STORAGE_USAGE() }));
+      buffers.set(id, { buffer: buf, size });
+      counters.bytesAllocated += size;
+      counters.peakBytesAllocated = Math.max(counters.peakBytesAllocated, counters.bytesAllocated);
+      return id;
+    },
+
+    /** Frees the handle now; the GPU memory goes once work already recorded that uses it is submitted. */
+    destroyBuffer(/** @type {number} */ id) {
+      check();
+      const b = buffer(id, 'destroyBuffer');
+      buffers.delete(id);
+      counters.bytesAllocated -= b.size;
+      if (encoder) destroyAfterSubmit.push(b.buffer);
+      else b.buffer.destroy();
+    },
+
+    /** Writes bytes in program order: dispatches recorded before this call see the old contents. */
+    writeBuffer(/** @type {number} */ id, /** @type {number} */ byteOffset, /** @type {Uint8Array} */ data) {
+      check();
+      const b = buffer(id, 'writeBuffer');
+      if (byteOffset % 4 !== 0 || data.byteLength % 4 !== 0 || byteOffset + data.byteLength > b.size) {
+        throw new Error(`gpu host: writeBuffer(${id}, ${byteOffset}, ${data.byteLength} bytes): needs offset and length ` +
+          `multiples of 4 inside the buffer's ${b.size} bytes`);
+      }
+      if (encoder) submit(null);  // queue writes run before unsubmitted commands: keep program order
+      const dev = /** @type {GPUDevice} */ (device);
+      scoped(`writeBuffer(${id})`, () => dev.queue.writeBuffer(b.buffer, byteOffset, data));
+    },
+
+    /**
+     * Compiles a compute pipeline (layout 'auto': every binding the shader declares must be used by
+     * the entry point). The same source and entry point give the same handle without recompiling.
+     * Compilation errors, with line:column, are thrown by the next call or awaited operation.
+     * @returns {number} a pipeline handle
+     */
+    createPipeline(/** @type {string} */ wgslSource, /** @type {string} */ entryPoint) {
+      check();
+      const key = `${entryPoint}\n${wgslSource}`;
+      const cached = pipelineCache.get(key);
+      if (cached !== undefined) return cached;
+      const dev = /** @type {GPUDevice} */ (device);
+      const id = nextId++;
+      dev.pushErrorScope('validation');
+      const module = dev.createShaderModule({ label: `${label} ${entryPoint}`, code: wgslSource });
+      const pipeline = dev.createComputePipeline({ label: `${label} ${entryPoint}`, layout: 'auto',
+        compute: { module, entryPoint } });
+      const scope = dev.popErrorScope();
+      track(Promise.all([module.getCompilationInfo(), scope]).then(([info, err]) => {
+        const errors = info.messages.filter((m) => m.type === 'error');
+        if (errors.length === 0 && !err) return;
+        pipelineCache.delete(key);
+        const lines = wgslSource.split('\n');
+        const text = errors.map((m) => `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ''}`);
+        record(new Error(`WGSL compilation of entry point '${entryPoint}' failed:\n` +
+          (text.length ? text.join('\n') : `  ${err?.message.trim()}`)));
+      }));
+      pipelines.set(id, { pipeline, source: wgslSource });
+      pipelineCache.set(key, id);
+      counters.pipelines++;
+      return id;
+    },
+
+    /**
+     * Records one dispatch into the current batch (submitted every maxDispatchesPerSubmit dispatches
+     * or on flush). Bindings are group 0, bindings 0..n-1 in order; uniformBytes, when given, is
+     * binding n as a uniform buffer.
+     * @param {number} pipelineId
+     * @param {Binding[]} bindings
+     * @param {Uint8Array | null | undefined} uniformBytes
+     * @param {number} x @param {number} y @param {number} z workgroup counts
+     */
+    dispatch(pipelineId, bindings, uniformBytes, x, y = 1, z = 1) {
+      check();
+      const p = pipelines.get(pipelineId);
+      if (!p) throw new Error(`gpu host: dispatch: unknown pipeline id ${pipelineId}`);
+      const dev = /** @type {GPUDevice} */ (device);
+      /** @type {GPUBindGroupEntry[]} */ const entries = bindings.map((bd, i) => {
+        const b = buffer(bd.buffer, `dispatch binding ${i}`);
+        const offset = bd.offset ?? 0;
+        const size = bd.size ?? b.size - offset;
+        if (offset < 0 || size <= 0 || offset + size > b.size) {
+          throw new Error(`gpu host: dispatch binding ${i}: range [${offset}, ${offset + size}) is outside ` +
+            `buffer ${bd.buffer} of ${b.size} bytes`);
+        }
+        return { binding: i, resource: { buffer: b.buffer, offset, size } };
+      });
+      if (uniformBytes && uniformBytes.byteLength > 0) {
+        const u = stageUniforms(uniformBytes);
+        entries.push({ binding: entries.length,
+          resource: { buffer: /** @type {GPUBuffer} */ (uniformBuffer), offset: u.offset, size: u.size } });
+      }
+      scoped(`dispatch(pipeline ${pipelineId})`, () => {
+        const group = dev.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
+        encoder ??= dev.createCommandEncoder({ label });
+        pass ??= encoder.beginComputePass({ label });
+        pass.setPipeline(p.pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(x, y, z);
+      });
+      counters.dispatches++;
+      if (++batchDispatches >= maxDispatchesPerSubmit) submit(null);
+    },
+
+    /** Submits the recorded batch, if any. */
+    flush() {
+      check();
+      submit(null);
+    },
+
+    /**
+     * Submits pending work and reads `bytes` bytes of a buffer from byteOffset.
+     * @returns {Promise<Uint8Array>}
+     */
+    async readBuffer(/** @type {number} */ id, /** @type {number} */ byteOffset, /** @type {number} */ bytes) {
+      check();
+      const dev = /** @type {GPUDevice} */ (device);
+      const b = buffer(id, 'readBuffer');
+      if (byteOffset < 0 || bytes < 0 || byteOffset + bytes > b.size) {
+        throw new Error(`gpu host: readBuffer(${id}, ${byteOffset}, ${bytes}): outside the buffer's ${b.size} bytes`);
+      }
+      const start = byteOffset - (byteOffset % 4);
+      const size = align(byteOffset + bytes, 4) - start;
+      const staging = scoped('readBuffer', () => dev.createBuffer({ label: `${label} readback`, size: Math.max(size, 4),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+      submit((enc) => { if (size > 0) enc.copyBufferToBuffer(b.buffer, start, staging, 0, size); });
+      try {
+        await withTimeout(staging.mapAsync(GPUMapMode.READ), `readBuffer(${id})`);
+        await withTimeout(Promise.all(pendingChecks), 'error checks');
+        check();
+        const from = byteOffset - start;
+        return new Uint8Array(staging.getMappedRange(0, Math.max(size, 4))).slice(from, from + bytes);
+      } catch (e) {
+        // mapAsync fails when the device is lost or the copy was invalid: report the cause.
+        await withTimeout(Promise.all(pendingChecks), 'error checks').catch(() => {});
+        if (lostError) throw lostError;
+        if (pendingError) check();
+        throw e;
+      } finally {
+        staging.destroy();
+      }
+    },
+
+    /** Submits pending work, waits for the GPU to finish it, and throws any error it caused. */
+    async finish() {
+      check();
+      submit(null);
+      await withTimeout(/** @type {GPUDevice} */ (device).queue.onSubmittedWorkDone(), 'finish');
+      await withTimeout(Promise.all(pendingChecks), 'error checks');
+      check();
+    },
+
+    /** The GPUDevice itself, for tests and tools (the backend goes through the calls above). */
+    gpuDevice() {
+      return device;
+    },
+
+    /** @returns {HostStats} */
+    stats() {
+      return { ...counters, buffers: buffers.size };
+    },
+
+    /** Destroys every buffer and the device. */
+    destroy() {
+      destroyed = true;
+      for (const b of buffers.values()) b.buffer.destroy();
+      buffers.clear();
+      uniformBuffer?.destroy();
+      device?.destroy();
+      lostError = new Error('gpu host: destroyed');
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// WebGPU in Node through Dawn (the npm package `webgpu`): the same `GPU` object browsers expose as
+// `navigator.gpu`, for createGpuHost().
+import { existsSync } from 'node:fs';
+
+/** SwiftShader (a CPU Vulkan driver) as Debian's chromium package installs it. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/** @type {GPU | null} */
+let instance = null;
+
+/**
+ * Returns Dawn's GPU object, creating it once per process, and installs WebGPU's globals
+ * (GPUBufferUsage, GPUMapMode, ...) on globalThis. The object is kept referenced here for the life
+ * of the process: Dawn aborts if it is collected while its devices live.
+ * @param {{ swiftshader?: boolean, dawnFlags?: string[] }} [options]
+ *   swiftshader: use SwiftShader's Vulkan driver (sets VK_ICD_FILENAMES unless already set; needs
+ *   libvulkan1 and the chromium package); default: when WEBSD_SWIFTSHADER=1.
+ *   dawnFlags: extra Dawn options, e.g. 'enable-dawn-features=dump_shaders'.
+ * @returns {Promise<GPU>}
+ */
+export async function nodeGpu(options = {}) {
+  if (instance) return instance;
+  const swiftshader = options.swiftshader ?? process.env.WEBSD_SWIFTSHADER === '1';
+  if (swiftshader && !process.env.VK_ICD_FILENAMES) {
+    if (!existsSync(SWIFTSHADER_ICD)) {
+      throw new Error(`node_gpu: ${SWIFTSHADER_ICD} is missing; run scripts/install_web_deps.sh`);
+    }
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;  // read by the Vulkan loader when Dawn starts
+  }
+  let dawn;
+  try {
+    dawn = await import('webgpu');
+  } catch (e) {
+    throw new Error(`node_gpu: cannot load the npm package 'webgpu' (run scripts/install_web_deps.sh): ${e}`);
+  }
+  Object.assign(globalThis, dawn.globals);
+  instance = dawn.create(options.dawnFlags ?? []);
+  return /** @type {GPU} */ (instance);
+}
