@@ -1,13 +1,14 @@
 # Front door: `make demo` and `make test` install what is missing, build, and run.
 BUILD ?= build
 COVERAGE_BUILD ?= build-coverage
+WASM_BUILD ?= build-wasm
 JOBS ?= $(shell nproc)
 DEMO_PROMPT ?= a red circle on a white background
 DEMO_OUT ?= $(BUILD)/demo.png
 # Line coverage of src/ that `make coverage` (and so `make test`) requires.
 COVERAGE_MIN ?= 80
 
-.PHONY: all deps build demo test unit coverage lint clean
+.PHONY: all deps build demo test unit coverage lint clean wasm-deps wasm test-wasm web-host-deps test-web-host
 
 all: build
 
@@ -23,8 +24,9 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/websd generate --model assets/tiny-shapes/model --prompt "$(DEMO_PROMPT)" --seed 0 --steps 20 -o $(DEMO_OUT)
 
-# Everything: the optimised suites, then the coverage gate, then lint.
-test: unit coverage lint
+# Everything: the native suites, the coverage gate, lint, the WebAssembly build's suites and the
+# JavaScript GPU host (Node + Dawn and headless Chromium, on SwiftShader).
+test: unit coverage lint test-wasm test-web-host
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -39,9 +41,40 @@ coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
 	gcovr --root . --filter 'src/' --object-directory $(COVERAGE_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
 	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(COVERAGE_BUILD)/coverage.txt
 
+CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -I src
+
+# src/wasm apart: cppcheck must be told what embind's EMSCRIPTEN_BINDINGS(name) { ... } is, and a
+# -D would restrict the rest of src to that one configuration.
 lint: deps
-	cppcheck --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr \
-	  --error-exitcode=1 -I src src
+	$(CPPCHECK) -i src/wasm src
+	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' src/wasm
+
+# The WebAssembly build (docs/build_notes.md): Debian's emscripten, whose JS optimizer needs
+# Debian's node modules (acorn) on NODE_PATH under this Node.
+WASM_ENV = NODE_PATH=/usr/share/nodejs
+
+wasm-deps:
+	@WASM_THIRD_PARTY=$(WASM_BUILD)/third_party scripts/install_deps.sh wasm
+
+$(WASM_BUILD)/CMakeCache.txt: | wasm-deps
+	$(WASM_ENV) emcmake cmake -S . -B $(WASM_BUILD) -DCMAKE_BUILD_TYPE=Release
+
+wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
+	$(WASM_ENV) cmake --build $(WASM_BUILD) -j $(JOBS)
+
+# The GoogleTest suites compiled to wasm, then the JS API and Node CLI against the golden.
+test-wasm: wasm
+	cd $(WASM_BUILD) && ctest --output-on-failure -j $(JOBS)
+	node --test tests/web/*.test.mjs
 
 clean:
-	rm -rf $(BUILD) $(COVERAGE_BUILD)
+	rm -rf $(BUILD) $(COVERAGE_BUILD) $(WASM_BUILD)
+
+# The JavaScript GPU host (web/host) under Node + Dawn and in headless Chromium; SwiftShader stands
+# in for a GPU unless WEB_SWIFTSHADER=0.
+WEB_SWIFTSHADER ?= 1
+web-host-deps:
+	@scripts/install_web_deps.sh
+
+test-web-host: web-host-deps
+	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/host/gpu_host.test.mjs tests/web/host/chromium.test.mjs

@@ -1,20 +1,49 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the native build and its tests need, only those missing, so
-# `make demo` and `make test` work on a fresh Debian 12 machine. Needs root (or sudo).
+# Installs what the builds need, only what is missing, so `make demo`, `make test` and `make wasm`
+# work on a fresh Debian 12 machine. Needs root (or sudo).
+#   scripts/install_deps.sh        the native build and its tests
+#   scripts/install_deps.sh wasm   also Debian's emscripten, and utf8proc's source (for emcc) in
+#                                  WASM_THIRD_PARTY (default build-wasm/third_party)
 set -euo pipefail
 
+mode="${1:-native}"
 packages=(cmake g++ make pkg-config
           nlohmann-json3-dev libutf8proc-dev libcli11-dev libstb-dev libgtest-dev
           gcovr cppcheck)
+# googletest ships /usr/src/googletest, which the wasm build compiles with emcc.
+[ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+updated=""
+apt_update() {
+  [ -n "$updated" ] && return
+  $sudo apt-get update -qq
+  updated=1
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt_update
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$mode" = wasm ] || exit 0
 
-echo "installing: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# utf8proc has no wasm package: its Debian source is compiled by the wasm build. apt-get source
+# needs deb-src entries; they are added as a twin of the machine's deb822 list.
+third_party="${WASM_THIRD_PARTY:-build-wasm/third_party}"
+compgen -G "$third_party/utf8proc-*/utf8proc.c" >/dev/null && exit 0
+debian_list=/etc/apt/sources.list.d/debian.sources
+src_list=/etc/apt/sources.list.d/debian-src.sources
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+  sed 's/^Types: deb$/Types: deb-src/' "$debian_list" | $sudo tee "$src_list" >/dev/null
+  updated=""
+fi
+apt_update
+mkdir -p "$third_party"
+(cd "$third_party" && apt-get source -qq utf8proc >/dev/null)

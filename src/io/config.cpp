@@ -139,7 +139,8 @@ std::vector<int> ConfigReader::get_int_list(const std::string& key, const std::v
   } else {
     fail(key, "expected an integer or a list of integers");
   }
-  if (count && out.size() == 1 && count > 1) out.assign(count, out[0]);
+  // A copy of the value: assign() from a reference into the vector itself is undefined (libc++ breaks).
+  if (count && out.size() == 1 && count > 1) out = std::vector<int>(count, out[0]);
   if (count && out.size() != count)
     fail(key, "expected " + std::to_string(count) + " entries (one per block), got " + std::to_string(out.size()));
   return out;

@@ -237,7 +237,8 @@ void write_safetensors(const std::string& path, const std::map<std::string, Host
   std::ofstream out(path, std::ios::binary);
   if (!out) throw Error(path + ": cannot write file");
   uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((h.size() >> (8 * i)) & 0xff);
+  const uint64_t header_size = h.size();  // 64-bit even where size_t is 32 (wasm32)
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((header_size >> (8 * i)) & 0xff);
   out.write(reinterpret_cast<char*>(len), 8);
   out.write(h.data(), static_cast<std::streamsize>(h.size()));
   for (auto& [name, t] : tensors)

@@ -1,10 +1,11 @@
 #include "rng/cephes_float.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "core/bit_cast.h"
 
 // torch's kernel is built with FMA contraction (GCC, -mfma), so each multiply-add that GCC fuses
 // there is an explicit std::fma here and every other operation must round on its own.
@@ -38,17 +39,17 @@ constexpr uint32_t kExponentMask = 0x7f800000u;
 constexpr uint32_t kSignMask = 0x80000000u;
 
 float flip_sign_if(float v, bool flip) {
-  return flip ? std::bit_cast<float>(std::bit_cast<uint32_t>(v) ^ kSignMask) : v;
+  return flip ? websd::bit_cast<float>(websd::bit_cast<uint32_t>(v) ^ kSignMask) : v;
 }
 
 }  // namespace
 
 float log(float x) {
   if (!(x > 0.0f)) return std::numeric_limits<float>::quiet_NaN();
-  uint32_t bits = std::bit_cast<uint32_t>(std::max(x, std::numeric_limits<float>::min()));
+  uint32_t bits = websd::bit_cast<uint32_t>(std::max(x, std::numeric_limits<float>::min()));
   int exponent = static_cast<int>(bits >> 23) - 0x7f;
   // Mantissa scaled into [0.5, 1).
-  float m = std::bit_cast<float>((bits & ~kExponentMask) | std::bit_cast<uint32_t>(0.5f));
+  float m = websd::bit_cast<float>((bits & ~kExponentMask) | websd::bit_cast<uint32_t>(0.5f));
   float e = static_cast<float>(exponent) + 1.0f;
   bool below = m < kSqrtHalf;
   float keep = below ? m : 0.0f;

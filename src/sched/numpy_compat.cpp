@@ -1,9 +1,10 @@
 #include "sched/numpy_compat.h"
 
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "core/bit_cast.h"
 
 // numpy rounds every operation on its own; a compiler free to fuse multiply-adds would not.
 #if defined(__clang__)
@@ -68,9 +69,9 @@ float log_f32(float x) {
   static constexpr float kQ[] = {1.0f, 2.612677543073109236779e+00f, 2.453006071784736363091e+00f,
                                  9.864942958519418960339e-01f, 1.546476374983906719538e-01f,
                                  5.875095403124574342950e-03f};
-  uint32_t bits = std::bit_cast<uint32_t>(x);
+  uint32_t bits = websd::bit_cast<uint32_t>(x);
   float exponent = static_cast<float>(static_cast<int32_t>(bits >> 23) - 126);
-  float m = std::bit_cast<float>((bits & 0x7fffffu) | (126u << 23));
+  float m = websd::bit_cast<float>((bits & 0x7fffffu) | (126u << 23));
   if (m <= 0.707106781186547524400844362104849039f) {
     m = m + m;
     exponent = exponent - 1.0f;

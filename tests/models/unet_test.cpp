@@ -211,7 +211,9 @@ TEST(UNetTest, UnsupportedConfigValuesAreRejectedByName) {
   for (const auto& [field, value] : cases) {
     SCOPED_TRACE(field);
     test::TempComponent tmp(kTinyUnet);
-    const std::string config = edited_tiny_unet(tmp, [&](nlohmann::json& cfg) { cfg[field] = value; }) + "/config.json";
+    // Init-captures: Clang 14 (Emscripten 3.1.6's) cannot capture structured bindings.
+    const std::string config =
+        edited_tiny_unet(tmp, [&f = field, &v = value](nlohmann::json& cfg) { cfg[f] = v; }) + "/config.json";
     // Per-resnet depths are only ambiguous for the up path, so the missing field is named.
     const std::string named = field == "transformer_layers_per_block" ? "reverse_transformer_layers_per_block" : field;
     test::expect_error_naming([&] { UNetConfig::load(config); }, {config, "'" + named + "'"});

@@ -14,8 +14,9 @@ namespace {
 
 struct CpuBuffer : DeviceBuffer {
   // Left uninitialised: every kernel writes all of its output, so zero-filling would be a wasted pass.
+  // (new float[n] rather than make_unique_for_overwrite, which Emscripten 3.1.6's libc++ lacks.)
   CpuBuffer(int64_t n, std::shared_ptr<CpuBackend::Accounting> acc)
-      : data(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n))), size(n), accounting(std::move(acc)) {
+      : data(new float[static_cast<size_t>(n)]), size(n), accounting(std::move(acc)) {
     accounting->allocated += bytes();
     const int64_t live = accounting->live += bytes();
     int64_t peak = accounting->peak;

@@ -1,7 +1,8 @@
 #pragma once
 #include <algorithm>
-#include <bit>
 #include <cstdint>
+
+#include "core/bit_cast.h"
 
 namespace websd::cpu {
 
@@ -16,9 +17,9 @@ inline int32_t float_order_key(int32_t bits) {
 // constant-clamped case into its own branch and, as float ops "may trap", no longer vectorises
 // the loop around it.
 inline float clamp_vectorizable(float x, float lo, float hi) {
-  const int32_t k = std::clamp(float_order_key(std::bit_cast<int32_t>(x)), float_order_key(std::bit_cast<int32_t>(lo)),
-                               float_order_key(std::bit_cast<int32_t>(hi)));
-  return std::bit_cast<float>(float_order_key(k));
+  const int32_t k = std::clamp(float_order_key(websd::bit_cast<int32_t>(x)), float_order_key(websd::bit_cast<int32_t>(lo)),
+                               float_order_key(websd::bit_cast<int32_t>(hi)));
+  return websd::bit_cast<float>(float_order_key(k));
 }
 
 // e^x to within 1 ulp for x in [-87, 88]; inputs beyond give e^-87 (1.6e-38) or e^88, NaN gives
@@ -42,12 +43,12 @@ inline float exp_approx(float in) {
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
   // Multiply by 2^n, built from its exponent bits.
-  const int32_t n_int = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kShift);
-  const float y = p * std::bit_cast<float>((n_int + 127) << 23);
+  const int32_t n_int = websd::bit_cast<int32_t>(t) - websd::bit_cast<int32_t>(kShift);
+  const float y = p * websd::bit_cast<float>((n_int + 127) << 23);
   // Let a NaN through, selecting with integer masks for the same reason as the clamp.
-  const int32_t in_bits = std::bit_cast<int32_t>(in);
+  const int32_t in_bits = websd::bit_cast<int32_t>(in);
   const int32_t nan_mask = -static_cast<int32_t>((in_bits & 0x7fffffff) > 0x7f800000);
-  return std::bit_cast<float>((std::bit_cast<int32_t>(y) & ~nan_mask) | (in_bits & nan_mask));
+  return websd::bit_cast<float>((websd::bit_cast<int32_t>(y) & ~nan_mask) | (in_bits & nan_mask));
 }
 
 // x · sigmoid(k·x): SiLU for k = 1, QuickGELU for k = 1.702.
