@@ -45,9 +45,12 @@ CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability
 
 # src/wasm apart: cppcheck must be told what embind's EMSCRIPTEN_BINDINGS(name) { ... } is, and a
 # -D would restrict the rest of src to that one configuration.
+# src/backend/webgpu/js_gpu_host.cpp apart too: its EM_JS bodies are JavaScript.
+JS_HOST_CPP = src/backend/webgpu/js_gpu_host.cpp
 lint: deps
-	$(CPPCHECK) -i src/wasm src
+	$(CPPCHECK) -i src/wasm -i $(JS_HOST_CPP) src
 	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' src/wasm
+	$(CPPCHECK) -D__EMSCRIPTEN__ '-DEM_JS(r,n,p,...)=extern "C" r n p;' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' $(JS_HOST_CPP)
 
 # The WebAssembly build (docs/build_notes.md): Debian's emscripten, whose JS optimizer needs
 # Debian's node modules (acorn) on NODE_PATH under this Node.
@@ -63,9 +66,12 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 	$(WASM_ENV) cmake --build $(WASM_BUILD) -j $(JOBS)
 
 # The GoogleTest suites compiled to wasm, then the JS API and Node CLI against the golden.
-test-wasm: wasm
+# Then the WebGPU backend inside wasm against the CPU backend, on Node + Dawn (SwiftShader unless
+# WEB_SWIFTSHADER=0), which needs the web host's packages.
+test-wasm: wasm web-host-deps
 	cd $(WASM_BUILD) && ctest --output-on-failure -j $(JOBS)
 	node --test tests/web/*.test.mjs
+	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 
 clean:
 	rm -rf $(BUILD) $(COVERAGE_BUILD) $(WASM_BUILD)

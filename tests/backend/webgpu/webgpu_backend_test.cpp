@@ -1,0 +1,145 @@
+// The WebGPU backend's C++ side against a fake host that keeps buffers in memory and records
+// dispatches: buffer lifetimes, pipeline caching, dispatch grids, shape errors. The kernels
+// themselves run on a real WebGPU device in tests/web/webgpu (Node + Dawn).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "backend/webgpu/kernels/elementwise.h"
+#include "backend/webgpu/kernels/matmul.h"
+#include "backend/webgpu/webgpu_backend.h"
+#include "core/error.h"
+
+namespace websd {
+namespace {
+
+struct Dispatch {
+  uint32_t pipeline;
+  size_t bindings, uniform_bytes;
+  uint32_t x, y, z;
+};
+
+class FakeHost : public GpuHost {
+ public:
+  uint32_t create_buffer(uint64_t bytes) override {
+    buffers[next] = std::vector<uint8_t>(bytes);
+    return next++;
+  }
+  void destroy_buffer(uint32_t id) noexcept override { buffers.erase(id); }
+  void write_buffer(uint32_t id, uint64_t offset, std::span<const uint8_t> bytes) override {
+    std::copy(bytes.begin(), bytes.end(), buffers.at(id).begin() + static_cast<std::ptrdiff_t>(offset));
+  }
+  uint32_t create_pipeline(const std::string& wgsl, const std::string&) override {
+    sources.push_back(wgsl);
+    return next++;
+  }
+  void dispatch(uint32_t p, std::span<const GpuBinding> b, std::span<const uint8_t> u, uint32_t x, uint32_t y,
+                uint32_t z) override {
+    for (const GpuBinding& g : b) buffers.at(g.buffer);  // every binding must be a live buffer
+    dispatches.push_back({p, b.size(), u.size(), x, y, z});
+  }
+  void flush() override {}
+  std::vector<uint8_t> read_buffer(uint32_t id, uint64_t offset, uint64_t bytes) override {
+    const auto& b = buffers.at(id);
+    return {b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(offset + bytes)};
+  }
+  GpuLimits limits() const override { return lim; }
+
+  uint32_t next = 1;
+  std::map<uint32_t, std::vector<uint8_t>> buffers;
+  std::vector<std::string> sources;
+  std::vector<Dispatch> dispatches;
+  GpuLimits lim;
+};
+
+TEST(WebGpuBackend, UploadDownloadRoundTripAndFreesBuffers) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  EXPECT_EQ(gpu.name(), "webgpu");
+  {
+    const std::vector<float> v{1.5f, -2.0f, 3.25f};
+    Tensor t = gpu.upload({3}, v);
+    EXPECT_EQ(host->buffers.size(), 1u);
+    EXPECT_EQ(gpu.download(t), v);
+  }
+  EXPECT_TRUE(host->buffers.empty());
+  EXPECT_THROW(gpu.upload({2}, std::vector<float>{1.0f}), Error);
+}
+
+TEST(WebGpuBackend, ElementwiseWrapsLargeGridsIntoRows) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({1000003}));
+  Tensor y = gpu.scale(x, 2.0f);
+  ASSERT_EQ(host->dispatches.size(), 1u);
+  const Dispatch& d = host->dispatches[0];
+  EXPECT_EQ(d.x, 3907u);  // ceil(1000003 / 256) workgroups fit one row
+  EXPECT_EQ(d.y, 1u);
+  EXPECT_EQ(d.uniform_bytes, sizeof(float));
+  host->lim.max_workgroups_per_dimension = 1000;
+  WebGpuBackend small(host);
+  Tensor z = small.unary(small.upload(HostTensor({1000003})), UnaryOp::GELU);
+  EXPECT_EQ(host->dispatches.back().x, 1000u);
+  EXPECT_EQ(host->dispatches.back().y, 4u);
+  EXPECT_NE(host->sources.back().find("erf_f32"), std::string::npos);
+}
+
+TEST(WebGpuBackend, PipelinesAreCachedByOpAndShape) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor a = gpu.upload(HostTensor({4, 6}));
+  Tensor b = gpu.upload(HostTensor({6}));
+  gpu.add(a, b);
+  gpu.add(a, b);
+  gpu.scale(a, 1.0f);
+  gpu.scale(a, 3.0f);  // the factor is a uniform: no new pipeline
+  gpu.unary(a, UnaryOp::SiLU);
+  gpu.unary(a, UnaryOp::QuickGELU);
+  EXPECT_EQ(gpu.pipeline_count(), 4u);
+  EXPECT_EQ(host->sources.size(), 4u);
+  EXPECT_THROW(gpu.add(a, gpu.upload(HostTensor({4}))), Error);
+}
+
+TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({3, 37, 53}));
+  Tensor w = gpu.upload(HostTensor({29, 53}));
+  Tensor bias = gpu.upload(HostTensor({29}));
+  Tensor y = gpu.linear(x, w, &bias);
+  EXPECT_EQ(y.shape, (Shape{3, 37, 29}));
+  EXPECT_EQ(host->dispatches.back().x, 2u);  // ceil(29 / 16)
+  EXPECT_EQ(host->dispatches.back().y, 7u);  // ceil(111 / 16)
+  EXPECT_EQ(host->dispatches.back().bindings, 4u);
+  gpu.linear(x, w, nullptr);
+  EXPECT_EQ(host->dispatches.back().bindings, 3u);
+  EXPECT_THROW(gpu.linear(w, x, nullptr), Error);
+  EXPECT_NE(wgsl::matmul_source({111, 29, 53, true}).find("const K: u32 = 53u;"), std::string::npos);
+}
+
+TEST(WebGpuBackend, UnwrittenOpsSayWhichOp) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({1, 2, 2, 2}));
+  try {
+    gpu.nchw_to_nlc(x);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "webgpu backend: nchw_to_nlc is not implemented yet");
+  }
+  EXPECT_THROW(gpu.conv2d(x, x, nullptr, {}), Error);
+  EXPECT_THROW(gpu.group_norm(x, x, x, 1, 1e-5f, false), Error);
+  EXPECT_THROW(gpu.layer_norm(x, x, x, 1e-5f), Error);
+  EXPECT_THROW(gpu.add_channel(x, x), Error);
+  EXPECT_THROW(gpu.geglu(x), Error);
+  EXPECT_THROW(gpu.attention(x, x, x, 1, false), Error);
+  EXPECT_THROW(gpu.nlc_to_nchw(x, 1, 1), Error);
+  EXPECT_THROW(gpu.upsample_nearest(x, 4, 4), Error);
+  EXPECT_THROW(gpu.concat_channels(x, x), Error);
+  EXPECT_THROW(gpu.embedding(x, std::vector<int>{0}), Error);
+}
+
+}  // namespace
+}  // namespace websd
