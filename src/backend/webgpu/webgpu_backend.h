@@ -2,6 +2,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/webgpu/gpu_host.h"
@@ -9,6 +10,8 @@
 namespace websd {
 namespace wgsl {
 enum class ElementwiseOp;  // kernels/elementwise.h
+struct LayoutSpec;         // kernels/layout.h
+struct NormSpec;           // kernels/norm.h
 }
 
 // The WebGPU backend: float32 storage buffers on the GPU behind a GpuHost, kernels generated as
@@ -46,8 +49,13 @@ class WebGpuBackend : public Backend {
   Tensor make(const Shape& shape);
   template <class Make>
   uint32_t cached_pipeline(const std::string& key, Make make_source);
-  // b for add, s for scale.
-  Tensor elementwise(wgsl::ElementwiseOp op, const Tensor& x, const Tensor* b, float s);
+  // b for add and add_channel, s for scale; inner and the output shape for add_channel and geglu.
+  Tensor elementwise(wgsl::ElementwiseOp op, const Tensor& x, const Tensor* b, float s, uint32_t inner = 0,
+                     const Shape* out_shape = nullptr);
+  // One workgroup per normalised row (kernels/norm.h).
+  Tensor norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const char* op);
+  // One invocation per output value of a layout kernel (kernels/layout.h), the grid wrapped into rows.
+  Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, std::vector<GpuBinding> inputs, const char* op);
 
   std::shared_ptr<GpuHost> host_;
   GpuLimits limits_;

@@ -8,7 +8,9 @@
 #include <map>
 
 #include "backend/webgpu/kernels/elementwise.h"
+#include "backend/webgpu/kernels/layout.h"
 #include "backend/webgpu/kernels/matmul.h"
+#include "backend/webgpu/kernels/norm.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
 
@@ -119,26 +121,103 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   EXPECT_NE(wgsl::matmul_source({111, 29, 53, true}).find("const K: u32 = 53u;"), std::string::npos);
 }
 
+TEST(WebGpuBackend, AddChannelAndGegluShapesAndErrors) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({2, 5, 3, 7}));
+  Tensor y = gpu.add_channel(x, gpu.upload(HostTensor({2, 5})));
+  EXPECT_EQ(y.shape, x.shape);
+  EXPECT_EQ(host->dispatches.back().bindings, 3u);
+  EXPECT_NE(host->sources.back().find("const INNER: u32 = 21u;"), std::string::npos);
+  EXPECT_THROW(gpu.add_channel(x, gpu.upload(HostTensor({5}))), Error);
+  Tensor g = gpu.geglu(gpu.upload(HostTensor({3, 4, 22})));
+  EXPECT_EQ(g.shape, (Shape{3, 4, 11}));
+  EXPECT_EQ(host->dispatches.back().x, 1u);  // 132 outputs
+  EXPECT_EQ(host->dispatches.back().bindings, 2u);
+  EXPECT_NE(host->sources.back().find("erf_f32"), std::string::npos);
+  EXPECT_THROW(gpu.geglu(gpu.upload(HostTensor({3, 5}))), Error);
+  EXPECT_THROW(wgsl::elementwise_source({wgsl::ElementwiseOp::AddChannel, 10, 3, 3, 1}), Error);
+}
+
+TEST(WebGpuBackend, LayoutOpsShapesGridsAndErrors) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({2, 3, 5, 7}));
+  Tensor nlc = gpu.nchw_to_nlc(x);
+  EXPECT_EQ(nlc.shape, (Shape{2, 35, 3}));
+  EXPECT_EQ(gpu.nlc_to_nchw(nlc, 5, 7).shape, x.shape);
+  EXPECT_THROW(gpu.nlc_to_nchw(nlc, 5, 6), Error);
+  EXPECT_THROW(gpu.nchw_to_nlc(nlc), Error);
+  EXPECT_EQ(gpu.upsample_nearest(x, 10, 14).shape, (Shape{2, 3, 10, 14}));
+  EXPECT_THROW(gpu.upsample_nearest(x, 0, 14), Error);
+  Tensor c = gpu.concat_channels(x, gpu.upload(HostTensor({2, 4, 5, 7})));
+  EXPECT_EQ(c.shape, (Shape{2, 7, 5, 7}));
+  EXPECT_EQ(host->dispatches.back().bindings, 3u);
+  EXPECT_THROW(gpu.concat_channels(x, gpu.upload(HostTensor({2, 4, 5, 6}))), Error);
+  Tensor table = gpu.upload(HostTensor({10, 4}));
+  const size_t before = host->dispatches.size();
+  Tensor e = gpu.embedding(table, std::vector<int>{3, 0, 9});
+  EXPECT_EQ(e.shape, (Shape{3, 4}));
+  EXPECT_EQ(host->dispatches.size(), before + 1);
+  EXPECT_EQ(host->dispatches.back().bindings, 3u);
+  EXPECT_THROW(gpu.embedding(table, std::vector<int>{10}), Error);
+  EXPECT_THROW(gpu.embedding(table, std::vector<int>{-1}), Error);
+  // The ids buffer is temporary: only the tensors still held stay allocated.
+  nlc = c = e = Tensor{};
+  EXPECT_EQ(host->buffers.size(), 2u);  // x and table
+  // Large outputs wrap the grid into rows as the elementwise kernels do.
+  host->lim.max_workgroups_per_dimension = 1000;
+  WebGpuBackend small(host);
+  small.nchw_to_nlc(small.upload(HostTensor({1, 1000, 1000, 1})));
+  EXPECT_EQ(host->dispatches.back().x, 1000u);
+  EXPECT_EQ(host->dispatches.back().y, 4u);  // ceil(3907 / 1000)
+  EXPECT_THROW(wgsl::layout_source({wgsl::LayoutOp::Concat, 10, 1, 1, 1, 4, 0, 1}), Error);
+}
+
 TEST(WebGpuBackend, UnwrittenOpsSayWhichOp) {
   auto host = std::make_shared<FakeHost>();
   WebGpuBackend gpu(host);
   Tensor x = gpu.upload(HostTensor({1, 2, 2, 2}));
   try {
-    gpu.nchw_to_nlc(x);
+    gpu.conv2d(x, x, nullptr, {});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "webgpu backend: nchw_to_nlc is not implemented yet");
+    EXPECT_STREQ(e.what(), "webgpu backend: conv2d is not implemented yet");
   }
-  EXPECT_THROW(gpu.conv2d(x, x, nullptr, {}), Error);
-  EXPECT_THROW(gpu.group_norm(x, x, x, 1, 1e-5f, false), Error);
-  EXPECT_THROW(gpu.layer_norm(x, x, x, 1e-5f), Error);
-  EXPECT_THROW(gpu.add_channel(x, x), Error);
-  EXPECT_THROW(gpu.geglu(x), Error);
   EXPECT_THROW(gpu.attention(x, x, x, 1, false), Error);
-  EXPECT_THROW(gpu.nlc_to_nchw(x, 1, 1), Error);
-  EXPECT_THROW(gpu.upsample_nearest(x, 4, 4), Error);
-  EXPECT_THROW(gpu.concat_channels(x, x), Error);
-  EXPECT_THROW(gpu.embedding(x, std::vector<int>{0}), Error);
+}
+
+TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({2, 64, 17, 13}));
+  Tensor g = gpu.upload(HostTensor({64})), b = gpu.upload(HostTensor({64}));
+  Tensor y = gpu.group_norm(x, g, b, 32, 1e-5f, true);
+  EXPECT_EQ(y.shape, x.shape);
+  const Dispatch& d = host->dispatches.back();
+  EXPECT_EQ(d.x, 64u);  // one workgroup per (batch, group)
+  EXPECT_EQ(d.y, 1u);
+  EXPECT_EQ(d.bindings, 4u);
+  EXPECT_EQ(d.uniform_bytes, sizeof(float));
+  EXPECT_NE(host->sources.back().find("const SIZE: u32 = 442u;"), std::string::npos);
+  EXPECT_NE(host->sources.back().find("exp(-v)"), std::string::npos);
+  gpu.group_norm(x, g, b, 32, 1e-6f, true);  // eps is a uniform: same pipeline
+  EXPECT_EQ(gpu.pipeline_count(), 1u);
+  gpu.group_norm(x, g, b, 32, 1e-6f, false);
+  EXPECT_EQ(gpu.pipeline_count(), 2u);
+  EXPECT_THROW(gpu.group_norm(x, g, b, 3, 1e-5f, false), Error);
+  EXPECT_THROW(gpu.group_norm(x, gpu.upload(HostTensor({32})), b, 32, 1e-5f, false), Error);
+  Tensor s = gpu.upload(HostTensor({3, 77, 33}));
+  Tensor g33 = gpu.upload(HostTensor({33}));
+  EXPECT_EQ(gpu.layer_norm(s, g33, g33, 1e-5f).shape, s.shape);
+  EXPECT_EQ(host->dispatches.back().x, 231u);
+  EXPECT_THROW(gpu.layer_norm(s, g, g, 1e-5f), Error);
+  host->lim.max_workgroups_per_dimension = 100;
+  WebGpuBackend small(host);
+  small.layer_norm(small.upload(HostTensor({3, 77, 33})), small.upload(HostTensor({33})), small.upload(HostTensor({33})), 1e-5f);
+  EXPECT_EQ(host->dispatches.back().x, 100u);
+  EXPECT_EQ(host->dispatches.back().y, 3u);
+  EXPECT_THROW(wgsl::norm_source({4, 10, 1, 3, false, 1}), Error);
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ const char* name(ElementwiseOp op) {
     case ElementwiseOp::SiLU: return "silu";
     case ElementwiseOp::GELU: return "gelu";
     case ElementwiseOp::QuickGELU: return "quick_gelu";
+    case ElementwiseOp::AddChannel: return "add_channel";
+    case ElementwiseOp::GEGLU: return "geglu";
   }
   return "?";
 }
@@ -40,6 +42,8 @@ std::string expression(ElementwiseOp op) {
     case ElementwiseOp::SiLU: return "x[i] / (1.0 + exp(-x[i]))";
     case ElementwiseOp::GELU: return "0.5 * x[i] * (1.0 + erf_f32(x[i] * 0.70710678118654752))";
     case ElementwiseOp::QuickGELU: return "x[i] / (1.0 + exp(-1.702 * x[i]))";
+    case ElementwiseOp::AddChannel: return "x[i] + b[i / INNER]";
+    case ElementwiseOp::GEGLU: return "x[i / INNER * 2u * INNER + i % INNER] * gelu_f32(x[i / INNER * 2u * INNER + INNER + i % INNER])";
   }
   return "";
 }
@@ -50,26 +54,34 @@ std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
 
 std::string elementwise_key(const ElementwiseSpec& s) {
   return std::string("ew:") + name(s.op) + ":" + std::to_string(s.count) + ":" + std::to_string(s.b_count) + ":" +
-         std::to_string(s.groups_x);
+         std::to_string(s.inner) + ":" + std::to_string(s.groups_x);
 }
 
 std::string elementwise_source(const ElementwiseSpec& s) {
   if (s.op == ElementwiseOp::Add && (s.b_count == 0 || s.count % s.b_count != 0))
     throw Error("webgpu backend: add: " + std::to_string(s.b_count) + " values do not tile " + std::to_string(s.count));
+  if (s.op == ElementwiseOp::AddChannel && (s.inner == 0 || uint64_t{s.b_count} * s.inner != s.count))
+    throw Error("webgpu backend: add_channel: " + std::to_string(s.b_count) + " x " + std::to_string(s.inner) +
+                " values is not " + std::to_string(s.count));
+  if (s.op == ElementwiseOp::GEGLU && (s.inner == 0 || s.count % s.inner != 0))
+    throw Error("webgpu backend: geglu: rows of " + std::to_string(s.inner) + " do not tile " + std::to_string(s.count));
+  const bool has_b = s.op == ElementwiseOp::Add || s.op == ElementwiseOp::AddChannel;
   std::string src;
   src += "@group(0) @binding(0) var<storage, read> x: array<f32>;\n";
   uint32_t next = 1;
-  if (s.op == ElementwiseOp::Add) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> b: array<f32>;\n";
+  if (has_b) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> b: array<f32>;\n";
   src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read_write> y: array<f32>;\n";
   if (s.op == ElementwiseOp::Scale) {
     src += "struct Params { s: f32 }\n";
     src += "@group(0) @binding(" + std::to_string(next++) + ") var<uniform> params: Params;\n";
   }
   src += "const COUNT: u32 = " + u32(s.count) + ";\n";
+  if (s.op == ElementwiseOp::AddChannel || s.op == ElementwiseOp::GEGLU) src += "const INNER: u32 = " + u32(s.inner) + ";\n";
   if (s.op == ElementwiseOp::Add) src += "const B_COUNT: u32 = " + u32(s.b_count) + ";\n";
   // Above 65535 workgroups the grid wraps into y rows of ROW invocations.
   src += "const ROW: u32 = " + u32(s.groups_x * kElementwiseWorkgroup) + ";\n";
-  if (s.op == ElementwiseOp::GELU) src += kErf;
+  if (s.op == ElementwiseOp::GELU || s.op == ElementwiseOp::GEGLU) src += kErf;
+  if (s.op == ElementwiseOp::GEGLU) src += "fn gelu_f32(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_f32(v * 0.70710678118654752)); }\n";
   src += "@compute @workgroup_size(" + std::to_string(kElementwiseWorkgroup) + ")\n";
   src += "fn main(@builtin(global_invocation_id) gid: vec3<u32>) {\n";
   src += "  let i = gid.x + gid.y * ROW;\n";

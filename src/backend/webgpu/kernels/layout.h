@@ -1,0 +1,28 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace websd::wgsl {
+
+// Data movement: one invocation per output value, which it copies from where the op says. Bindings:
+// the inputs (x; a and b for Concat; table and ids for Embedding), then y.
+//   Nchw2Nlc  x [n, c, s] → y [n, s, c]          (n, c, s = dims a, b, c)
+//   Nlc2Nchw  x [n, s, c] → y [n, c, s]          (n, c, s = dims a, b, c)
+//   Upsample  x [planes, in_h, in_w] → y [planes, out_h, out_w]   (a, b, c = planes, in_h, in_w; d, e = out_h, out_w)
+//   Concat    a [n, ca, s], b [n, cb, s] → y [n, ca + cb, s]      (a, b, c, d = n, ca, cb, s)
+//   Embedding table [v, c] rows picked by ids (u32) → y [ids, c]  (a, b, c = ids, c, v)
+enum class LayoutOp { Nchw2Nlc, Nlc2Nchw, Upsample, Concat, Embedding };
+
+struct LayoutSpec {
+  LayoutOp op;
+  uint32_t count = 0;  // output values
+  uint32_t a = 0, b = 0, c = 0, d = 0, e = 0;
+  uint32_t groups_x = 1;
+};
+
+constexpr uint32_t kLayoutWorkgroup = 256;
+
+std::string layout_source(const LayoutSpec& spec);
+std::string layout_key(const LayoutSpec& spec);
+
+}  // namespace websd::wgsl
