@@ -15,9 +15,7 @@ DdimScheduler::DdimScheduler(ConfigReader& config)
 
 void DdimScheduler::set_timesteps(int num_inference_steps) {
   const int train_steps = train_.num_train_timesteps;
-  if (num_inference_steps < 1 || num_inference_steps > train_steps)
-    fail("num_inference_steps = " + std::to_string(num_inference_steps) + ": must be between 1 and " +
-         std::to_string(train_steps));
+  check_step_count(num_inference_steps, train_steps);
   num_inference_steps_ = num_inference_steps;
   switch (spacing_) {
     case Spacing::kLinspace: set_schedule(rounded(linspace_timesteps(train_steps - 1, num_inference_steps))); break;

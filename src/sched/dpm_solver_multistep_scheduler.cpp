@@ -55,9 +55,7 @@ DpmSolverMultistepScheduler::DpmSolverMultistepScheduler(ConfigReader& config)
 
 void DpmSolverMultistepScheduler::set_timesteps(int num_inference_steps) {
   const int train_steps = train_.num_train_timesteps;
-  if (num_inference_steps < 1 || num_inference_steps > train_steps)
-    fail("num_inference_steps = " + std::to_string(num_inference_steps) + ": must be between 1 and " +
-         std::to_string(train_steps));
+  check_step_count(num_inference_steps, train_steps);
   const int n = num_inference_steps;
 
   // Timesteps whose lambda = log(alpha / sigma) is below lambda_min_clipped are never visited.

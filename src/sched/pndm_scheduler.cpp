@@ -16,9 +16,7 @@ PndmScheduler::PndmScheduler(ConfigReader& config)
 
 void PndmScheduler::set_timesteps(int num_inference_steps) {
   const int train_steps = train_.num_train_timesteps;
-  if (num_inference_steps < 1 || num_inference_steps > train_steps)
-    fail("num_inference_steps = " + std::to_string(num_inference_steps) + ": must be between 1 and " +
-         std::to_string(train_steps));
+  check_step_count(num_inference_steps, train_steps);
   num_inference_steps_ = num_inference_steps;
   const int n = num_inference_steps;
 

@@ -42,6 +42,8 @@ class Scheduler {
   // Throws websd::Error unless set_timesteps ran and step_index is one of its steps.
   void check_step(size_t step_index) const;
   [[noreturn]] void fail(const std::string& what) const;
+  // Throws websd::Error unless 1 ≤ num_inference_steps ≤ train_steps.
+  void check_step_count(int num_inference_steps, int train_steps) const;
   HostTensor draw_noise(const Shape& shape) const;
 
   std::vector<double> timesteps_;
