@@ -4,6 +4,9 @@
 #   scripts/install_deps.sh        the native build and its tests
 #   scripts/install_deps.sh wasm   also Debian's emscripten, and utf8proc's source (for emcc) in
 #                                  WASM_THIRD_PARTY (default build-wasm/third_party)
+#   scripts/install_deps.sh web    also chromium (headless browser, and its SwiftShader Vulkan driver
+#                                  for WebGPU without a GPU) and libvulkan1 (the loader Dawn needs in
+#                                  Node); scripts/install_web_deps.sh adds the npm packages
 set -euo pipefail
 
 mode="${1:-native}"
@@ -12,6 +15,9 @@ packages=(cmake g++ make pkg-config
           gcovr cppcheck)
 # googletest ships /usr/src/googletest, which the wasm build compiles with emcc.
 [ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
+[ "$mode" = web ] && packages+=(chromium libvulkan1)
+# Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
+[ "$mode" = web ] && ! { command -v node && command -v npm; } >/dev/null && packages+=(nodejs npm)
 
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
