@@ -26,7 +26,7 @@ demo: build
 
 # Everything: the native suites, the coverage gate, lint, the WebAssembly build's suites and the
 # JavaScript GPU host (Node + Dawn and headless Chromium, on SwiftShader).
-test: unit coverage lint test-wasm test-web-host
+test: unit coverage lint test-wasm test-web-host test-web-page
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -84,3 +84,9 @@ web-host-deps:
 
 test-web-host: web-host-deps
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/host/gpu_host.test.mjs tests/web/host/chromium.test.mjs
+
+# The web page (web/page) in headless Chromium: tiny-shapes generated through its form on the CPU
+# and WebGPU backends (SwiftShader without a GPU), compared with the CPU backend in Node.
+.PHONY: test-web-page
+test-web-page: wasm web-host-deps
+	WEBSD_WASM_BUILD=$(WASM_BUILD) node --test tests/web/page/*.test.mjs

@@ -33,6 +33,13 @@ struct Conv2dParams {
 
 enum class UnaryOp { SiLU, GELU, QuickGELU };
 
+// What a backend has done, read before and after a stage for the per-stage report.
+struct BackendStats {
+  uint64_t kernels = 0;     // kernel launches so far (GPU dispatches; ops on the CPU)
+  int64_t live_bytes = 0;   // device memory held now (for a GPU: buffers alive, pooled ones included)
+  int64_t peak_bytes = 0;   // the most held at once since reset_peak()
+};
+
 // The operations the three Stable Diffusion models are built from. Images are NCHW, sequences
 // [batch, length, channels]; weights keep PyTorch's layouts (Linear [out, in], Conv [out, in, kh, kw]).
 // Every op returns a new tensor and leaves its inputs untouched.
@@ -43,8 +50,15 @@ class Backend {
 
   virtual Tensor upload(const Shape& shape, std::span<const float> data) = 0;
   Tensor upload(const HostTensor& t) { return upload(t.shape, t.data); }
+  // A model parameter: read by the ops, never written. A backend may keep it in a narrower type
+  // (the WebGPU backend keeps float16); the values must be exact in that type, as checkpoints'
+  // float16 weights are.
+  virtual Tensor upload_weight(const Shape& shape, std::span<const float> data) { return upload(shape, data); }
   virtual std::vector<float> download(const Tensor& t) = 0;
   HostTensor to_host(const Tensor& t) { return HostTensor(t.shape, download(t)); }
+
+  virtual BackendStats stats() const = 0;
+  virtual void reset_peak() = 0;
 
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
   virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) = 0;

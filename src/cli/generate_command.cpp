@@ -1,11 +1,14 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
+#include "cli/node_handoff.h"
 #include "cli/peak_memory.h"
 #include "cli/progress_bar.h"
+#include "cli/stage_report.h"
 #include "core/error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
@@ -15,21 +18,32 @@ namespace websd::cli {
 namespace {
 
 struct GenerateOptions {
-  std::string model, prompt, negative_prompt, scheduler, scheduler_config, backend = "cpu", output, save_tensors;
+  std::string model, prompt, negative_prompt, scheduler, scheduler_config, backend = "cpu", output, save_tensors, report;
   bool has_negative = false;
-  int steps = 50, width = 0, height = 0;
+  int steps = 50, width = 0, height = 0, runs = 1;
   double cfg_scale = 7.5;
   uint64_t seed = 0;
+  std::optional<uint64_t> random_weights;
 };
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return std::make_unique<CpuBackend>();
-  throw Error("unknown backend '" + name + "' (the native CLI has: cpu)");
+// The flags as given, for the Node CLI, which takes the same ones.
+std::vector<std::string> given_flags(const CLI::App& cmd) {
+  std::vector<std::string> args = {cmd.get_name()};
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+    for (const std::string& value : opt->results()) {
+      args.push_back("--" + opt->get_lnames().front());
+      args.push_back(value);
+    }
+  }
+  return args;
 }
 
-int run_generate(const GenerateOptions& o) {
-  std::unique_ptr<Backend> backend = make_backend(o.backend);
-  TextToImagePipeline pipe = TextToImagePipeline::load(o.model, *backend);
+int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
+  // The WebGPU backend lives in the WebAssembly build: the Node CLI runs it (cli/node_handoff.h).
+  if (o.backend == "webgpu") exec_node_cli(given_flags(cmd));
+  CpuBackend backend;
+  TextToImagePipeline pipe = TextToImagePipeline::load(o.model, backend, o.random_weights);
   if (!o.scheduler_config.empty()) pipe.set_scheduler(load_scheduler(o.scheduler_config));
   if (!o.scheduler.empty()) pipe.set_scheduler(scheduler_from_preset(o.scheduler, pipe.scheduler_config()));
 
@@ -42,11 +56,17 @@ int run_generate(const GenerateOptions& o) {
   params.width = o.width;
   params.height = o.height;
 
-  ProgressBar bar("generating");
-  const auto start = std::chrono::steady_clock::now();
-  GenerateResult r = pipe.generate(params, [&](int step, int total, const HostTensor&) { bar.update(step, total); });
-  bar.finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Each run is the whole generation again in this process; the outputs are the last run's.
+  GenerateResult r;
+  std::vector<double> run_seconds;
+  for (int run = 0; run < o.runs; ++run) {
+    ProgressBar bar("generating");
+    const auto start = std::chrono::steady_clock::now();
+    r = pipe.generate(params, [&](int step, int total, const HostTensor&) { bar.update(step, total); });
+    bar.finish();
+    run_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  const double seconds = run_seconds.back();
 
   write_png(o.output, r.image);
   if (!o.save_tensors.empty()) {
@@ -59,6 +79,9 @@ int run_generate(const GenerateOptions& o) {
   std::cout << "wrote " << o.output << " (" << r.image.shape[1] << "x" << r.image.shape[0] << ", "
             << o.steps << " steps, " << seconds << " s, peak memory " << static_cast<int>(to_mib(peak_rss_bytes()))
             << " MiB)\n";
+  std::cout << format_stages(o.backend, r.stages) << "\n";
+  if (o.runs > 1) std::cout << format_runs(run_seconds) << "\n";
+  if (!o.report.empty()) write_stages_json(o.report, o.backend, r.stages, run_seconds);
   return 0;
 }
 
@@ -73,7 +96,9 @@ Runner add_generate_command(CLI::App& app) {
       ->each([o](const std::string&) { o->has_negative = true; });
   cmd->add_option("--steps", o->steps, "denoising steps")->capture_default_str()->check(CLI::Range(1, 10000));
   cmd->add_option("--cfg-scale", o->cfg_scale, "classifier-free guidance scale (≤ 1 disables guidance)")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "torch CPU generator seed for the starting noise")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "torch CPU generator seed for the starting noise")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--width", o->width, "picture width, a multiple of the VAE factor (default: the model's)");
   cmd->add_option("--height", o->height, "picture height, a multiple of the VAE factor (default: the model's)");
   auto* preset = cmd->add_option("--scheduler", o->scheduler, "scheduler in place of the model's own")
@@ -81,10 +106,19 @@ Runner add_generate_command(CLI::App& app) {
   cmd->add_option("--scheduler-config", o->scheduler_config, "a diffusers scheduler_config.json to use instead")
       ->check(CLI::ExistingFile)
       ->excludes(preset);
-  cmd->add_option("--backend", o->backend, "compute backend")->capture_default_str()->check(CLI::IsMember({"cpu"}));
+  cmd->add_option("--backend", o->backend, "compute backend (webgpu: runs web/cli/websd-node.mjs under Node)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "webgpu"}));
+  cmd->add_option("--random-weights", o->random_weights,
+                  "random weights from this seed instead of checkpoints (a config-only folder such as assets/configs/sd15, for timing)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-o,--output", o->output, "where to write the PNG")->required();
   cmd->add_option("--save-tensors", o->save_tensors, "also write image, latents and embeddings as safetensors");
-  return [o] { return run_generate(*o); };
+  cmd->add_option("--report", o->report, "write the per-stage report (ms, kernels, peak memory) as JSON");
+  cmd->add_option("--runs", o->runs, "generate this many times in one process (the first run includes warm-up); report the last")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  return [o, cmd] { return run_generate(*o, *cmd); };
 }
 
 }  // namespace websd::cli

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
 #include "core/tensor.h"
 
 namespace websd {
@@ -47,9 +48,6 @@ class SafetensorsFile {
 
 size_t st_dtype_size(StDType dtype);
 const char* st_dtype_name(StDType dtype);
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_f16(float f);
-float bf16_to_f32(uint16_t h);
 
 // Writes float32 tensors (keys sorted, as the format requires for reproducible files).
 void write_safetensors(const std::string& path, const std::map<std::string, HostTensor>& tensors);

@@ -110,7 +110,8 @@ HostTensor Weights::get_host(const std::string& name, const Shape& expected) con
 }
 
 Tensor Weights::get(const std::string& name, const Shape& expected) const {
-  return store_->backend->upload(get_host(name, expected));
+  const HostTensor t = get_host(name, expected);
+  return store_->backend->upload_weight(t.shape, t.data);
 }
 
 void Weights::check_all_used() const {

@@ -1,6 +1,7 @@
 #include "pipeline/text_to_image.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
@@ -20,14 +21,24 @@ TextToImagePipeline::TextToImagePipeline(Backend& backend, ModelIndex index, Cli
       vae_(std::move(vae)),
       scheduler_config_(std::move(scheduler_config)) {}
 
-TextToImagePipeline TextToImagePipeline::load(const std::string& model_dir, Backend& backend) {
+TextToImagePipeline TextToImagePipeline::load(const std::string& model_dir, Backend& backend,
+                                              std::optional<uint64_t> random_seed) {
   ModelIndex index = ModelIndex::load(model_dir);
   const std::string scheduler_file = index.component("scheduler") + "/scheduler_config.json";
   nlohmann::json scheduler_config = read_json_file(scheduler_file);
-  TextToImagePipeline p(backend, index, ClipTokenizer::from_folder(index.component("tokenizer")),
-                        ClipTextModel::load(index.component("text_encoder"), backend),
-                        UNet2DConditionModel::load(index.component("unet"), backend),
-                        AutoencoderKL::load(index.component("vae"), backend), std::move(scheduler_config));
+  const auto config = [&](const char* component) { return index.component(component) + "/config.json"; };
+  const auto random_weights = [&] { return Weights::random(backend, *random_seed); };
+  // One after another, so a broken folder is reported at its first component.
+  ClipTokenizer tokenizer = ClipTokenizer::from_folder(index.component("tokenizer"));
+  ClipTextModel text_encoder = random_seed
+                                   ? ClipTextModel::build(ClipTextConfig::load(config("text_encoder")), random_weights())
+                                   : ClipTextModel::load(index.component("text_encoder"), backend);
+  UNet2DConditionModel unet = random_seed ? UNet2DConditionModel::random(UNetConfig::load(config("unet")), backend, *random_seed)
+                                          : UNet2DConditionModel::load(index.component("unet"), backend);
+  AutoencoderKL vae = random_seed ? AutoencoderKL::build(AutoencoderKLConfig::load(config("vae")), random_weights())
+                                  : AutoencoderKL::load(index.component("vae"), backend);
+  TextToImagePipeline p(backend, index, std::move(tokenizer), std::move(text_encoder), std::move(unet), std::move(vae),
+                        std::move(scheduler_config));
   p.scheduler_ = load_scheduler(scheduler_file);
   return p;
 }
@@ -63,6 +74,35 @@ HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const Host
   return image;
 }
 
+namespace {
+
+// Measures one stage: every stage ends by reading its result back, so the wall time covers the
+// GPU's work too.
+class StageTimer {
+ public:
+  StageTimer(Backend& backend, std::vector<StageReport>& out, std::string name)
+      : backend_(backend), out_(out), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+    backend_.reset_peak();
+    kernels_ = backend_.stats().kernels;
+  }
+  ~StageTimer() {
+    const BackendStats s = backend_.stats();
+    const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start_;
+    out_.push_back({name_, ms.count(), s.kernels - kernels_, s.peak_bytes});
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  Backend& backend_;
+  std::vector<StageReport>& out_;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+  uint64_t kernels_ = 0;
+};
+
+}  // namespace
+
 GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const StepCallback& on_step) {
   const int width = params.width ? params.width : default_width();
   const int height = params.height ? params.height : default_height();
@@ -71,8 +111,11 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   const bool guided = params.guidance_scale > 1.0;
 
   GenerateResult result;
-  result.prompt_embeds = encode_prompt(params.prompt);
-  if (guided) result.negative_prompt_embeds = encode_prompt(params.negative_prompt.value_or(""));
+  {
+    StageTimer timer(be, result.stages, "text_encoder");
+    result.prompt_embeds = encode_prompt(params.prompt);
+    if (guided) result.negative_prompt_embeds = encode_prompt(params.negative_prompt.value_or(""));
+  }
 
   // Unconditional first, as diffusers concatenates [negative, positive].
   Tensor context;
@@ -117,7 +160,11 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
       std::copy_n(model_input.data.begin(), n, model_input.data.begin() + static_cast<std::ptrdiff_t>(n));
     }
     const std::vector<float> ts(static_cast<size_t>(model_input.shape[0]), t);
-    HostTensor noise = be.to_host(unet_.forward(be.upload(model_input), ts, context));
+    HostTensor noise;
+    {
+      StageTimer timer(be, result.stages, "unet_step");
+      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context));
+    }
     if (guided) {
       const size_t n = latents.data.size();
       const float g = static_cast<float>(params.guidance_scale);
@@ -129,7 +176,10 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     if (on_step) on_step(i + 1, total, latents);
   }
   result.latents = latents;
-  result.image = decode_latents(be, vae_, latents);
+  {
+    StageTimer timer(be, result.stages, "vae_decode");
+    result.image = decode_latents(be, vae_, latents);
+  }
   return result;
 }
 

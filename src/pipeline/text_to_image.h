@@ -30,12 +30,21 @@ struct GenerateParams {
   std::optional<HostTensor> latents;
 };
 
+// One stage of a run (the text encoder, each UNet step, the VAE decode), measured on its backend.
+struct StageReport {
+  std::string name;         // "text_encoder", "unet_step", "vae_decode"
+  double ms = 0;            // wall time, the stage's results read back to the host
+  uint64_t kernels = 0;     // kernels launched (GPU dispatches)
+  int64_t peak_bytes = 0;   // the most device memory held during the stage, weights included
+};
+
 struct GenerateResult {
   HostTensor image;  // H×W×3 in [0, 1], before rounding
   HostTensor latents;  // final latents, before the VAE
   HostTensor prompt_embeds;
   std::optional<HostTensor> negative_prompt_embeds;
   std::vector<double> timesteps;
+  std::vector<StageReport> stages;  // in order; one unet_step per denoising step
 };
 
 // Called after each denoising step with the step number (1-based), the total, and the latents.
@@ -44,7 +53,11 @@ using StepCallback = std::function<void(int step, int total, const HostTensor& l
 // diffusers' StableDiffusionPipeline text-to-image, step for step.
 class TextToImagePipeline {
  public:
-  static TextToImagePipeline load(const std::string& model_dir, Backend& backend);
+  // random_seed: build the models from their config.json files alone, with Weights::random(seed)
+  // in place of a checkpoint, so full-size models can be timed where no weights exist (the
+  // pictures are noise).
+  static TextToImagePipeline load(const std::string& model_dir, Backend& backend,
+                                  std::optional<uint64_t> random_seed = std::nullopt);
 
   // The model's own scheduler config (scheduler/scheduler_config.json).
   const nlohmann::json& scheduler_config() const { return scheduler_config_; }

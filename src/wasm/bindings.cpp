@@ -1,109 +1,32 @@
 // The JS face of the engine (embind): what web/lib/websd.mjs wraps. Options mirror the native
 // CLI's flags; every failure reaches JS as an Error carrying websd::Error's message.
 #include <emscripten/bind.h>
+#include <emscripten/emscripten.h>
 
-#include <cmath>
 #include <map>
 #include <memory>
 
-#include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
-#include "pipeline/model_index.h"
-#include "pipeline/text_to_image.h"
 #include "tokenizer/clip_tokenizer.h"
+#include "wasm/js_pipeline.h"
 #include "wasm/js_values.h"
 
 namespace websd::wasm {
 namespace {
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return std::make_unique<CpuBackend>();
-  throw Error("unknown backend '" + name + "' (this build has: cpu)");
+// options: {randomWeights?: seed}. The webgpu backend needs Module.websdGpuHost first.
+std::unique_ptr<JsPipeline> load_pipeline(const std::string& model_dir, const std::string& backend, const val& options) {
+  return with_js_errors([&] { return std::make_unique<JsPipeline>(model_dir, backend, options); });
 }
 
-int int_option(const val& options, const char* name, int fallback) {
-  const double v = number_field(options, name, fallback);
-  if (v != std::floor(v) || std::abs(v) > 1e9) throw Error(std::string("option '") + name + "' must be an integer");
-  return static_cast<int>(v);
+void begin_generate(JsPipeline& p, const val& options, const val& on_step) {
+  with_js_errors([&] { p.begin(options, on_step); });
 }
 
-// A seed is a JS number (exact up to 2^53) or a BigInt, like the CLI's unsigned 64-bit --seed.
-uint64_t seed_option(const val& options) {
-  if (!has_field(options, "seed")) return 0;
-  const val seed = options["seed"];
-  if (seed.typeOf().as<std::string>() == "bigint") {
-    if (seed < val(0) || seed >= val::global("BigInt")(val("18446744073709551616")))
-      throw Error("option 'seed' must be an integer in [0, 2^64)");
-    return std::stoull(seed.call<std::string>("toString"));
-  }
-  const double v = number_field(options, "seed", 0);
-  if (v < 0 || v != std::floor(v) || v > 9007199254740991.0)
-    throw Error("option 'seed' must be an integer in [0, 2^53] (use a BigInt above that)");
-  return static_cast<uint64_t>(v);
-}
-
-class Pipeline {
- public:
-  Pipeline(const std::string& model_dir, const std::string& backend)
-      : model_dir_(model_dir), backend_(make_backend(backend)), pipe_(TextToImagePipeline::load(model_dir, *backend_)) {}
-
-  // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, scheduler? |
-  // schedulerConfig?}; onStep(step, total) after each denoising step, if a function.
-  val generate(const val& options, const val& on_step) {
-    GenerateParams params;
-    if (!has_field(options, "prompt")) throw Error("option 'prompt' is required");
-    params.prompt = string_field(options, "prompt", "");
-    if (has_field(options, "negativePrompt")) params.negative_prompt = string_field(options, "negativePrompt", "");
-    params.steps = int_option(options, "steps", params.steps);
-    if (params.steps < 1) throw Error("option 'steps' must be at least 1");
-    params.guidance_scale = number_field(options, "cfgScale", params.guidance_scale);
-    params.seed = seed_option(options);
-    params.width = int_option(options, "width", 0);
-    params.height = int_option(options, "height", 0);
-    select_scheduler(string_field(options, "scheduler", ""), string_field(options, "schedulerConfig", ""));
-
-    const bool report = on_step.typeOf().as<std::string>() == "function";
-    GenerateResult r = pipe_.generate(params, [&](int step, int total, const HostTensor&) {
-      if (report) on_step(step, total);
-    });
-    val out = val::object();
-    out.set("image", tensor_to_js(r.image));
-    out.set("latents", tensor_to_js(r.latents));
-    out.set("promptEmbeds", tensor_to_js(r.prompt_embeds));
-    out.set("negativePromptEmbeds", r.negative_prompt_embeds ? tensor_to_js(*r.negative_prompt_embeds) : val::null());
-    const std::vector<float> timesteps(r.timesteps.begin(), r.timesteps.end());
-    out.set("timesteps", tensor_to_js(HostTensor({static_cast<int64_t>(timesteps.size())}, timesteps)));
-    return out;
-  }
-
-  int default_width() const { return pipe_.default_width(); }
-  int default_height() const { return pipe_.default_height(); }
-
- private:
-  // Each call names its scheduler (or gets the model's own), so one call's choice never leaks
-  // into the next.
-  void select_scheduler(const std::string& preset, const std::string& config_path) {
-    if (!preset.empty() && !config_path.empty()) throw Error("options 'scheduler' and 'schedulerConfig' exclude each other");
-    if (!preset.empty())
-      pipe_.set_scheduler(scheduler_from_preset(preset, pipe_.scheduler_config()));
-    else
-      pipe_.set_scheduler(load_scheduler(
-          config_path.empty() ? ModelIndex::load(model_dir_).component("scheduler") + "/scheduler_config.json" : config_path));
-  }
-
-  std::string model_dir_;
-  std::unique_ptr<Backend> backend_;  // before pipe_, which refers to it
-  TextToImagePipeline pipe_;
-};
-
-std::unique_ptr<Pipeline> load_pipeline(const std::string& model_dir, const std::string& backend) {
-  return with_js_errors([&] { return std::make_unique<Pipeline>(model_dir, backend); });
-}
-
-val generate(Pipeline& p, const val& options, const val& on_step) {
-  return with_js_errors([&] { return p.generate(options, on_step); });
+val finish_generate(JsPipeline& p) {
+  return with_js_errors([&] { return p.finish(); });
 }
 
 val tokenize(const std::string& tokenizer_dir, const std::string& text, const std::string& pad_token) {
@@ -140,11 +63,13 @@ void write_safetensors_js(const std::string& path, const val& tensors) {
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(websd) {
-  emscripten::class_<Pipeline>("Pipeline")
+  emscripten::class_<JsPipeline>("Pipeline")
       .class_function("load", &load_pipeline)
-      .function("generate", &generate)
-      .function("defaultWidth", &Pipeline::default_width)
-      .function("defaultHeight", &Pipeline::default_height);
+      .function("begin", &begin_generate)
+      .function("finish", &finish_generate)
+      .function("address", &JsPipeline::address)
+      .function("defaultWidth", &JsPipeline::default_width)
+      .function("defaultHeight", &JsPipeline::default_height);
   emscripten::function("tokenize", &tokenize);
   emscripten::function("encodePng", &encode_png_js);
   emscripten::function("writePng", &write_png_js);
@@ -152,3 +77,8 @@ EMSCRIPTEN_BINDINGS(websd) {
 }
 
 }  // namespace websd::wasm
+
+// The computing part of a generation (JsPipeline::run), called by web/lib/websd.mjs with
+// ccall('websd_pipeline_run', null, ['number'], [pipe.address()], {async: true}): a plain C export,
+// because a WebGPU read suspends the module and an embind call cannot return across that.
+extern "C" EMSCRIPTEN_KEEPALIVE void websd_pipeline_run(websd::wasm::JsPipeline* pipeline) { pipeline->run(); }

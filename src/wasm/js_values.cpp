@@ -1,5 +1,7 @@
 #include "wasm/js_values.h"
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace websd::wasm {
@@ -40,6 +42,26 @@ double number_field(const val& obj, const char* name, double fallback) {
   if (!has_field(obj, name)) return fallback;
   if (!obj[name].isNumber()) throw Error(std::string("option '") + name + "' must be a number");
   return obj[name].as<double>();
+}
+
+int int_field(const val& obj, const char* name, int fallback) {
+  const double v = number_field(obj, name, fallback);
+  if (v != std::floor(v) || std::abs(v) > 1e9) throw Error(std::string("option '") + name + "' must be an integer");
+  return static_cast<int>(v);
+}
+
+uint64_t seed_field(const val& obj, const char* name, uint64_t fallback) {
+  if (!has_field(obj, name)) return fallback;
+  const val seed = obj[name];
+  if (seed.typeOf().as<std::string>() == "bigint") {
+    if (seed < val(0) || seed >= val::global("BigInt")(val("18446744073709551616")))
+      throw Error(std::string("option '") + name + "' must be an integer in [0, 2^64)");
+    return std::stoull(seed.call<std::string>("toString"));
+  }
+  const double v = number_field(obj, name, 0);
+  if (v < 0 || v != std::floor(v) || v > 9007199254740991.0)
+    throw Error(std::string("option '") + name + "' must be an integer in [0, 2^53] (use a BigInt above that)");
+  return static_cast<uint64_t>(v);
 }
 
 void throw_js_error(const std::string& message) { val::global("Error").new_(message).throw_(); }

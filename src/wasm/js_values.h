@@ -1,6 +1,7 @@
 #pragma once
 #include <emscripten/val.h>
 
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -18,6 +19,9 @@ HostTensor tensor_from_js(const val& v, const std::string& what);
 std::string string_field(const val& obj, const char* name, const std::string& fallback);
 double number_field(const val& obj, const char* name, double fallback);
 bool has_field(const val& obj, const char* name);
+int int_field(const val& obj, const char* name, int fallback);
+// A JS number (exact up to 2^53) or a BigInt, like the CLI's unsigned 64-bit seeds.
+uint64_t seed_field(const val& obj, const char* name, uint64_t fallback);
 
 [[noreturn]] void throw_js_error(const std::string& message);
 

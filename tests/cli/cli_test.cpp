@@ -3,7 +3,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "io/config.h"
 #include "io/image.h"
@@ -18,8 +20,9 @@ struct CliRun {
   std::string output;  // stdout and stderr together
 };
 
-CliRun websd_cli(const std::string& args) {
-  const std::string cmd = std::string(WEBSD_CLI_PATH) + " " + args + " 2>&1";
+// env: shell assignments put before the command, e.g. "WEBSD_NODE_CLI=/x".
+CliRun websd_cli(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + std::string(WEBSD_CLI_PATH) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   CliRun r{-1, ""};
   char buf[4096];
@@ -63,12 +66,29 @@ TEST(Cli, TokenizePadToken) {
 TEST(Cli, GenerateReproducesDiffusersGolden) {
   const std::string base = test::fixture("tiny-sd15/golden/pndm_10");
   const nlohmann::json spec = read_json_file(base + ".json");
-  const std::string png = temp_path("golden.png"), tensors = temp_path("golden.safetensors");
+  const std::string png = temp_path("golden.png"), tensors = temp_path("golden.safetensors"),
+                    report = temp_path("stages.json");
   CliRun r = websd_cli("generate --model " + test::fixture("tiny-sd15/model") + " --prompt " +
                     quoted(spec["prompt"].get<std::string>()) + " --negative-prompt '' --steps 10 --cfg-scale 7.5 --seed 0 -o " +
-                    png + " --save-tensors " + tensors);
+                    png + " --save-tensors " + tensors + " --report " + report);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("wrote " + png), std::string::npos);
+  EXPECT_EQ(r.output.find("wrote " + png), 0u) << r.output;
+  // The per-stage report, the same line as the Node CLI's (web/cli/stage_report.mjs).
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\ntext encoder \d+\.\d ms; unet 11 steps, mean \d+\.\d ms, min \d+\.\d ms; )"
+                                                     R"(vae decode \d+\.\d ms; \d+ kernels; peak cpu memory \d+\.\d MiB\n$)")))
+      << r.output;
+  const nlohmann::json stages = read_json_file(report);
+  EXPECT_EQ(stages["backend"], "cpu");
+  ASSERT_EQ(stages["stages"].size(), 13u);
+  EXPECT_EQ(stages["stages"][0]["name"], "text_encoder");
+  EXPECT_EQ(stages["stages"][1]["name"], "unet_step");
+  EXPECT_EQ(stages["stages"][12]["name"], "vae_decode");
+  for (const auto& stage : stages["stages"]) {
+    EXPECT_GT(stage["ms"].get<double>(), 0);
+    EXPECT_GT(stage["kernels"].get<int64_t>(), 0);
+    EXPECT_GT(stage["peakBytes"].get<int64_t>(), 0);
+  }
+  std::filesystem::remove(report);
   SafetensorsFile got(tensors), want(base + ".safetensors");
   const test::Diff d = test::compare(got.read("image").data, want.read("image").data);
   EXPECT_LE(d.max_abs, 5e-3);
@@ -80,6 +100,98 @@ TEST(Cli, GenerateReproducesDiffusersGolden) {
   EXPECT_LE(test::compare(decoded.data, got.read("image").data).max_abs, 0.5 / 255 + 1e-6);
   std::filesystem::remove(png);
   std::filesystem::remove(tensors);
+}
+
+// The model folder with its configs and tokenizer but no weights.
+std::string config_only_model() {
+  namespace fs = std::filesystem;
+  const fs::path dest = temp_path("config_only");
+  fs::remove_all(dest);
+  fs::copy(test::fixture("tiny-sd15/model"), dest, fs::copy_options::recursive);
+  for (const auto& entry : fs::recursive_directory_iterator(dest))
+    if (entry.path().extension() == ".safetensors") fs::remove(entry.path());
+  return dest.string();
+}
+
+TEST(Cli, RandomWeightsRunFromAConfigOnlyFolder) {
+  const std::string model = config_only_model(), png = temp_path("random.png");
+  CliRun missing = websd_cli("generate --model " + model + " --prompt x --steps 1 -o " + png);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("safetensors"), std::string::npos) << missing.output;
+  CliRun r = websd_cli("generate --model " + model + " --random-weights 7 --prompt x --steps 1 --cfg-scale 1 -o " + png);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_png(png).shape, (Shape{128, 128, 3}));
+  std::filesystem::remove_all(model);
+  std::filesystem::remove(png);
+}
+
+// assets/configs/sd15 is a model folder (model_index.json, tokenizer, configs) without weights.
+TEST(Cli, Sd15ConfigFolderLoadsUpToTheWeights) {
+  CliRun r = websd_cli("generate --model " + test::asset("configs/sd15") + " --prompt x -o " + temp_path("never.png"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("text_encoder: no model.safetensors"), std::string::npos) << r.output;
+}
+
+// --runs N repeats the generation in one process; every run gives the same picture, and the
+// report lists each run's time.
+TEST(Cli, RunsRepeatTheGenerationAndReportEachRun) {
+  const std::string model = test::fixture("tiny-sd15/model");
+  const std::string once = temp_path("once.safetensors"), twice = temp_path("twice.safetensors"),
+                    report = temp_path("runs.json");
+  const std::string common = "generate --model " + model + " --prompt 'a red circle' --steps 2 --cfg-scale 1 --seed 3 -o " +
+                             temp_path("runs.png");
+  ASSERT_EQ(websd_cli(common + " --save-tensors " + once).status, 0);
+  CliRun r = websd_cli(common + " --runs 2 --save-tensors " + twice + " --report " + report);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(\nruns: \d+\.\d{3} s, \d+\.\d{3} s\n$)"))) << r.output;
+  EXPECT_EQ(read_json_file(report)["runSeconds"].size(), 2u);
+  EXPECT_EQ(SafetensorsFile(once).read("image").data, SafetensorsFile(twice).read("image").data);
+  EXPECT_NE(websd_cli(common + " --runs 0").status, 0);
+}
+
+// --backend webgpu runs in the wasm build: the native CLI replaces itself with the Node CLI.
+class WebgpuHandoff : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    namespace fs = std::filesystem;
+    checkout_ = temp_path("checkout");
+    fs::create_directories(checkout_ + "/web/cli");
+    fs::create_directories(checkout_ + "/build-wasm/web");
+    script_ = checkout_ + "/web/cli/websd-node.mjs";
+    // Stands in for the Node CLI: prints what it was given, exits with a code of its own.
+    std::ofstream(script_) << "console.log(JSON.stringify(process.argv.slice(2))); process.exit(3);\n";
+    std::ofstream(checkout_ + "/build-wasm/web/websd_node.mjs") << "\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(checkout_); }
+
+  std::string checkout_, script_;
+};
+
+TEST_F(WebgpuHandoff, ForwardsTheFlagsAndTheExitCode) {
+  CliRun r = websd_cli("generate --backend webgpu --model m --prompt 'a red circle' --negative-prompt '' --steps 3 --seed 9 "
+                       "--random-weights 5 -o out.png --report r.json",
+                       "WEBSD_NODE_CLI=" + script_);
+  EXPECT_EQ(r.status, 3) << r.output;
+  const nlohmann::json want = {"generate", "--model", "m", "--prompt", "a red circle", "--negative-prompt", "",
+                               "--steps", "3", "--seed", "9", "--backend", "webgpu", "--random-weights", "5",
+                               "--output", "out.png", "--report", "r.json"};
+  EXPECT_EQ(nlohmann::json::parse(r.output), want) << r.output;
+}
+
+TEST_F(WebgpuHandoff, NamesWhatIsMissing) {
+  const std::string args = "generate --backend webgpu --model m --prompt x -o out.png";
+  CliRun no_script = websd_cli(args, "WEBSD_NODE_CLI=" + checkout_ + "/nope.mjs");
+  EXPECT_EQ(no_script.status, 1);
+  EXPECT_NE(no_script.output.find("nope.mjs: the Node CLI that runs --backend webgpu is missing"), std::string::npos)
+      << no_script.output;
+  CliRun no_node = websd_cli(args, "PATH=/nonexistent WEBSD_NODE_CLI=" + script_);
+  EXPECT_EQ(no_node.status, 1);
+  EXPECT_NE(no_node.output.find("cannot run node for --backend webgpu"), std::string::npos) << no_node.output;
+  std::filesystem::remove_all(checkout_ + "/build-wasm");
+  CliRun no_wasm = websd_cli(args, "WEBSD_NODE_CLI=" + script_);
+  EXPECT_EQ(no_wasm.status, 1);
+  EXPECT_NE(no_wasm.output.find("run `make wasm` in " + checkout_), std::string::npos) << no_wasm.output;
+  for (const CliRun& r : {no_script, no_node, no_wasm}) EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
 }
 
 struct BadCall {
@@ -108,6 +220,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"generate --model MODEL --prompt x --width 100", "multiples of 8"},
                       BadCall{"generate --model MODEL --prompt x --steps 0", "--steps"},
                       BadCall{"generate --model MODEL --prompt x --scheduler-config /nonexistent.json", "--scheduler-config"},
+                      BadCall{"generate --model MODEL --prompt x --backend gpu", "--backend"},
+                      BadCall{"generate --model MODEL --prompt x --random-weights -1", "--random-weights"},
+                      BadCall{"generate --model MODEL --prompt x --seed -1", "--seed"},
                       BadCall{"generate --model MODEL", "--prompt"}));
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The WebAssembly build under Node (make test-wasm): the tiny-sd15 PNDM golden through the JS API
-// and through the Node CLI, and errors arriving as JS Errors with websd's message.
+// and through the Node CLI, the per-stage report, random weights, and errors arriving as JS
+// Errors (or rejections) with websd's message.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,25 +33,44 @@ function golden(name) {
   return { settings, tensors: readSafetensors(path.join(goldenDir, `${name}.safetensors`)) };
 }
 
+// The stages of one guided run: the text encoder, one UNet step per model call, the VAE.
+function assertStages(stages, unetSteps) {
+  assert.deepEqual(stages.map((s) => s.name),
+    ['text_encoder', ...Array(unetSteps).fill('unet_step'), 'vae_decode']);
+  for (const s of stages) {
+    assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
+    assert.deepEqual(Object.keys(s).sort(), ['kernels', 'ms', 'name', 'peakBytes']);
+  }
+}
+
+// The model folder without its safetensors files: what --random-weights runs from.
+function configOnlyCopy(dest) {
+  cpSync(model, dest, { recursive: true, filter: (src) => !src.endsWith('.safetensors') });
+  return dest;
+}
+
 function assertImageClose(got, want) {
   assert.deepEqual(got.shape, want.shape);
   const d = diff(got.data, want.data);
   assert.ok(d.max <= MAX_ABS && d.mean <= MEAN_ABS, `image differs: max abs ${d.max}, mean abs ${d.mean}`);
 }
 
-test('pndm_10 golden through the JS API, CPU backend', () => {
+test('pndm_10 golden through the JS API, CPU backend', async () => {
   const { settings, tensors } = golden('pndm_10');
   const pipe = websd.loadPipeline(model, { backend: 'cpu' });
   const steps = [];
   try {
-    const r = pipe.generate(
+    const pending = pipe.generate(
       { prompt: settings.prompt, negativePrompt: settings.negative_prompt, steps: settings.steps,
         cfgScale: settings.guidance_scale, seed: settings.seed },
       (step, total) => steps.push([step, total]));
+    assert.ok(pending instanceof Promise);
+    const r = await pending;
     assertImageClose(r.image, tensors.image);
     assert.deepEqual(Array.from(r.timesteps.data), Array.from(tensors.timesteps.data));
     assert.equal(steps.length, tensors.timesteps.data.length);
     assert.deepEqual(steps.at(-1), [steps.length, steps.length]);
+    assertStages(r.stages, steps.length);
     assert.equal(websd.encodePng(r.image).subarray(1, 4).toString(), [...Buffer.from('PNG')].toString());
   } finally {
     pipe.dispose();
@@ -61,33 +81,88 @@ test('the Node CLI writes the PNG and the same --save-tensors file as the native
   const { settings, tensors } = golden('pndm_10');
   const png = path.join(work, 'out.png');
   const saved = path.join(work, 'out.safetensors');
+  const report = path.join(work, 'stages.json');
   const stdout = execFileSync('node', [cli, 'generate', '--model', model, '--prompt', settings.prompt,
     '--negative-prompt', settings.negative_prompt, '--steps', String(settings.steps),
     '--cfg-scale', String(settings.guidance_scale), '--seed', String(settings.seed), '-o', png,
-    '--save-tensors', saved], { encoding: 'utf8' });
+    '--save-tensors', saved, '--backend', 'cpu', '--report', report], { encoding: 'utf8' });
   assert.match(stdout, /^wrote .*out\.png \(128x128, 10 steps, /);
+  // The same report line as the native CLI (src/cli/stage_report.cpp).
+  assert.match(stdout.split('\n')[1], /^text encoder \d+\.\d ms; unet 11 steps, mean \d+\.\d ms, min \d+\.\d ms; vae decode \d+\.\d ms; \d+ kernels; peak cpu memory \d+\.\d MiB$/);
+  const written = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(written.backend, 'cpu');
+  assertStages(written.stages, 11);
   assert.deepEqual([...readFileSync(png).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const out = readSafetensors(saved);
   assert.deepEqual(Object.keys(out).sort(), ['image', 'latents', 'negative_prompt_embeds', 'prompt_embeds', 'timesteps']);
   assertImageClose(out.image, tensors.image);
 });
 
-test('errors reach JS as Errors carrying websd\'s one-line message', () => {
+test('errors reach JS as Errors (or rejections) carrying websd\'s one-line message', async () => {
   assert.throws(() => websd.loadPipeline(path.join(work, 'missing')), { message: /missing: model folder not found/ });
-  assert.throws(() => websd.loadPipeline(model, { backend: 'webgpu' }), { message: "unknown backend 'webgpu' (this build has: cpu)" });
+  assert.throws(() => websd.loadPipeline(model, { backend: 'nope' }), { message: "unknown backend 'nope' (this build has: cpu, webgpu)" });
+  assert.throws(() => websd.loadPipeline(model, { backend: 'webgpu' }), { message: /backend 'webgpu' needs \{ gpuHost \}/ });
+  assert.throws(() => websd.loadPipeline(model, { backend: 'webgpu', gpuHost: {} }), { message: /no initialised GPU host/ });
   const pipe = websd.loadPipeline(model);
   try {
-    assert.throws(() => pipe.generate({ prompt: 'x', steps: 1, scheduler: 'nope' }), { message: /scheduler 'nope' is not one websd knows/ });
-    assert.throws(() => pipe.generate({ prompt: 'x', steps: 1, width: 100 }), Error);
+    await assert.rejects(pipe.generate({ prompt: 'x', steps: 1, scheduler: 'nope' }), { message: /scheduler 'nope' is not one websd knows/ });
+    await assert.rejects(pipe.generate({ prompt: 'x', steps: 1, width: 100 }), { message: /multiples of 8/ });
+    await assert.rejects(pipe.generate({ steps: 1 }), { message: "option 'prompt' is required" });
+    // An exception thrown by onStep stops the run and is what generate rejects with.
+    const stop = new Error('enough');
+    await assert.rejects(pipe.generate({ prompt: 'x', steps: 3, cfgScale: 1 }, () => { throw stop; }), (e) => e === stop);
     // The module is still usable after an error.
-    assert.equal(pipe.generate({ prompt: 'x', steps: 1, cfgScale: 1 }).image.shape.length, 3);
+    assert.equal((await pipe.generate({ prompt: 'x', steps: 1, cfgScale: 1 })).image.shape.length, 3);
   } finally {
     pipe.dispose();
   }
+  await assert.rejects(loadWebsd({ moduleUrl: new URL('file:///nonexistent/websd_node.mjs') }), { message: /make wasm/ });
   const r = spawnSync('node', [cli, 'generate', '--model', path.join(work, 'missing'), '--prompt', 'x', '-o', path.join(work, 'x.png')], { encoding: 'utf8' });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^websd-node: error: .*model folder not found/);
   assert.equal(spawnSync('node', [cli, 'generate', '--prompt', 'x'], { encoding: 'utf8' }).status, 2);
+  const bad = spawnSync('node', [cli, 'generate', '--model', model, '--prompt', 'x', '-o', 'x.png', '--backend', 'gpu'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--backend: 'gpu' is not one of cpu, webgpu/);
+});
+
+test('generations queue one after another; dispose waits for none', async () => {
+  const pipe = websd.loadPipeline(model);
+  try {
+    const options = { prompt: 'a red circle', steps: 1, cfgScale: 1, seed: 7 };
+    const [a, b] = await Promise.all([pipe.generate(options), pipe.generate(options)]);
+    assert.deepEqual(a.image.data, b.image.data);
+    const pending = pipe.generate(options);
+    assert.throws(() => pipe.dispose(), { message: /await generate\(\) before dispose\(\)/ });
+    await pending;
+  } finally {
+    pipe.dispose();
+  }
+  await assert.rejects(pipe.generate({ prompt: 'x' }), { message: /disposed/ });
+});
+
+test('randomWeights builds the models from a config-only folder', async () => {
+  const folder = configOnlyCopy(path.join(work, 'config-only'));
+  assert.throws(() => websd.loadPipeline(folder), { message: /safetensors/ });
+  const options = { prompt: 'a red circle', steps: 1, cfgScale: 1 };
+  const pipe = websd.loadPipeline(folder, { randomWeights: 3 });
+  const again = websd.loadPipeline(folder, { randomWeights: 3n });
+  const real = websd.loadPipeline(model);
+  try {
+    const r = await pipe.generate(options);
+    assert.deepEqual(r.image.shape, [128, 128, 3]);
+    assert.deepEqual((await again.generate(options)).image.data, r.image.data, 'the same seed gives the same weights');
+    assert.notDeepEqual((await real.generate(options)).image.data, r.image.data);
+  } finally {
+    for (const p of [pipe, again, real]) p.dispose();
+  }
+  const png = path.join(work, 'random.png');
+  const report = path.join(work, 'runs.json');
+  const stdout = execFileSync('node', [cli, 'generate', '--model', folder, '--random-weights', '0', '--prompt', 'x',
+    '--steps', '1', '--cfg-scale', '1', '-o', png, '--runs', '2', '--report', report], { encoding: 'utf8' });
+  assert.match(stdout, /^wrote .*random\.png \(128x128, 1 steps, /);
+  assert.match(stdout, /\nruns: \d+\.\d{3} s, \d+\.\d{3} s\n$/);
+  assert.equal(JSON.parse(readFileSync(report, 'utf8')).runSeconds.length, 2);
 });
 
 test('tokenize matches the CLIP ids', () => {

@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // The native `websd` CLI's generate and tokenize, run by the WebAssembly build under Node: same
-// flags, same outputs (PNG and --save-tensors written by the same C++ writers), same exit codes
-// (2 for a bad command line, 1 for an error).
+// flags, same outputs (PNG, --save-tensors and --report written the same way, the same per-stage
+// report line), same exit codes (2 for a bad command line, 1 for an error). `--backend webgpu`
+// runs on Dawn (the npm package `webgpu`); WEBSD_SWIFTSHADER=1 picks SwiftShader's CPU Vulkan. The
+// native CLI hands `generate --backend webgpu` to this script.
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { loadWebsd } from '../lib/websd.mjs';
+import { formatRuns, formatStages, stagesJson } from './stage_report.mjs';
 
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
+const BACKENDS = ['cpu', 'webgpu'];
 const USAGE = `usage:
   websd-node.mjs generate --model DIR --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
                  [--seed S] [--width W] [--height H]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
-                 [--backend cpu] -o OUT.png [--save-tensors OUT.safetensors]
+                 [--backend cpu|webgpu] [--random-weights SEED] -o OUT.png
+                 [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
   websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT`;
 
 const COMMANDS = {
@@ -21,7 +27,8 @@ const COMMANDS = {
       steps: { type: 'string' }, 'cfg-scale': { type: 'string' }, seed: { type: 'string' },
       width: { type: 'string' }, height: { type: 'string' }, scheduler: { type: 'string' },
       'scheduler-config': { type: 'string' }, backend: { type: 'string' },
-      output: { type: 'string', short: 'o' }, 'save-tensors': { type: 'string' },
+      'random-weights': { type: 'string' }, output: { type: 'string', short: 'o' },
+      'save-tensors': { type: 'string' }, report: { type: 'string' }, runs: { type: 'string' },
     },
     required: ['model', 'prompt', 'output'],
     run: generate,
@@ -51,8 +58,10 @@ function generateOptions(v) {
     throw new UsageError(`--scheduler: '${v.scheduler}' is not one of ${PRESETS.join(', ')}`);
   if (v.scheduler !== undefined && v['scheduler-config'] !== undefined)
     throw new UsageError('--scheduler excludes --scheduler-config');
-  if (v.backend !== undefined && v.backend !== 'cpu') throw new UsageError(`--backend: '${v.backend}' is not one of cpu`);
-  if (v.seed !== undefined && !/^\d+$/.test(v.seed)) throw new UsageError(`--seed: '${v.seed}' is not an unsigned integer`);
+  if (v.backend !== undefined && !BACKENDS.includes(v.backend))
+    throw new UsageError(`--backend: '${v.backend}' is not one of ${BACKENDS.join(', ')}`);
+  for (const flag of ['seed', 'random-weights'])
+    if (v[flag] !== undefined && !/^\d+$/.test(v[flag])) throw new UsageError(`--${flag}: '${v[flag]}' is not an unsigned integer`);
   return {
     prompt: v.prompt,
     negativePrompt: v['negative-prompt'],
@@ -68,24 +77,53 @@ function generateOptions(v) {
 
 async function generate(v) {
   const options = generateOptions(v);
+  const backend = v.backend ?? 'cpu';
   const websd = await loadWebsd();
-  const pipe = websd.loadPipeline(v.model, { backend: v.backend ?? 'cpu' });
-  const start = performance.now();
-  const progress = process.stderr.isTTY
-    ? (step, total) => process.stderr.write(`\rgenerating ${step}/${total}  ${((performance.now() - start) / 1000).toFixed(1)}s`)
-    : null;
-  const r = pipe.generate(options, progress);
-  if (progress) process.stderr.write('\n');
-  const seconds = (performance.now() - start) / 1000;
-  websd.writePng(v.output, r.image);
-  if (v['save-tensors'] !== undefined) {
-    const tensors = { image: r.image, latents: r.latents, prompt_embeds: r.promptEmbeds, timesteps: r.timesteps };
-    if (r.negativePromptEmbeds) tensors.negative_prompt_embeds = r.negativePromptEmbeds;
-    websd.writeSafetensors(v['save-tensors'], tensors);
+  // Referenced until the end of the run: Dawn must outlive the device the host holds.
+  const gpuHost = backend === 'webgpu' ? await nodeGpuHost() : undefined;
+  const randomWeights = v['random-weights'] === undefined ? undefined : BigInt(v['random-weights']);
+  const runs = v.runs === undefined ? 1 : integer(v.runs, '--runs', { min: 1 });
+  const pipe = websd.loadPipeline(v.model, { backend, gpuHost, randomWeights });
+  try {
+    // Each run is the whole generation again in this process; the outputs are the last run's.
+    let r;
+    const runSeconds = [];
+    for (let run = 0; run < runs; run++) {
+      const start = performance.now();
+      const progress = process.stderr.isTTY
+        ? (step, total) => process.stderr.write(`\rgenerating ${step}/${total}  ${((performance.now() - start) / 1000).toFixed(1)}s`)
+        : null;
+      r = await pipe.generate(options, progress);
+      if (progress) process.stderr.write('\n');
+      runSeconds.push((performance.now() - start) / 1000);
+    }
+    const seconds = runSeconds.at(-1);
+    websd.writePng(v.output, r.image);
+    if (v['save-tensors'] !== undefined) {
+      const tensors = { image: r.image, latents: r.latents, prompt_embeds: r.promptEmbeds, timesteps: r.timesteps };
+      if (r.negativePromptEmbeds) tensors.negative_prompt_embeds = r.negativePromptEmbeds;
+      websd.writeSafetensors(v['save-tensors'], tensors);
+    }
+    if (v.report !== undefined) writeFileSync(v.report, stagesJson(backend, r.stages, runSeconds));
+    const [height, width] = r.image.shape;
+    console.log(`wrote ${v.output} (${width}x${height}, ${options.steps} steps, ${seconds.toFixed(3)} s, ` +
+                `wasm memory ${Math.round(websd.memoryBytes / 2 ** 20)} MiB)`);
+    console.log(formatStages(backend, r.stages));
+    if (runs > 1) console.log(formatRuns(runSeconds));
+  } finally {
+    pipe.dispose();
+    gpuHost?.destroy();
   }
-  const [height, width] = r.image.shape;
-  console.log(`wrote ${v.output} (${width}x${height}, ${options.steps} steps, ${seconds.toFixed(3)} s, ` +
-              `wasm memory ${Math.round(websd.memoryBytes / 2 ** 20)} MiB)`);
+}
+
+// Dawn in Node; a full-size UNet step on SwiftShader takes minutes, hence the long read timeout
+// (a lost device is still reported at once).
+async function nodeGpuHost() {
+  const { nodeGpu } = await import('../host/node_gpu.mjs');
+  const { createGpuHost } = await import('../host/gpu_host.mjs');
+  const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER === '1' }), { mapTimeoutMs: 600000 });
+  await host.init();
+  return host;
 }
 
 async function tokenize(v, [text]) {
@@ -121,6 +159,11 @@ try {
 try {
   await run();
 } catch (e) {
+  // Flag values are checked when the command runs; a bad one is still a command-line error.
+  if (e instanceof UsageError) {
+    console.error(`websd-node: ${e.message}\n${USAGE}`);
+    process.exit(2);
+  }
   console.error(`websd-node: error: ${e.message}`);
   process.exit(1);
 }

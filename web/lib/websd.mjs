@@ -3,17 +3,31 @@
 //   import { loadWebsd } from './web/lib/websd.mjs';
 //   const websd = await loadWebsd();                       // options: { moduleUrl }
 //   const pipe = websd.loadPipeline('path/to/model', { backend: 'cpu' });
-//   const r = pipe.generate({ prompt: 'a red circle', steps: 20, seed: 0 },
-//                           (step, total) => console.log(`${step}/${total}`));
+//   const r = await pipe.generate({ prompt: 'a red circle', steps: 20, seed: 0 },
+//                                 (step, total) => console.log(`${step}/${total}`));
 //   websd.writePng('out.png', r.image);
 //   pipe.dispose();
+//
+// Backends: 'cpu' (float32 in wasm), or 'webgpu' with an initialised GPU host —
+//   const host = createGpuHost(navigator.gpu);    // web/host/gpu_host.mjs; in Node: nodeGpu()
+//   await host.init();
+//   const pipe = websd.loadPipeline(dir, { backend: 'webgpu', gpuHost: host });
+// A module drives one GPU host at a time; the caller keeps it alive and destroys it after the
+// pipelines that use it. randomWeights: SEED builds the models from the folder's config.json files
+// with random weights instead of checkpoints (for timing full-size models; the picture is noise).
 //
 // Tensors are plain { shape: number[], data: Float32Array } (copies, row-major). generate() takes
 // the native CLI's settings under camelCase names — prompt, negativePrompt (omitted: diffusers'
 // None), steps, cfgScale, seed (number or BigInt), width, height, scheduler (a preset name) or
-// schedulerConfig (a path) — and returns { image: H×W×3 in [0, 1], latents, promptEmbeds,
-// negativePromptEmbeds (or null), timesteps }. It runs to completion on the calling thread: in a
-// page, call it from a worker. Any failure is thrown as an Error with websd's one-line message.
+// schedulerConfig (a path) — and returns a Promise of { image: H×W×3 in [0, 1], latents,
+// promptEmbeds, negativePromptEmbeds (or null), timesteps, stages }, where stages is the per-stage
+// report [{ name: 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }] (one
+// unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights
+// included). loadPipeline() is synchronous and throws on a bad folder or backend. onStep(step,
+// total) is called after each step; if it throws, the run stops and generate rejects with that
+// error. Any other failure rejects with an Error carrying websd's one-line message. The CPU
+// backend computes on the calling thread between awaits (in a page, use a worker); one
+// generation runs at a time per module, later calls wait their turn.
 //
 // Paths are the module's file system: under Node the real one (NODERAWFS); in a browser
 // Emscripten's in-memory one, which the host fills (websd.fs).
@@ -23,7 +37,12 @@ const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../bu
 
 export async function loadWebsd({ moduleUrl = new URL(defaultModule, import.meta.url) } = {}) {
   const url = new URL(moduleUrl, import.meta.url);
-  const { default: createWebsdModule } = await import(url.href);
+  let createWebsdModule;
+  try {
+    ({ default: createWebsdModule } = await import(url.href));
+  } catch (e) {
+    throw new Error(`cannot load the WebAssembly build ${url.href} (build it with \`make wasm\`): ${e.message}`);
+  }
   const module = await createWebsdModule(isNode ? await nodeModuleArgs(url) : {});
   return new Websd(module);
 }
@@ -46,11 +65,37 @@ async function nodeModuleArgs(url) {
 class Websd {
   constructor(module) {
     this.module = module;
+    this.queue = Promise.resolve();  // the generations of this module, one after another
+    this.gpuHostUsers = 0;           // live webgpu pipelines, which all use module.websdGpuHost
   }
 
-  // backend: 'cpu' (the WebGPU backend will be selected here too, as 'webgpu').
-  loadPipeline(modelDir, { backend = 'cpu' } = {}) {
-    return new Pipeline(this.module.Pipeline.load(modelDir, backend));
+  // backend: 'cpu' or 'webgpu' (then gpuHost: an initialised createGpuHost()); randomWeights: a
+  // seed (number or BigInt) to build the models from their configs with random weights.
+  loadPipeline(modelDir, { backend = 'cpu', gpuHost, randomWeights } = {}) {
+    const usesGpu = backend === 'webgpu';
+    if (usesGpu) this.installGpuHost(gpuHost);
+    const options = randomWeights === undefined ? {} : { randomWeights };
+    const handle = this.module.Pipeline.load(modelDir, backend, options);
+    if (usesGpu) this.gpuHostUsers++;
+    return new Pipeline(this, handle, usesGpu);
+  }
+
+  // js_gpu_host.cpp reaches the host through Module.websdGpuHost on every call, so a module can
+  // only switch hosts when no pipeline uses the old one.
+  installGpuHost(gpuHost) {
+    if (!gpuHost) throw new Error("backend 'webgpu' needs { gpuHost }: an initialised createGpuHost() (web/host/gpu_host.mjs)");
+    const current = this.module.websdGpuHost;
+    if (current && current !== gpuHost && this.gpuHostUsers > 0)
+      throw new Error('this module already drives another GPU host; dispose its webgpu pipelines first');
+    this.module.websdGpuHost = gpuHost;
+  }
+
+  // Runs task after every generation queued before it: an ASYNCIFY module can have only one
+  // suspended call at a time.
+  serialize(task) {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   // The 77 CLIP token ids of text; padToken replaces the folder's pad token.
@@ -82,12 +127,43 @@ class Websd {
 }
 
 class Pipeline {
-  constructor(handle) {
+  constructor(websd, handle, usesGpu) {
+    this.websd = websd;
     this.handle = handle;
+    this.usesGpu = usesGpu;
+    this.pending = 0;  // generate() calls not yet settled
   }
 
+  // A Promise of the result (see the header). The options are checked when the run starts.
   generate(options, onStep) {
-    return this.handle.generate(options, onStep ?? null);
+    if (!this.handle) return Promise.reject(new Error('the pipeline has been disposed'));
+    this.pending++;
+    const run = this.websd.serialize(() => this.run(options ?? {}, onStep));
+    return run.finally(() => this.pending--);
+  }
+
+  async run(options, onStep) {
+    // The module calls the wrapper, never the user's function: an exception must not unwind
+    // through C++ frames, so it is kept here and the wrapper's false stops the run.
+    let stepError = null;
+    const step = typeof onStep === 'function'
+      ? (s, total) => {
+        try {
+          onStep(s, total);
+          return true;
+        } catch (e) {
+          stepError = e;
+          return false;
+        }
+      }
+      : null;
+    this.handle.begin(options, step);
+    await this.websd.module.ccall('websd_pipeline_run', null, ['number'], [this.handle.address()], { async: true });
+    try {
+      return this.handle.finish();
+    } catch (e) {
+      throw stepError ?? e;
+    }
   }
 
   get defaultWidth() {
@@ -98,8 +174,12 @@ class Pipeline {
     return this.handle.defaultHeight();
   }
 
-  // Frees the weights; the pipeline cannot be used afterwards.
+  // Frees the weights; the pipeline cannot be used afterwards. Not while a generate() is pending.
   dispose() {
+    if (!this.handle) return;
+    if (this.pending > 0) throw new Error('the pipeline is generating; await generate() before dispose()');
     this.handle.delete();
+    this.handle = null;
+    if (this.usesGpu) this.websd.gpuHostUsers--;
   }
 }

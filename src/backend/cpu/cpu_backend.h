@@ -17,7 +17,8 @@ class CpuBackend : public Backend {
   int64_t live_bytes() const { return accounting_->live; }
   int64_t peak_bytes() const { return accounting_->peak; }
   int64_t allocated_bytes() const { return accounting_->allocated; }  // all allocations ever
-  void reset_peak() { accounting_->peak = accounting_->live.load(); }
+  void reset_peak() override { accounting_->peak = accounting_->live.load(); }
+  BackendStats stats() const override;
 
   Tensor upload(const Shape& shape, std::span<const float> data) override;
   using Backend::upload;
@@ -42,6 +43,7 @@ class CpuBackend : public Backend {
  public:
   struct Accounting {
     std::atomic<int64_t> live{0}, peak{0}, allocated{0};
+    std::atomic<uint64_t> ops{0};
   };
 
  private:

@@ -1,25 +1,17 @@
 #pragma once
-// The CPU backend's kernels on raw float32 arrays. CpuBackend checks shapes and allocates; these
-// assume valid arguments, write every output element, and spread work over the thread pool.
+// The CPU backend's kernels on raw float32 arrays. CpuBackend checks shapes (op_shapes.h) and
+// allocates; these assume valid arguments, write every output element, and spread work over the
+// thread pool.
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "backend/op_shapes.h"
 
 namespace websd::cpu {
 
-struct ConvGeometry {
-  int64_t batch, in_channels, in_h, in_w;
-  int64_t out_channels, kernel_h, kernel_w, out_h, out_w;
-  Conv2dParams params;
-};
 // x [batch, in_channels, in_h, in_w], w [out_channels, in_channels, kernel_h, kernel_w], bias or null.
 void conv2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
 
-struct AttentionGeometry {
-  int64_t batch, lq, lk, channels, value_channels;
-  int64_t heads;
-  bool causal;
-};
 // q [batch, lq, channels], k [batch, lk, channels], v [batch, lk, value_channels] → y [batch, lq, value_channels].
 void attention(const AttentionGeometry& g, const float* q, const float* k, const float* v, float* y);
 

@@ -18,6 +18,7 @@ struct GpuLimits {
   uint32_t max_workgroups_per_dimension = 65535;
   uint64_t max_storage_buffer_binding_size = 128ull << 20;
   uint64_t max_buffer_size = 256ull << 20;
+  uint32_t max_storage_buffers_per_shader_stage = 8;
 };
 
 // What the WebGPU backend needs from a GPU: the C++ face of web/host/gpu_host.mjs (integer handles,

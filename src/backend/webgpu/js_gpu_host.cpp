@@ -105,6 +105,8 @@ class JsGpuHost : public GpuHost {
     limits_.max_workgroups_per_dimension = static_cast<uint32_t>(websd_js_limit("maxComputeWorkgroupsPerDimension"));
     limits_.max_storage_buffer_binding_size = static_cast<uint64_t>(websd_js_limit("maxStorageBufferBindingSize"));
     limits_.max_buffer_size = static_cast<uint64_t>(websd_js_limit("maxBufferSize"));
+    limits_.max_storage_buffers_per_shader_stage =
+        static_cast<uint32_t>(websd_js_limit("maxStorageBuffersPerShaderStage"));
   }
 
   uint32_t create_buffer(uint64_t bytes) override {

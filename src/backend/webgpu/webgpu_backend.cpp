@@ -1,29 +1,58 @@
-// Shape checks, buffers and dispatch; the WGSL comes from kernels/.
+// Buffers and dispatch, with the shapes checked by op_shapes.h; the WGSL comes from kernels/.
 #include "backend/webgpu/webgpu_backend.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "backend/webgpu/kernels/attention.h"
+#include "backend/webgpu/kernels/conv2d.h"
 #include "backend/webgpu/kernels/elementwise.h"
 #include "backend/webgpu/kernels/layout.h"
 #include "backend/webgpu/kernels/matmul.h"
+#include "backend/op_shapes.h"
 #include "backend/webgpu/kernels/norm.h"
 #include "core/error.h"
+#include "core/half.h"
 
 namespace websd {
 namespace {
 
-// A GPU buffer that goes back to the host when the last Tensor holding it dies.
+// A tensor's storage: one or more GPU buffers from the pool (chunks of chunk_elems elements, the
+// last possibly shorter), returned to the pool when the last Tensor holding it dies.
 struct GpuBuffer : DeviceBuffer {
-  GpuBuffer(std::shared_ptr<GpuHost> h, int64_t n)
-      : host(std::move(h)), id(host->create_buffer(static_cast<uint64_t>(n) * sizeof(float))), size(n) {}
-  ~GpuBuffer() override { host->destroy_buffer(id); }
+  GpuBuffer(std::shared_ptr<BufferPool> p, int64_t n, wgsl::Storage st, int64_t chunk)
+      : pool(std::move(p)), size(n), storage(st), chunk_elems(chunk) {
+    try {
+      for (int64_t first = 0; first < std::max<int64_t>(n, 1); first += chunk_elems) {
+        const uint64_t bytes = chunk_bytes(std::min(chunk_elems, n - first));
+        ids.push_back(pool->acquire(bytes));
+        sizes.push_back(bytes);
+      }
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~GpuBuffer() override { release(); }
   GpuBuffer(const GpuBuffer&) = delete;
   GpuBuffer& operator=(const GpuBuffer&) = delete;
 
-  std::shared_ptr<GpuHost> host;  // shared: a tensor may outlive the backend that made it
-  uint32_t id;
+  // Whole u32 words: float16 pairs share one, and an empty tensor still gets a binding.
+  uint64_t chunk_bytes(int64_t elems) const {
+    const uint64_t e = static_cast<uint64_t>(std::max<int64_t>(elems, 1));
+    return storage == wgsl::Storage::F16 ? (e + 1) / 2 * 4 : e * 4;
+  }
+  void release() noexcept {
+    for (size_t i = 0; i < ids.size(); ++i) pool->release(ids[i], sizes[i]);
+    ids.clear();
+  }
+
+  std::shared_ptr<BufferPool> pool;  // shared: a tensor may outlive the backend that made it
   int64_t size;
+  wgsl::Storage storage;
+  int64_t chunk_elems;
+  std::vector<uint32_t> ids;
+  std::vector<uint64_t> sizes;
 };
 
 const GpuBuffer& in(const Tensor& t) {
@@ -34,14 +63,22 @@ const GpuBuffer& in(const Tensor& t) {
   return *b;
 }
 
-uint32_t id(const Tensor& t) { return static_cast<const GpuBuffer*>(t.buffer.get())->id; }
+const GpuBuffer& buf(const Tensor& t) { return *static_cast<const GpuBuffer*>(t.buffer.get()); }
 
-[[noreturn]] void not_implemented(const char* op) {
-  throw Error(std::string("webgpu backend: ") + op + " is not implemented yet");
+// How kernels see t (tensor_io): its storage and split.
+wgsl::TensorView view(const Tensor& t) {
+  const GpuBuffer& b = buf(t);
+  return {b.storage, static_cast<uint32_t>(b.ids.size()), static_cast<uint32_t>(b.chunk_elems)};
 }
 
+// Appends t's bindings, one per chunk, in the order bind_tensor declares them.
+void add_bindings(std::vector<GpuBinding>& out, const Tensor& t) {
+  for (uint32_t id : buf(t).ids) out.push_back({id});
+}
+
+// This backend's own limits (the device's, its kernels'), in op_shapes' format.
 void check(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw Error(std::string("webgpu backend: ") + op + ": " + what);
+  if (!ok) throw op_error("webgpu", op, what);
 }
 
 uint32_t u32_count(int64_t n, const char* op) {
@@ -54,17 +91,27 @@ uint32_t u32_count(int64_t n, const char* op) {
 WebGpuBackend::WebGpuBackend(std::shared_ptr<GpuHost> host) : host_(std::move(host)) {
   if (!host_) throw Error("webgpu backend: no GPU host");
   limits_ = host_->limits();
+  pool_ = std::make_shared<BufferPool>(host_);
 }
 
-Tensor WebGpuBackend::make(const Shape& shape) {
+WebGpuBackend::~WebGpuBackend() { pool_->trim(); }
+
+int64_t WebGpuBackend::chunk_elems(wgsl::Storage storage) const {
+  // Whole multiples of 256 elements keep a float16 chunk's elements in whole words.
+  const uint64_t bytes = std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size);
+  const uint64_t per_elem = storage == wgsl::Storage::F16 ? 2 : 4;
+  const uint64_t elems = std::min<uint64_t>(bytes / per_elem / 256 * 256, uint64_t{UINT32_MAX} / 256 * 256);
+  check(elems > 0, "allocate", "this device's maxStorageBufferBindingSize (" + std::to_string(bytes) + " bytes) is too small");
+  return static_cast<int64_t>(elems);
+}
+
+Tensor WebGpuBackend::make(const Shape& shape, wgsl::Storage storage) {
   const int64_t n = numel(shape);
-  check(static_cast<uint64_t>(n) * sizeof(float) <= limits_.max_storage_buffer_binding_size, "allocate",
-        shape_str(shape) + " is larger than this device's maxStorageBufferBindingSize");
-  return Tensor{shape, std::make_shared<GpuBuffer>(host_, n)};
+  u32_count(n, "allocate");
+  return Tensor{shape, std::make_shared<GpuBuffer>(pool_, n, storage, chunk_elems(storage))};
 }
 
-template <class Make>
-uint32_t WebGpuBackend::cached_pipeline(const std::string& key, Make make_source) {
+uint32_t WebGpuBackend::pipeline(const std::string& key, const std::function<std::string()>& make_source) {
   auto it = pipelines_.find(key);
   if (it != pipelines_.end()) return it->second;
   const uint32_t p = host_->create_pipeline(make_source(), "main");
@@ -72,21 +119,64 @@ uint32_t WebGpuBackend::cached_pipeline(const std::string& key, Make make_source
   return p;
 }
 
+void WebGpuBackend::dispatch(uint32_t pipeline, const std::vector<GpuBinding>& bindings, std::span<const uint8_t> uniforms,
+                             uint32_t x, uint32_t y, const char* op) {
+  check(bindings.size() <= limits_.max_storage_buffers_per_shader_stage, op,
+        std::to_string(bindings.size()) + " storage buffers (tensors split to fit maxStorageBufferBindingSize) exceed "
+        "this device's maxStorageBuffersPerShaderStage of " + std::to_string(limits_.max_storage_buffers_per_shader_stage));
+  check(x <= limits_.max_workgroups_per_dimension && y <= limits_.max_workgroups_per_dimension, op,
+        "needs a grid of " + std::to_string(x) + "x" + std::to_string(y) + " workgroups, more than this device's " +
+            std::to_string(limits_.max_workgroups_per_dimension) + " per dimension");
+  host_->dispatch(pipeline, bindings, uniforms, x, y, 1);
+  ++dispatches_;
+}
+
+BackendStats WebGpuBackend::stats() const { return {dispatches_, pool_->held_bytes(), pool_->peak_held_bytes()}; }
+
+void WebGpuBackend::reset_peak() { pool_->reset_peak(); }
+
 Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
-  check(static_cast<int64_t>(data.size()) == numel(shape), "upload",
-        std::to_string(data.size()) + " values for shape " + shape_str(shape));
+  check_upload(name(), shape, data.size());
   Tensor t = make(shape);
-  if (!data.empty()) host_->write_buffer(id(t), 0, {reinterpret_cast<const uint8_t*>(data.data()), data.size_bytes()});
+  const GpuBuffer& b = buf(t);
+  for (size_t c = 0; c < b.ids.size(); ++c) {
+    const size_t first = c * static_cast<size_t>(b.chunk_elems);
+    const size_t n = std::min(static_cast<size_t>(b.chunk_elems), data.size() - std::min(first, data.size()));
+    if (n) host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(data.data() + first), n * sizeof(float)});
+  }
+  return t;
+}
+
+Tensor WebGpuBackend::upload_weight(const Shape& shape, std::span<const float> data) {
+  check_upload(name(), shape, data.size());
+  Tensor t = make(shape, wgsl::Storage::F16);
+  const GpuBuffer& b = buf(t);
+  for (size_t c = 0; c < b.ids.size(); ++c) {
+    const size_t first = c * static_cast<size_t>(b.chunk_elems);
+    const size_t n = std::min(static_cast<size_t>(b.chunk_elems), data.size() - std::min(first, data.size()));
+    std::vector<uint16_t> halves((n + 1) / 2 * 2, 0);
+    for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(data[first + i]);
+    if (n) host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(halves.data()), halves.size() * 2});
+  }
   return t;
 }
 
 std::vector<float> WebGpuBackend::download(const Tensor& t) {
   const GpuBuffer& b = in(t);
   std::vector<float> out(static_cast<size_t>(b.size));
-  if (out.empty()) return out;
-  const std::vector<uint8_t> bytes = host_->read_buffer(b.id, 0, out.size() * sizeof(float));
-  check(bytes.size() == out.size() * sizeof(float), "download", "the host returned " + std::to_string(bytes.size()) + " bytes");
-  std::memcpy(out.data(), bytes.data(), bytes.size());
+  for (size_t c = 0; c < b.ids.size(); ++c) {
+    const size_t first = c * static_cast<size_t>(b.chunk_elems);
+    const size_t n = std::min(static_cast<size_t>(b.chunk_elems), out.size() - std::min(first, out.size()));
+    if (n == 0) continue;
+    const uint64_t bytes = b.storage == wgsl::Storage::F16 ? (n + 1) / 2 * 4 : n * 4;
+    const std::vector<uint8_t> got = host_->read_buffer(b.ids[c], 0, bytes);
+    check(got.size() == bytes, "download", "the host returned " + std::to_string(got.size()) + " bytes");
+    if (b.storage == wgsl::Storage::F32) {
+      std::memcpy(out.data() + first, got.data(), bytes);
+    } else {
+      for (size_t i = 0; i < n; ++i) out[first + i] = f16_to_f32(static_cast<uint16_t>(got[2 * i] | (got[2 * i + 1] << 8)));
+    }
+  }
   return out;
 }
 
@@ -95,44 +185,53 @@ Tensor WebGpuBackend::elementwise(wgsl::ElementwiseOp op, const Tensor& x, const
   in(x);
   u32_count(x.numel(), "elementwise");
   const Shape& shape = out_shape ? *out_shape : x.shape;
-  wgsl::ElementwiseSpec spec{op, u32_count(numel(shape), "elementwise"), b ? u32_count(b->numel(), "elementwise") : 0,
-                             inner, 1};
+  wgsl::ElementwiseSpec spec;
+  spec.op = op;
+  spec.count = u32_count(numel(shape), "elementwise");
+  spec.b_count = b ? u32_count(b->numel(), "elementwise") : 0;
+  spec.inner = inner;
   Tensor y = make(shape);
+  spec.x = view(x);
+  if (b) spec.b = view(*b);
+  spec.y = view(y);
   if (spec.count == 0) return y;
   const uint32_t groups = (spec.count + wgsl::kElementwiseWorkgroup - 1) / wgsl::kElementwiseWorkgroup;
   spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
   const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
-  check(groups_y <= limits_.max_workgroups_per_dimension, "elementwise", shape_str(x.shape) + " needs too many workgroups");
-  const uint32_t p = cached_pipeline(wgsl::elementwise_key(spec), [&] { return wgsl::elementwise_source(spec); });
-  std::vector<GpuBinding> bindings{{id(x)}};
-  if (b) bindings.push_back({id(*b)});
-  bindings.push_back({id(y)});
+  const uint32_t p = pipeline(wgsl::elementwise_key(spec), [&] { return wgsl::elementwise_source(spec); });
+  std::vector<GpuBinding> bindings;
+  add_bindings(bindings, x);
+  if (b) add_bindings(bindings, *b);
+  add_bindings(bindings, y);
   std::span<const uint8_t> uniforms;
   if (op == wgsl::ElementwiseOp::Scale) uniforms = {reinterpret_cast<const uint8_t*>(&s), sizeof s};
-  host_->dispatch(p, bindings, uniforms, spec.groups_x, groups_y, 1);
+  dispatch(p, bindings, uniforms, spec.groups_x, groups_y, "elementwise");
   return y;
 }
 
 Tensor WebGpuBackend::add(const Tensor& a, const Tensor& b) {
   in(b);
-  const size_t r = b.shape.size();
-  const bool trailing = r <= a.shape.size() && std::equal(b.shape.begin(), b.shape.end(), a.shape.end() - static_cast<std::ptrdiff_t>(r));
-  check(trailing, "add", shape_str(b.shape) + " is not the trailing part of " + shape_str(a.shape));
+  add_shape(name(), a, b);
   return elementwise(wgsl::ElementwiseOp::Add, a, &b, 0.0f);
 }
 
-Tensor WebGpuBackend::layout(wgsl::LayoutSpec spec, const Shape& out_shape, std::vector<GpuBinding> inputs,
+Tensor WebGpuBackend::layout(wgsl::LayoutSpec spec, const Shape& out_shape, const Tensor& in0, const Tensor* in1,
                              const char* op) {
   spec.count = u32_count(numel(out_shape), op);
   Tensor y = make(out_shape);
   if (spec.count == 0) return y;
+  spec.in0 = view(in0);
+  if (in1) spec.in1 = view(*in1);
+  spec.y = view(y);
   const uint32_t groups = (spec.count + wgsl::kLayoutWorkgroup - 1) / wgsl::kLayoutWorkgroup;
   spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
   const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
-  check(groups_y <= limits_.max_workgroups_per_dimension, op, shape_str(out_shape) + " needs too many workgroups");
-  const uint32_t p = cached_pipeline(wgsl::layout_key(spec), [&] { return wgsl::layout_source(spec); });
-  inputs.push_back({id(y)});
-  host_->dispatch(p, inputs, {}, spec.groups_x, groups_y, 1);
+  const uint32_t p = pipeline(wgsl::layout_key(spec), [&] { return wgsl::layout_source(spec); });
+  std::vector<GpuBinding> bindings;
+  add_bindings(bindings, in0);
+  if (in1) add_bindings(bindings, *in1);
+  add_bindings(bindings, y);
+  dispatch(p, bindings, {}, spec.groups_x, groups_y, op);
   return y;
 }
 
@@ -140,12 +239,16 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
                            const char* op) {
   Tensor y = make(x.shape);
   if (spec.rows == 0 || spec.row_size == 0) return y;
+  spec.x = view(x);
+  spec.gamma = view(gamma);
+  spec.beta = view(beta);
+  spec.y = view(y);
   spec.groups_x = std::min(spec.rows, limits_.max_workgroups_per_dimension);
   const uint32_t groups_y = (spec.rows + spec.groups_x - 1) / spec.groups_x;
-  check(groups_y <= limits_.max_workgroups_per_dimension, op, shape_str(x.shape) + " needs too many workgroups");
-  const uint32_t p = cached_pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
-  const std::vector<GpuBinding> bindings{{id(x)}, {id(gamma)}, {id(beta)}, {id(y)}};
-  host_->dispatch(p, bindings, {reinterpret_cast<const uint8_t*>(&eps), sizeof eps}, spec.groups_x, groups_y, 1);
+  const uint32_t p = pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
+  std::vector<GpuBinding> bindings;
+  for (const Tensor* t : {&x, &gamma, &beta, static_cast<const Tensor*>(&y)}) add_bindings(bindings, *t);
+  dispatch(p, bindings, {reinterpret_cast<const uint8_t*>(&eps), sizeof eps}, spec.groups_x, groups_y, op);
   return y;
 }
 
@@ -154,12 +257,8 @@ Tensor WebGpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Ten
   in(x);
   in(gamma);
   in(beta);
-  check(x.shape.size() >= 2, "group_norm", "input " + shape_str(x.shape) + " has no channel dimension");
+  group_norm_shape(name(), x, gamma, beta, groups);
   const int64_t N = x.dim(0), C = x.dim(1);
-  check(groups >= 1 && C % groups == 0, "group_norm",
-        "the " + std::to_string(C) + " channels of " + shape_str(x.shape) + " do not split into " + std::to_string(groups) + " groups");
-  check(gamma.numel() == C && beta.numel() == C, "group_norm",
-        "gamma " + shape_str(gamma.shape) + " and beta " + shape_str(beta.shape) + " do not match the channels of " + shape_str(x.shape));
   u32_count(x.numel(), "group_norm");
   if (x.numel() == 0) return make(x.shape);
   wgsl::NormSpec spec;
@@ -175,9 +274,7 @@ Tensor WebGpuBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Ten
   in(x);
   in(gamma);
   in(beta);
-  check(!x.shape.empty() && gamma.numel() == x.shape.back() && beta.numel() == x.shape.back(), "layer_norm",
-        "gamma " + shape_str(gamma.shape) + " and beta " + shape_str(beta.shape) + " do not match the last dimension of " +
-            shape_str(x.shape));
+  layer_norm_shape(name(), x, gamma, beta);
   u32_count(x.numel(), "layer_norm");
   if (x.numel() == 0) return make(x.shape);
   wgsl::NormSpec spec;
@@ -189,95 +286,87 @@ Tensor WebGpuBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Ten
 Tensor WebGpuBackend::add_channel(const Tensor& x, const Tensor& v) {
   in(x);
   in(v);
-  check(x.shape.size() >= 2 && v.numel() == x.dim(0) * x.dim(1), "add_channel",
-        shape_str(v.shape) + " does not match the batch and channels of " + shape_str(x.shape));
+  add_channel_shape(name(), x, v);
   if (x.numel() == 0) return make(x.shape);
   return elementwise(wgsl::ElementwiseOp::AddChannel, x, &v, 0.0f, u32_count(x.numel() / v.numel(), "add_channel"));
 }
 
 Tensor WebGpuBackend::geglu(const Tensor& x) {
   in(x);
-  check(!x.shape.empty() && x.shape.back() % 2 == 0, "geglu", "the last dimension of " + shape_str(x.shape) + " is odd");
-  Shape os = x.shape;
-  os.back() /= 2;
+  const Shape os = geglu_shape(name(), x);
   if (numel(os) == 0) return make(os);
   return elementwise(wgsl::ElementwiseOp::GEGLU, x, nullptr, 0.0f, u32_count(os.back(), "geglu"), &os);
 }
 
 Tensor WebGpuBackend::nchw_to_nlc(const Tensor& x) {
   in(x);
-  check(x.shape.size() == 4, "nchw_to_nlc", "expects [N, C, H, W], got " + shape_str(x.shape));
-  const int64_t N = x.dim(0), C = x.dim(1), S = x.dim(2) * x.dim(3);
-  wgsl::LayoutSpec spec{wgsl::LayoutOp::Nchw2Nlc};
-  spec.a = u32_count(N, "nchw_to_nlc");
-  spec.b = u32_count(C, "nchw_to_nlc");
-  spec.c = u32_count(S, "nchw_to_nlc");
-  return layout(spec, {N, S, C}, {{id(x)}}, "nchw_to_nlc");
+  const Shape os = nchw_to_nlc_shape(name(), x);  // [N, S, C]
+  wgsl::LayoutSpec spec;
+  spec.op = wgsl::LayoutOp::Nchw2Nlc;
+  spec.a = u32_count(os[0], "nchw_to_nlc");
+  spec.b = u32_count(os[2], "nchw_to_nlc");
+  spec.c = u32_count(os[1], "nchw_to_nlc");
+  return layout(spec, os, x, nullptr, "nchw_to_nlc");
 }
 
 Tensor WebGpuBackend::nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) {
   in(x);
-  check(x.shape.size() == 3 && h >= 0 && w >= 0 && x.dim(1) == h * w, "nlc_to_nchw",
-        shape_str(x.shape) + " is not a sequence of " + std::to_string(h) + "x" + std::to_string(w) + " pixels");
-  const int64_t N = x.dim(0), C = x.dim(2);
-  wgsl::LayoutSpec spec{wgsl::LayoutOp::Nlc2Nchw};
-  spec.a = u32_count(N, "nlc_to_nchw");
-  spec.b = u32_count(C, "nlc_to_nchw");
+  const Shape os = nlc_to_nchw_shape(name(), x, h, w);  // [N, C, h, w]
+  wgsl::LayoutSpec spec;
+  spec.op = wgsl::LayoutOp::Nlc2Nchw;
+  spec.a = u32_count(os[0], "nlc_to_nchw");
+  spec.b = u32_count(os[1], "nlc_to_nchw");
   spec.c = u32_count(h * w, "nlc_to_nchw");
-  return layout(spec, {N, C, h, w}, {{id(x)}}, "nlc_to_nchw");
+  return layout(spec, os, x, nullptr, "nlc_to_nchw");
 }
 
 Tensor WebGpuBackend::upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) {
   in(x);
-  check(x.shape.size() == 4 && out_h >= 1 && out_w >= 1, "upsample_nearest",
-        "cannot resize " + shape_str(x.shape) + " to " + std::to_string(out_h) + "x" + std::to_string(out_w));
-  const Shape os{x.dim(0), x.dim(1), out_h, out_w};
+  const Shape os = upsample_nearest_shape(name(), x, out_h, out_w);
   if (numel(os) == 0) return make(os);
-  check(x.dim(2) >= 1 && x.dim(3) >= 1, "upsample_nearest", "cannot resize the empty image " + shape_str(x.shape));
-  wgsl::LayoutSpec spec{wgsl::LayoutOp::Upsample};
+  wgsl::LayoutSpec spec;
+  spec.op = wgsl::LayoutOp::Upsample;
   spec.a = u32_count(x.dim(0) * x.dim(1), "upsample_nearest");
   spec.b = u32_count(x.dim(2), "upsample_nearest");
   spec.c = u32_count(x.dim(3), "upsample_nearest");
   spec.d = u32_count(out_h, "upsample_nearest");
   spec.e = u32_count(out_w, "upsample_nearest");
-  return layout(spec, os, {{id(x)}}, "upsample_nearest");
+  return layout(spec, os, x, nullptr, "upsample_nearest");
 }
 
 Tensor WebGpuBackend::concat_channels(const Tensor& a, const Tensor& b) {
   in(a);
   in(b);
-  const bool fits = a.shape.size() >= 2 && a.shape.size() == b.shape.size() && a.dim(0) == b.dim(0) &&
-                    std::equal(a.shape.begin() + 2, a.shape.end(), b.shape.begin() + 2);
-  check(fits, "concat_channels", shape_str(a.shape) + " and " + shape_str(b.shape) + " differ outside the channel dimension");
-  Shape os = a.shape;
-  os[1] += b.dim(1);
+  const Shape os = concat_channels_shape(name(), a, b);
   int64_t S = 1;
   for (size_t i = 2; i < os.size(); ++i) S *= os[i];
-  wgsl::LayoutSpec spec{wgsl::LayoutOp::Concat};
+  wgsl::LayoutSpec spec;
+  spec.op = wgsl::LayoutOp::Concat;
   spec.a = u32_count(a.dim(0), "concat_channels");
   spec.b = u32_count(a.dim(1), "concat_channels");
   spec.c = u32_count(b.dim(1), "concat_channels");
   spec.d = u32_count(S, "concat_channels");
-  return layout(spec, os, {{id(a)}, {id(b)}}, "concat_channels");
+  return layout(spec, os, a, &b, "concat_channels");
 }
 
 Tensor WebGpuBackend::embedding(const Tensor& table, std::span<const int> ids) {
   in(table);
-  check(table.shape.size() == 2, "embedding", "table " + shape_str(table.shape) + " is not [vocabulary, channels]");
+  const Shape os = embedding_shape(name(), table, ids);
   const int64_t V = table.dim(0), C = table.dim(1);
-  for (int t : ids)
-    check(t >= 0 && t < V, "embedding", "token id " + std::to_string(t) + " outside the vocabulary of " + std::to_string(V));
-  const Shape os{static_cast<int64_t>(ids.size()), C};
   if (numel(os) == 0) return make(os);
-  // The ids travel as u32 in a buffer of their own (4 bytes each, like the f32 buffers).
-  const Tensor id_buf = make({static_cast<int64_t>(ids.size())});
-  std::vector<uint32_t> u(ids.begin(), ids.end());
-  host_->write_buffer(id(id_buf), 0, {reinterpret_cast<const uint8_t*>(u.data()), u.size() * sizeof(uint32_t)});
-  wgsl::LayoutSpec spec{wgsl::LayoutOp::Embedding};
+  // The ids travel as the bits of u32 in an f32 tensor (the kernel bitcasts them back).
+  std::vector<float> bits(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto u = static_cast<uint32_t>(ids[i]);
+    std::memcpy(&bits[i], &u, sizeof u);
+  }
+  const Tensor id_buf = upload({static_cast<int64_t>(ids.size())}, bits);
+  wgsl::LayoutSpec spec;
+  spec.op = wgsl::LayoutOp::Embedding;
   spec.a = u32_count(static_cast<int64_t>(ids.size()), "embedding");
   spec.b = u32_count(C, "embedding");
   spec.c = u32_count(V, "embedding");
-  return layout(spec, os, {{id(table)}, {id(id_buf)}}, "embedding");
+  return layout(spec, os, table, &id_buf, "embedding");
 }
 
 Tensor WebGpuBackend::scale(const Tensor& x, float s) {
@@ -294,28 +383,102 @@ Tensor WebGpuBackend::unary(const Tensor& x, UnaryOp op) {
 Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) {
   in(x);
   in(w);
-  check(!x.shape.empty() && w.shape.size() == 2 && x.dim(-1) == w.dim(1), "linear",
-        "x " + shape_str(x.shape) + " does not match weight " + shape_str(w.shape));
-  if (b) check(in(*b).size == w.dim(0) && b->shape.size() == 1, "linear", "bias " + shape_str(b->shape) + " for weight " + shape_str(w.shape));
-  wgsl::MatmulSpec spec{u32_count(x.numel() / x.dim(-1), "linear"), u32_count(w.dim(0), "linear"),
-                        u32_count(w.dim(1), "linear"), b != nullptr};
-  Shape out_shape = x.shape;
-  out_shape.back() = w.dim(0);
-  Tensor y = make(out_shape);
+  if (b) in(*b);
+  const Shape os = linear_shape(name(), x, w, b);
+  wgsl::MatmulSpec spec;
+  spec.m = u32_count(numel(Shape(x.shape.begin(), x.shape.end() - 1)), "linear");
+  spec.n = u32_count(w.dim(0), "linear");
+  spec.k = u32_count(w.dim(1), "linear");
+  spec.bias = b != nullptr;
+  Tensor y = make(os);
   if (y.numel() == 0) return y;
+  spec.x = view(x);
+  spec.w = view(w);
+  if (b) spec.b = view(*b);
+  spec.y = view(y);
   const uint32_t gx = (spec.n + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
   const uint32_t gy = (spec.m + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
-  check(gx <= limits_.max_workgroups_per_dimension && gy <= limits_.max_workgroups_per_dimension, "linear",
-        shape_str(out_shape) + " needs too many workgroups");
-  const uint32_t p = cached_pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  std::vector<GpuBinding> bindings{{id(x)}, {id(w)}};
-  if (b) bindings.push_back({id(*b)});
-  bindings.push_back({id(y)});
-  host_->dispatch(p, bindings, {}, gx, gy, 1);
+  const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
+  std::vector<GpuBinding> bindings;
+  add_bindings(bindings, x);
+  add_bindings(bindings, w);
+  if (b) add_bindings(bindings, *b);
+  add_bindings(bindings, y);
+  dispatch(p, bindings, {}, gx, gy, "linear");
   return y;
 }
 
-Tensor WebGpuBackend::conv2d(const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) { not_implemented("conv2d"); }
-Tensor WebGpuBackend::attention(const Tensor&, const Tensor&, const Tensor&, int, bool) { not_implemented("attention"); }
+Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
+  in(x);
+  in(w);
+  if (b) in(*b);
+  const ConvGeometry g = conv2d_geometry(name(), x, w, b, p);
+  Tensor y = make(g.output_shape());
+  if (y.numel() == 0) return y;
+  // The kernel has no reduction of depth 0.
+  check(w.numel() > 0, "conv2d", "weight " + shape_str(w.shape) + " is empty");
+  wgsl::Conv2dSpec spec;
+  spec.batch = u32_count(g.batch, "conv2d");
+  spec.in_channels = u32_count(g.in_channels, "conv2d");
+  spec.in_h = u32_count(g.in_h, "conv2d");
+  spec.in_w = u32_count(g.in_w, "conv2d");
+  spec.out_channels = u32_count(g.out_channels, "conv2d");
+  spec.kernel_h = u32_count(g.kernel_h, "conv2d");
+  spec.kernel_w = u32_count(g.kernel_w, "conv2d");
+  spec.out_h = u32_count(g.out_h, "conv2d");
+  spec.out_w = u32_count(g.out_w, "conv2d");
+  spec.stride = static_cast<uint32_t>(p.stride);
+  spec.pad_top = static_cast<uint32_t>(p.pad_top);
+  spec.pad_left = static_cast<uint32_t>(p.pad_left);
+  spec.bias = b != nullptr;
+  spec.x = view(x);
+  spec.w = view(w);
+  if (b) spec.b = view(*b);
+  spec.y = view(y);
+  // Tiles numbered row by row over a grid wrapped at the device's width.
+  const uint32_t tiles = wgsl::conv2d_tiles(spec);
+  spec.groups_x = std::min(tiles, limits_.max_workgroups_per_dimension);
+  const uint32_t groups_y = (tiles + spec.groups_x - 1) / spec.groups_x;
+  const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
+  std::vector<GpuBinding> bindings;
+  add_bindings(bindings, x);
+  add_bindings(bindings, w);
+  if (b) add_bindings(bindings, *b);
+  add_bindings(bindings, y);
+  dispatch(pl, bindings, {}, spec.groups_x, groups_y, "conv2d");
+  return y;
+}
+
+Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) {
+  in(q);
+  in(k);
+  in(v);
+  const AttentionGeometry g = attention_geometry(name(), q, k, v, heads, causal);
+  Tensor y = make(g.output_shape());
+  if (y.numel() == 0) return y;
+  // The kernel has no scores of width 0.
+  check(g.channels > 0, "attention", "q " + shape_str(q.shape) + " has no channels to score with");
+  wgsl::AttentionSpec spec;
+  spec.batch = u32_count(g.batch, "attention");
+  spec.heads = static_cast<uint32_t>(heads);
+  spec.lq = u32_count(g.lq, "attention");
+  spec.lk = u32_count(g.lk, "attention");
+  spec.head_dim = u32_count(g.channels / heads, "attention");
+  spec.value_dim = u32_count(g.value_channels / heads, "attention");
+  spec.causal = causal;
+  spec.q = view(q);
+  spec.k = view(k);
+  spec.v = view(v);
+  spec.y = view(y);
+  // Workgroups numbered row by row over a grid wrapped at the device's width.
+  const uint32_t groups = wgsl::attention_workgroups(spec);
+  spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
+  const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
+  const uint32_t pl = pipeline(wgsl::attention_key(spec), [&] { return wgsl::attention_source(spec); });
+  std::vector<GpuBinding> bindings;
+  for (const Tensor* t : {&q, &k, &v, static_cast<const Tensor*>(&y)}) add_bindings(bindings, *t);
+  dispatch(pl, bindings, {}, spec.groups_x, groups_y, "attention");
+  return y;
+}
 
 }  // namespace websd

@@ -1,11 +1,14 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/webgpu/buffer_pool.h"
 #include "backend/webgpu/gpu_host.h"
+#include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd {
 namespace wgsl {
@@ -14,17 +17,26 @@ struct LayoutSpec;         // kernels/layout.h
 struct NormSpec;           // kernels/norm.h
 }
 
-// The WebGPU backend: float32 storage buffers on the GPU behind a GpuHost, kernels generated as
-// WGSL specialised on the shapes of each call (pipelines cached by op and shapes). In progress:
-// the ops not yet written throw websd::Error naming themselves.
+// The WebGPU backend: tensors in GPU storage buffers behind a GpuHost (activations float32,
+// weights float16 packed in u32; a tensor above maxStorageBufferBindingSize split over several
+// buffers), buffers reused through a pool by liveness, kernels generated as WGSL specialised on the
+// shapes and storage of each call (pipelines cached by op, shapes and storage).
 class WebGpuBackend : public Backend {
  public:
   explicit WebGpuBackend(std::shared_ptr<GpuHost> host);
+  ~WebGpuBackend() override;
+  WebGpuBackend(const WebGpuBackend&) = delete;
+  WebGpuBackend& operator=(const WebGpuBackend&) = delete;
   std::string name() const override { return "webgpu"; }
 
   Tensor upload(const Shape& shape, std::span<const float> data) override;
   using Backend::upload;
+  // Stored as float16 (values rounded to nearest even).
+  Tensor upload_weight(const Shape& shape, std::span<const float> data) override;
   std::vector<float> download(const Tensor& t) override;
+  // kernels: dispatches; live_bytes and peak_bytes: every buffer held, pooled ones included.
+  BackendStats stats() const override;
+  void reset_peak() override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;
@@ -44,22 +56,29 @@ class WebGpuBackend : public Backend {
   Tensor embedding(const Tensor& table, std::span<const int> ids) override;
 
   size_t pipeline_count() const { return pipelines_.size(); }
+  int64_t tensor_bytes() const { return pool_->in_use_bytes(); }  // held by live tensors
 
  private:
-  Tensor make(const Shape& shape);
-  template <class Make>
-  uint32_t cached_pipeline(const std::string& key, Make make_source);
+  Tensor make(const Shape& shape, wgsl::Storage storage = wgsl::Storage::F32);
+  // Elements per buffer of a split tensor: what one binding may hold on this device.
+  int64_t chunk_elems(wgsl::Storage storage) const;
+  uint32_t pipeline(const std::string& key, const std::function<std::string()>& make_source);
+  // Checks the grid and the number of bindings against the device's limits, then dispatches.
+  void dispatch(uint32_t pipeline, const std::vector<GpuBinding>& bindings, std::span<const uint8_t> uniforms,
+                uint32_t x, uint32_t y, const char* op);
   // b for add and add_channel, s for scale; inner and the output shape for add_channel and geglu.
   Tensor elementwise(wgsl::ElementwiseOp op, const Tensor& x, const Tensor* b, float s, uint32_t inner = 0,
                      const Shape* out_shape = nullptr);
   // One workgroup per normalised row (kernels/norm.h).
   Tensor norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const char* op);
   // One invocation per output value of a layout kernel (kernels/layout.h), the grid wrapped into rows.
-  Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, std::vector<GpuBinding> inputs, const char* op);
+  Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, const Tensor& in0, const Tensor* in1, const char* op);
 
   std::shared_ptr<GpuHost> host_;
   GpuLimits limits_;
+  std::shared_ptr<BufferPool> pool_;
   std::map<std::string, uint32_t> pipelines_;
+  uint64_t dispatches_ = 0;
 };
 
 }  // namespace websd

@@ -13,6 +13,7 @@
 #include "backend/webgpu/kernels/norm.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
+#include "core/half.h"
 
 namespace websd {
 namespace {
@@ -56,18 +57,68 @@ class FakeHost : public GpuHost {
   GpuLimits lim;
 };
 
-TEST(WebGpuBackend, UploadDownloadRoundTripAndFreesBuffers) {
+TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
+  auto host = std::make_shared<FakeHost>();
+  {
+    WebGpuBackend gpu(host);
+    EXPECT_EQ(gpu.name(), "webgpu");
+    const std::vector<float> v{1.5f, -2.0f, 3.25f};
+    {
+      Tensor t = gpu.upload({3}, v);
+      EXPECT_EQ(host->buffers.size(), 1u);
+      EXPECT_EQ(gpu.download(t), v);
+      EXPECT_EQ(gpu.tensor_bytes(), 12);
+    }
+    // A dead tensor's buffer waits in the pool; the next tensor of that size takes it.
+    EXPECT_EQ(gpu.tensor_bytes(), 0);
+    EXPECT_EQ(host->buffers.size(), 1u);
+    Tensor again = gpu.upload({3}, v);
+    EXPECT_EQ(host->buffers.size(), 1u);
+    Tensor other = gpu.upload({4}, std::vector<float>(4));
+    EXPECT_EQ(host->buffers.size(), 2u);
+    EXPECT_EQ(gpu.stats().live_bytes, 28);
+    EXPECT_EQ(gpu.stats().peak_bytes, 28);
+    EXPECT_THROW(gpu.upload({2}, std::vector<float>{1.0f}), Error);
+  }
+  EXPECT_TRUE(host->buffers.empty());  // the backend gives its pool back
+}
+
+TEST(WebGpuBackend, WeightsAreFloat16PairsInWords) {
   auto host = std::make_shared<FakeHost>();
   WebGpuBackend gpu(host);
-  EXPECT_EQ(gpu.name(), "webgpu");
-  {
-    const std::vector<float> v{1.5f, -2.0f, 3.25f};
-    Tensor t = gpu.upload({3}, v);
-    EXPECT_EQ(host->buffers.size(), 1u);
-    EXPECT_EQ(gpu.download(t), v);
-  }
-  EXPECT_TRUE(host->buffers.empty());
-  EXPECT_THROW(gpu.upload({2}, std::vector<float>{1.0f}), Error);
+  const std::vector<float> v{1.5f, -2.0f, 3.25f, 65504.0f, 0.0009765625f};
+  Tensor w = gpu.upload_weight({5}, v);
+  ASSERT_EQ(host->buffers.size(), 1u);
+  EXPECT_EQ(host->buffers.begin()->second.size(), 12u);  // three u32 words
+  EXPECT_EQ(gpu.download(w), v);
+  EXPECT_EQ(gpu.download(gpu.upload_weight({1}, std::vector<float>{0.1f}))[0], f16_to_f32(f32_to_f16(0.1f)));
+  Tensor x = gpu.upload(HostTensor({2, 5}));
+  gpu.linear(x, gpu.upload_weight({3, 5}, std::vector<float>(15)), nullptr);
+  EXPECT_NE(host->sources.back().find("unpack2x16float(w_0["), std::string::npos);
+  EXPECT_NE(host->sources.back().find("array<u32>"), std::string::npos);
+}
+
+TEST(WebGpuBackend, TensorsAboveTheBindingLimitAreSplit) {
+  auto host = std::make_shared<FakeHost>();
+  host->lim.max_storage_buffer_binding_size = 4096;  // 1024 floats, 2048 halves per binding
+  WebGpuBackend gpu(host);
+  std::vector<float> v(2500);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 2048);  // exact in float16
+  Tensor x = gpu.upload({2500}, v);
+  EXPECT_EQ(host->buffers.size(), 3u);
+  EXPECT_EQ(gpu.download(x), v);
+  Tensor w = gpu.upload_weight({2500}, v);
+  EXPECT_EQ(host->buffers.size(), 5u);
+  EXPECT_EQ(gpu.download(w), v);
+  gpu.add(x, w);
+  EXPECT_EQ(host->dispatches.back().bindings, 8u);  // 3 + 2 + 3
+  const std::string& src = host->sources.back();
+  EXPECT_NE(src.find("if (i < 2048u) { return unpack2x16float(b_0["), std::string::npos);
+  EXPECT_NE(src.find("return x_2[i - 2048u];"), std::string::npos);
+  EXPECT_NE(src.find("y_1[i - 1024u] = v"), std::string::npos);
+  // More bindings than the device allows is an error that says so, not a validation failure.
+  Tensor x2 = gpu.upload({2500}, v);
+  EXPECT_THROW(gpu.concat_channels(x.reshaped({1, 2500}), x2.reshaped({1, 2500})), Error);
 }
 
 TEST(WebGpuBackend, ElementwiseWrapsLargeGridsIntoRows) {
@@ -118,7 +169,12 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   gpu.linear(x, w, nullptr);
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
   EXPECT_THROW(gpu.linear(w, x, nullptr), Error);
-  EXPECT_NE(wgsl::matmul_source({111, 29, 53, true}).find("const K: u32 = 53u;"), std::string::npos);
+  wgsl::MatmulSpec mm;
+  mm.m = 111;
+  mm.n = 29;
+  mm.k = 53;
+  mm.bias = true;
+  EXPECT_NE(wgsl::matmul_source(mm).find("const K: u32 = 53u;"), std::string::npos);
 }
 
 TEST(WebGpuBackend, AddChannelAndGegluShapesAndErrors) {
@@ -136,7 +192,11 @@ TEST(WebGpuBackend, AddChannelAndGegluShapesAndErrors) {
   EXPECT_EQ(host->dispatches.back().bindings, 2u);
   EXPECT_NE(host->sources.back().find("erf_f32"), std::string::npos);
   EXPECT_THROW(gpu.geglu(gpu.upload(HostTensor({3, 5}))), Error);
-  EXPECT_THROW(wgsl::elementwise_source({wgsl::ElementwiseOp::AddChannel, 10, 3, 3, 1}), Error);
+  wgsl::ElementwiseSpec bad;
+  bad.op = wgsl::ElementwiseOp::AddChannel;
+  bad.count = 10;
+  bad.b_count = bad.inner = 3;
+  EXPECT_THROW(wgsl::elementwise_source(bad), Error);
 }
 
 TEST(WebGpuBackend, LayoutOpsShapesGridsAndErrors) {
@@ -162,29 +222,105 @@ TEST(WebGpuBackend, LayoutOpsShapesGridsAndErrors) {
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
   EXPECT_THROW(gpu.embedding(table, std::vector<int>{10}), Error);
   EXPECT_THROW(gpu.embedding(table, std::vector<int>{-1}), Error);
-  // The ids buffer is temporary: only the tensors still held stay allocated.
+  // The ids buffer is temporary: only the tensors still held stay in use.
   nlc = c = e = Tensor{};
-  EXPECT_EQ(host->buffers.size(), 2u);  // x and table
+  EXPECT_EQ(gpu.tensor_bytes(), (x.numel() + table.numel()) * 4);
   // Large outputs wrap the grid into rows as the elementwise kernels do.
   host->lim.max_workgroups_per_dimension = 1000;
   WebGpuBackend small(host);
   small.nchw_to_nlc(small.upload(HostTensor({1, 1000, 1000, 1})));
   EXPECT_EQ(host->dispatches.back().x, 1000u);
   EXPECT_EQ(host->dispatches.back().y, 4u);  // ceil(3907 / 1000)
-  EXPECT_THROW(wgsl::layout_source({wgsl::LayoutOp::Concat, 10, 1, 1, 1, 4, 0, 1}), Error);
+  wgsl::LayoutSpec bad;
+  bad.op = wgsl::LayoutOp::Concat;
+  bad.count = 10;
+  bad.a = bad.b = bad.c = 1;
+  bad.d = 4;
+  EXPECT_THROW(wgsl::layout_source(bad), Error);
 }
 
-TEST(WebGpuBackend, UnwrittenOpsSayWhichOp) {
+// Runs f, which must throw websd::Error with `needle` in its message.
+template <class F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error, expected " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
   auto host = std::make_shared<FakeHost>();
   WebGpuBackend gpu(host);
-  Tensor x = gpu.upload(HostTensor({1, 2, 2, 2}));
-  try {
-    gpu.conv2d(x, x, nullptr, {});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "webgpu backend: conv2d is not implemented yet");
-  }
-  EXPECT_THROW(gpu.attention(x, x, x, 1, false), Error);
+  Tensor x = gpu.upload(HostTensor({2, 13, 17, 23}));
+  Tensor w = gpu.upload_weight({29, 13, 3, 3}, std::vector<float>(29 * 13 * 9));
+  Tensor b = gpu.upload(HostTensor({29}));
+  EXPECT_EQ(gpu.conv2d(x, w, &b, Conv2dParams::same(1)).shape, (Shape{2, 29, 17, 23}));
+  const Dispatch d = host->dispatches.back();
+  EXPECT_EQ(d.bindings, 4u);
+  EXPECT_EQ(d.uniform_bytes, 0u);
+  EXPECT_EQ(d.x, 7u);  // 32 channels × 128 pixels per tile, 782 pixels
+  EXPECT_EQ(d.y, 1u);
+  // The VAE's downsampler: stride 2, padded only below and right.
+  EXPECT_EQ(gpu.conv2d(x, w, nullptr, {2, 0, 1, 0, 1}).shape, (Shape{2, 29, 8, 11}));
+  EXPECT_EQ(host->dispatches.back().bindings, 3u);
+  EXPECT_EQ(gpu.pipeline_count(), 2u);
+  gpu.conv2d(x, w, &b, Conv2dParams::same(1));
+  EXPECT_EQ(gpu.pipeline_count(), 2u);
+
+  Tensor w_bad = gpu.upload(HostTensor({29, 12, 3, 3}));
+  expect_error([&] { gpu.conv2d(x, w_bad, nullptr, {}); }, "webgpu backend: conv2d: weight [29, 12, 3, 3] does not match input");
+  Tensor b_bad = gpu.upload(HostTensor({28}));
+  expect_error([&] { gpu.conv2d(x, w, &b_bad, {}); }, "conv2d: bias [28] does not match weight");
+  expect_error([&] { gpu.conv2d(x, w, nullptr, {0, 0, 0, 0, 0}); }, "conv2d: stride 0 must be positive");
+  expect_error([&] { gpu.conv2d(x, w, nullptr, {1, -1, 0, 0, 0}); }, "padding non-negative");
+  Tensor tiny = gpu.upload(HostTensor({1, 13, 2, 2}));
+  expect_error([&] { gpu.conv2d(tiny, w, nullptr, {}); }, "is larger than the padded input");
+
+  host->lim.max_workgroups_per_dimension = 3;
+  WebGpuBackend narrow(host);
+  narrow.conv2d(narrow.upload(HostTensor({2, 13, 17, 23})), narrow.upload(HostTensor({29, 13, 3, 3})), nullptr,
+                Conv2dParams::same(1));
+  EXPECT_EQ(host->dispatches.back().x, 3u);  // 7 tiles in rows of 3
+  EXPECT_EQ(host->dispatches.back().y, 3u);
+  EXPECT_NE(host->sources.back().find("const GROUPS_X: u32 = 3u;"), std::string::npos);
+}
+
+TEST(WebGpuBackend, AttentionChecksShapesAndWrapsItsGrid) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor q = gpu.upload(HostTensor({2, 37, 80}));
+  Tensor kv = gpu.upload(HostTensor({2, 77, 80}));
+  EXPECT_EQ(gpu.attention(q, kv, kv, 2, false).shape, (Shape{2, 37, 80}));
+  const Dispatch d = host->dispatches.back();
+  EXPECT_EQ(d.bindings, 4u);
+  EXPECT_EQ(d.x, 4u);  // one 64-query block × 2 batches × 2 heads
+  EXPECT_EQ(d.y, 1u);
+  gpu.attention(q, kv, kv, 2, true);
+  EXPECT_EQ(gpu.pipeline_count(), 2u);  // causal is a kernel of its own
+  // Values may be wider than queries and keys, as in the CPU backend.
+  Tensor v_wide = gpu.upload(HostTensor({2, 77, 160}));
+  EXPECT_EQ(gpu.attention(q, kv, v_wide, 2, false).shape, (Shape{2, 37, 160}));
+  const size_t dispatched = host->dispatches.size();
+  EXPECT_EQ(gpu.attention(gpu.upload(HostTensor({2, 0, 80})), kv, kv, 2, false).shape, (Shape{2, 0, 80}));
+  EXPECT_EQ(host->dispatches.size(), dispatched);  // nothing to compute
+
+  expect_error([&] { gpu.attention(q, kv, kv, 0, false); }, "webgpu backend: attention: 0 heads");
+  expect_error([&] { gpu.attention(q, kv, kv, 3, false); }, "do not fit 3 heads");
+  expect_error([&] { gpu.attention(q, gpu.upload(HostTensor({1, 77, 80})), kv, 2, false); }, "do not fit 2 heads");
+  expect_error([&] { gpu.attention(q, kv, gpu.upload(HostTensor({2, 76, 80})), 2, false); }, "do not fit 2 heads");
+  Tensor none = gpu.upload(HostTensor({2, 0, 80}));
+  expect_error([&] { gpu.attention(q, none, none, 2, false); }, "has no keys to attend to");
+  Tensor wide = gpu.upload(HostTensor({1, 4, 2050}));
+  expect_error([&] { gpu.attention(wide, wide, wide, 2, false); }, "use more heads");
+
+  host->lim.max_workgroups_per_dimension = 3;
+  WebGpuBackend narrow(host);
+  narrow.attention(narrow.upload(HostTensor({2, 37, 80})), narrow.upload(HostTensor({2, 77, 80})),
+                   narrow.upload(HostTensor({2, 77, 80})), 2, false);
+  EXPECT_EQ(host->dispatches.back().x, 3u);  // 4 workgroups in rows of 3
+  EXPECT_EQ(host->dispatches.back().y, 2u);
 }
 
 TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
@@ -217,7 +353,11 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   small.layer_norm(small.upload(HostTensor({3, 77, 33})), small.upload(HostTensor({33})), small.upload(HostTensor({33})), 1e-5f);
   EXPECT_EQ(host->dispatches.back().x, 100u);
   EXPECT_EQ(host->dispatches.back().y, 3u);
-  EXPECT_THROW(wgsl::norm_source({4, 10, 1, 3, false, 1}), Error);
+  wgsl::NormSpec bad;
+  bad.rows = 4;
+  bad.row_size = 10;
+  bad.spatial = 3;
+  EXPECT_THROW(wgsl::norm_source(bad), Error);
 }
 
 }  // namespace

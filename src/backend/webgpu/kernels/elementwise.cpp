@@ -37,13 +37,13 @@ const char* name(ElementwiseOp op) {
 
 std::string expression(ElementwiseOp op) {
   switch (op) {
-    case ElementwiseOp::Add: return "x[i] + b[i % B_COUNT]";
-    case ElementwiseOp::Scale: return "x[i] * params.s";
-    case ElementwiseOp::SiLU: return "x[i] / (1.0 + exp(-x[i]))";
-    case ElementwiseOp::GELU: return "0.5 * x[i] * (1.0 + erf_f32(x[i] * 0.70710678118654752))";
-    case ElementwiseOp::QuickGELU: return "x[i] / (1.0 + exp(-1.702 * x[i]))";
-    case ElementwiseOp::AddChannel: return "x[i] + b[i / INNER]";
-    case ElementwiseOp::GEGLU: return "x[i / INNER * 2u * INNER + i % INNER] * gelu_f32(x[i / INNER * 2u * INNER + INNER + i % INNER])";
+    case ElementwiseOp::Add: return "v + load_b(i % B_COUNT)";
+    case ElementwiseOp::Scale: return "v * params.s";
+    case ElementwiseOp::SiLU: return "v / (1.0 + exp(-v))";
+    case ElementwiseOp::GELU: return "0.5 * v * (1.0 + erf_f32(v * 0.70710678118654752))";
+    case ElementwiseOp::QuickGELU: return "v / (1.0 + exp(-1.702 * v))";
+    case ElementwiseOp::AddChannel: return "v + load_b(i / INNER)";
+    case ElementwiseOp::GEGLU: return "load_x(i / INNER * 2u * INNER + i % INNER) * gelu_f32(load_x(i / INNER * 2u * INNER + INNER + i % INNER))";
   }
   return "";
 }
@@ -54,7 +54,8 @@ std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
 
 std::string elementwise_key(const ElementwiseSpec& s) {
   return std::string("ew:") + name(s.op) + ":" + std::to_string(s.count) + ":" + std::to_string(s.b_count) + ":" +
-         std::to_string(s.inner) + ":" + std::to_string(s.groups_x);
+         std::to_string(s.inner) + ":" + std::to_string(s.groups_x) + ":" + view_key(s.x) + ":" + view_key(s.b) + ":" +
+         view_key(s.y);
 }
 
 std::string elementwise_source(const ElementwiseSpec& s) {
@@ -67,10 +68,10 @@ std::string elementwise_source(const ElementwiseSpec& s) {
     throw Error("webgpu backend: geglu: rows of " + std::to_string(s.inner) + " do not tile " + std::to_string(s.count));
   const bool has_b = s.op == ElementwiseOp::Add || s.op == ElementwiseOp::AddChannel;
   std::string src;
-  src += "@group(0) @binding(0) var<storage, read> x: array<f32>;\n";
-  uint32_t next = 1;
-  if (has_b) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> b: array<f32>;\n";
-  src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read_write> y: array<f32>;\n";
+  uint32_t next = 0;
+  src += bind_tensor("x", s.x, false, next);
+  if (has_b) src += bind_tensor("b", s.b, false, next);
+  src += bind_tensor("y", s.y, true, next);
   if (s.op == ElementwiseOp::Scale) {
     src += "struct Params { s: f32 }\n";
     src += "@group(0) @binding(" + std::to_string(next++) + ") var<uniform> params: Params;\n";
@@ -86,7 +87,8 @@ std::string elementwise_source(const ElementwiseSpec& s) {
   src += "fn main(@builtin(global_invocation_id) gid: vec3<u32>) {\n";
   src += "  let i = gid.x + gid.y * ROW;\n";
   src += "  if (i >= COUNT) { return; }\n";
-  src += "  y[i] = " + expression(s.op) + ";\n";
+  if (s.op != ElementwiseOp::GEGLU) src += "  let v = load_x(i);\n";
+  src += "  store_y(i, " + expression(s.op) + ");\n";
   src += "}\n";
   return src;
 }

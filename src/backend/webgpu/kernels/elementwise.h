@@ -2,20 +2,23 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/tensor_io.h"
+
 namespace websd::wgsl {
 
 enum class ElementwiseOp { Add, Scale, SiLU, GELU, QuickGELU, AddChannel, GEGLU };
 
-// One elementwise kernel, specialised on its sizes. Bindings: x (and b for Add), y, then a
-// uniform { s: f32 } for Scale. Add repeats b [b_count] over x [count]. AddChannel adds b[i / inner]
+// One elementwise kernel, specialised on its sizes. Bindings: x (and b for Add and AddChannel), y
+// (each as tensor_io lays it out), then a uniform { s: f32 } for Scale. Add repeats b [b_count] over x [count]. AddChannel adds b[i / inner]
 // (one value per (batch, channel) over `inner` spatial values). GEGLU writes count outputs from
 // rows of 2·inner inputs: first half · gelu(second half).
 struct ElementwiseSpec {
-  ElementwiseOp op;
+  ElementwiseOp op = ElementwiseOp::Add;
   uint32_t count = 0;
   uint32_t b_count = 0;       // Add and AddChannel
   uint32_t inner = 0;         // AddChannel: spatial size; GEGLU: output row width
   uint32_t groups_x = 1;      // workgroups per row of the 2-D dispatch grid
+  TensorView x, b, y;
 };
 
 constexpr uint32_t kElementwiseWorkgroup = 256;

@@ -2,10 +2,13 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/tensor_io.h"
+
 namespace websd::wgsl {
 
-// Data movement: one invocation per output value, which it copies from where the op says. Bindings:
-// the inputs (x; a and b for Concat; table and ids for Embedding), then y.
+// Data movement: one invocation per output value, which it copies from where the op says. Bindings
+// (as tensor_io lays them out): the inputs (x; a and b for Concat; table and ids for Embedding,
+// the ids' u32 bits stored in an f32 tensor), then y.
 //   Nchw2Nlc  x [n, c, s] → y [n, s, c]          (n, c, s = dims a, b, c)
 //   Nlc2Nchw  x [n, s, c] → y [n, c, s]          (n, c, s = dims a, b, c)
 //   Upsample  x [planes, in_h, in_w] → y [planes, out_h, out_w]   (a, b, c = planes, in_h, in_w; d, e = out_h, out_w)
@@ -14,10 +17,11 @@ namespace websd::wgsl {
 enum class LayoutOp { Nchw2Nlc, Nlc2Nchw, Upsample, Concat, Embedding };
 
 struct LayoutSpec {
-  LayoutOp op;
+  LayoutOp op = LayoutOp::Nchw2Nlc;
   uint32_t count = 0;  // output values
   uint32_t a = 0, b = 0, c = 0, d = 0, e = 0;
   uint32_t groups_x = 1;
+  TensorView in0, in1, y;  // in0: x, a or table; in1: b or ids
 };
 
 constexpr uint32_t kLayoutWorkgroup = 256;

@@ -6,15 +6,17 @@ std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
 }  // namespace
 
 std::string matmul_key(const MatmulSpec& s) {
-  return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + (s.bias ? ":b" : "");
+  return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + (s.bias ? ":b" + view_key(s.b) : "") + ":" +
+         view_key(s.x) + ":" + view_key(s.w) + ":" + view_key(s.y);
 }
 
 std::string matmul_source(const MatmulSpec& s) {
   std::string src;
-  src += "@group(0) @binding(0) var<storage, read> x: array<f32>;\n";
-  src += "@group(0) @binding(1) var<storage, read> w: array<f32>;\n";
-  if (s.bias) src += "@group(0) @binding(2) var<storage, read> bias: array<f32>;\n";
-  src += "@group(0) @binding(" + std::string(s.bias ? "3" : "2") + ") var<storage, read_write> y: array<f32>;\n";
+  uint32_t next = 0;
+  src += bind_tensor("x", s.x, false, next);
+  src += bind_tensor("w", s.w, false, next);
+  if (s.bias) src += bind_tensor("bias", s.b, false, next);
+  src += bind_tensor("y", s.y, true, next);
   src += "const M: u32 = " + u32(s.m) + ";\nconst N: u32 = " + u32(s.n) + ";\nconst K: u32 = " + u32(s.k) + ";\n";
   src += "const T: u32 = " + u32(kMatmulTile) + ";\n";
   // Both tiles are stored [row][k] so the inner loop walks k in each; out-of-range elements are
@@ -30,10 +32,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   for (var k0 = 0u; k0 < K; k0 += T) {
     let kk = k0 + l.x;
     var xv = 0.0;
-    if (row < M && kk < K) { xv = x[row * K + kk]; }
+    if (row < M && kk < K) { xv = load_x(row * K + kk); }
     xs[l.y][l.x] = xv;
     var wv = 0.0;
-    if (wrow < N && kk < K) { wv = w[wrow * K + kk]; }
+    if (wrow < N && kk < K) { wv = load_w(wrow * K + kk); }
     ws[l.y][l.x] = wv;
     workgroupBarrier();
     for (var j = 0u; j < T; j++) { acc += xs[l.y][j] * ws[l.x][j]; }
@@ -41,7 +43,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   }
   if (row < M && col < N) {
 )";
-  src += s.bias ? "    y[row * N + col] = acc + bias[col];\n" : "    y[row * N + col] = acc;\n";
+  src += s.bias ? "    store_y(row * N + col, acc + load_bias(col));\n" : "    store_y(row * N + col, acc);\n";
   src += "  }\n}\n";
   return src;
 }

@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/tensor_io.h"
+
 namespace websd::wgsl {
 
 // y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]): PyTorch's Linear. Bindings: x, w, (bias), y.
@@ -9,6 +11,7 @@ namespace websd::wgsl {
 struct MatmulSpec {
   uint32_t m = 0, n = 0, k = 0;
   bool bias = false;
+  TensorView x, w, b, y;
 };
 
 constexpr uint32_t kMatmulTile = 16;

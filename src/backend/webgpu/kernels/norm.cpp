@@ -14,6 +14,7 @@ std::string norm_key(const NormSpec& s) {
     k += std::to_string(v);
   }
   if (s.silu) k += ":silu";
+  for (const TensorView* v : {&s.x, &s.gamma, &s.beta, &s.y}) k += ":" + view_key(*v);
   return k;
 }
 
@@ -22,11 +23,12 @@ std::string norm_source(const NormSpec& s) {
     throw Error("webgpu backend: norm: rows of " + std::to_string(s.row_size) + " values do not split into " +
                 std::to_string(s.spatial) + "-value channels");
   std::string src;
-  src += "@group(0) @binding(0) var<storage, read> x: array<f32>;\n";
-  src += "@group(0) @binding(1) var<storage, read> gamma: array<f32>;\n";
-  src += "@group(0) @binding(2) var<storage, read> beta: array<f32>;\n";
-  src += "@group(0) @binding(3) var<storage, read_write> y: array<f32>;\n";
-  src += "struct Params { eps: f32 }\n@group(0) @binding(4) var<uniform> params: Params;\n";
+  uint32_t next = 0;
+  src += bind_tensor("x", s.x, false, next);
+  src += bind_tensor("gamma", s.gamma, false, next);
+  src += bind_tensor("beta", s.beta, false, next);
+  src += bind_tensor("y", s.y, true, next);
+  src += "struct Params { eps: f32 }\n@group(0) @binding(" + std::to_string(next) + ") var<uniform> params: Params;\n";
   src += "const ROWS: u32 = " + u32(s.rows) + ";\nconst SIZE: u32 = " + u32(s.row_size) + ";\n";
   src += "const GROUPS: u32 = " + u32(s.groups) + ";\nconst SPATIAL: u32 = " + u32(s.spatial) + ";\n";
   src += "const GROUP_CHANNELS: u32 = " + u32(s.row_size / s.spatial) + ";\n";
@@ -52,22 +54,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let base = row * SIZE;
   // Summing x − x[0] rather than x keeps a large mean against a small spread (the VAE's
   // activations) from losing the mean's low bits in f32.
-  let shift = x[base];
+  let shift = load_x(base);
   var sum = 0.0;
-  for (var j = l; j < SIZE; j += WG) { sum += x[base + j] - shift; }
+  for (var j = l; j < SIZE; j += WG) { sum += load_x(base + j) - shift; }
   let mean = shift + reduce(l, sum) / f32(SIZE);
   var sq = 0.0;
   for (var j = l; j < SIZE; j += WG) {
-    let d = x[base + j] - mean;
+    let d = load_x(base + j) - mean;
     sq += d * d;
   }
   let inv_std = 1.0 / sqrt(reduce(l, sq) / f32(SIZE) + params.eps);
   let ch0 = (row % GROUPS) * GROUP_CHANNELS;
   for (var j = l; j < SIZE; j += WG) {
     let ch = ch0 + j / SPATIAL;
-    let v = (x[base + j] - mean) * inv_std * gamma[ch] + beta[ch];
+    let v = (load_x(base + j) - mean) * inv_std * load_gamma(ch) + load_beta(ch);
 )";
-  src += s.silu ? "    y[base + j] = v / (1.0 + exp(-v));\n" : "    y[base + j] = v;\n";
+  src += s.silu ? "    store_y(base + j, v / (1.0 + exp(-v)));\n" : "    store_y(base + j, v);\n";
   src += "  }\n}\n";
   return src;
 }

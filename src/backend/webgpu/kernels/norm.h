@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/tensor_io.h"
+
 namespace websd::wgsl {
 
 // Group and layer normalisation as one kernel: `rows` rows of `row_size` contiguous values, one
@@ -14,6 +16,7 @@ struct NormSpec {
   uint32_t rows = 0, row_size = 0, groups = 1, spatial = 1;
   bool silu = false;
   uint32_t groups_x = 1;  // workgroups per row of the 2-D dispatch grid
+  TensorView x, gamma, beta, y;
 };
 
 constexpr uint32_t kNormWorkgroup = 256;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# On the lent GPU machine (after `make wasm` here and scripts/lent_gpu_pack.sh; see
+# docs/performance.md for the device call): the kernels against the CPU backend on the real GPU,
+# the tiny SD 1.5 golden through WebGPU, then the benchmark — full-size SD 1.5 with random
+# weights, 512×512, 20 steps, classifier-free guidance, twice in one process (the first run compiles
+# the kernels) — whose per-stage report (--report, the second run) docs/performance.md records. Writes logs and the report to $OUT (or /tmp/websd-bench).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-/tmp/websd-bench}"
+mkdir -p "$out"
+eval "$(scripts/lent_gpu_setup.sh)"
+export PATH="$PWD/.gl/bin:$PATH" WEBSD_SWIFTSHADER=0
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+node --input-type=module -e "
+  import { nodeGpu } from './web/host/node_gpu.mjs'; import { createGpuHost } from './web/host/gpu_host.mjs';
+  const gpu = await nodeGpu(); const host = createGpuHost(gpu); const info = await host.init();
+  console.log(JSON.stringify({ adapter: info.adapterInfo, limits: info.limits })); host.destroy();" | tee -a "$out/gpu.txt"
+status=0
+if [ -f build-wasm/tests/webgpu_selftest.js ]; then
+  node --test tests/web/webgpu/backend.test.mjs > "$out/selftest.log" 2>&1 || status=1
+  grep -E "^# (FAIL|host stats)|^# (pass|fail)" "$out/selftest.log"
+fi
+if [ -d tests/fixtures/tiny-sd15 ] && [ -f tests/web/webgpu/pipeline.test.mjs ]; then
+  node --test tests/web/webgpu/pipeline.test.mjs > "$out/golden.log" 2>&1 || status=1
+  grep -E "^# (pass|fail)|max" "$out/golden.log" | head -20
+fi
+node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu \
+  --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 \
+  --width 512 --height 512 --runs 2 -o "$out/sd15_random.png" --report "$out/sd15_report.json" 2>&1 | tee "$out/sd15.log" || status=1
+exit $status

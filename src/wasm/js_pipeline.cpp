@@ -1,0 +1,110 @@
+#include "wasm/js_pipeline.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/webgpu/js_gpu_host.h"
+#include "backend/webgpu/webgpu_backend.h"
+#include "core/error.h"
+#include "pipeline/model_index.h"
+
+namespace websd::wasm {
+namespace {
+
+// webgpu drives the GPU host web/lib/websd.mjs installed at Module.websdGpuHost.
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return std::make_unique<CpuBackend>();
+  if (name == "webgpu") return std::make_unique<WebGpuBackend>(make_js_gpu_host());
+  throw Error("unknown backend '" + name + "' (this build has: cpu, webgpu)");
+}
+
+std::optional<uint64_t> random_weights_option(const val& options) {
+  if (!has_field(options, "randomWeights")) return std::nullopt;
+  return seed_field(options, "randomWeights", 0);
+}
+
+val stages_to_js(const std::vector<StageReport>& stages) {
+  val out = val::array();
+  for (const StageReport& s : stages) {
+    val stage = val::object();
+    stage.set("name", s.name);
+    stage.set("ms", s.ms);
+    stage.set("kernels", static_cast<double>(s.kernels));
+    stage.set("peakBytes", static_cast<double>(s.peak_bytes));
+    out.call<void>("push", stage);
+  }
+  return out;
+}
+
+val result_to_js(const GenerateResult& r) {
+  val out = val::object();
+  out.set("image", tensor_to_js(r.image));
+  out.set("latents", tensor_to_js(r.latents));
+  out.set("promptEmbeds", tensor_to_js(r.prompt_embeds));
+  out.set("negativePromptEmbeds", r.negative_prompt_embeds ? tensor_to_js(*r.negative_prompt_embeds) : val::null());
+  const std::vector<float> timesteps(r.timesteps.begin(), r.timesteps.end());
+  out.set("timesteps", tensor_to_js(HostTensor({static_cast<int64_t>(timesteps.size())}, timesteps)));
+  out.set("stages", stages_to_js(r.stages));
+  return out;
+}
+
+}  // namespace
+
+JsPipeline::JsPipeline(const std::string& model_dir, const std::string& backend, const val& options)
+    : model_dir_(model_dir),
+      backend_(make_backend(backend)),
+      pipe_(TextToImagePipeline::load(model_dir, *backend_, random_weights_option(options))) {}
+
+void JsPipeline::begin(const val& options, const val& on_step) {
+  params_.reset();
+  result_.reset();
+  error_.reset();
+  GenerateParams params;
+  if (!has_field(options, "prompt")) throw Error("option 'prompt' is required");
+  params.prompt = string_field(options, "prompt", "");
+  if (has_field(options, "negativePrompt")) params.negative_prompt = string_field(options, "negativePrompt", "");
+  params.steps = int_field(options, "steps", params.steps);
+  if (params.steps < 1) throw Error("option 'steps' must be at least 1");
+  params.guidance_scale = number_field(options, "cfgScale", params.guidance_scale);
+  params.seed = seed_field(options, "seed", 0);
+  params.width = int_field(options, "width", 0);
+  params.height = int_field(options, "height", 0);
+  select_scheduler(string_field(options, "scheduler", ""), string_field(options, "schedulerConfig", ""));
+  on_step_ = on_step.typeOf().as<std::string>() == "function" ? on_step : val::undefined();
+  params_ = std::move(params);
+}
+
+void JsPipeline::run() noexcept {
+  try {
+    if (!params_) throw Error("generate: begin() was not called");
+    const GenerateParams params = std::move(*params_);
+    params_.reset();
+    result_ = pipe_.generate(params, [&](int step, int total, const HostTensor&) {
+      if (!on_step_.isUndefined() && on_step_(step, total).isFalse()) throw Error("generation stopped by onStep");
+    });
+  } catch (const std::exception& e) {
+    error_ = e.what();
+  }
+  on_step_ = val::undefined();
+}
+
+val JsPipeline::finish() {
+  if (error_) {
+    const std::string message = std::move(*error_);
+    error_.reset();
+    throw Error(message);
+  }
+  if (!result_) throw Error("generate: run() has not completed");
+  val out = result_to_js(*result_);
+  result_.reset();
+  return out;
+}
+
+void JsPipeline::select_scheduler(const std::string& preset, const std::string& config_path) {
+  if (!preset.empty() && !config_path.empty()) throw Error("options 'scheduler' and 'schedulerConfig' exclude each other");
+  if (!preset.empty())
+    pipe_.set_scheduler(scheduler_from_preset(preset, pipe_.scheduler_config()));
+  else
+    pipe_.set_scheduler(load_scheduler(
+        config_path.empty() ? ModelIndex::load(model_dir_).component("scheduler") + "/scheduler_config.json" : config_path));
+}
+
+}  // namespace websd::wasm

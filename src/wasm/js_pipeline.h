@@ -1,0 +1,54 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "backend/backend.h"
+#include "pipeline/text_to_image.h"
+#include "wasm/js_values.h"
+
+namespace websd::wasm {
+
+// A loaded pipeline as JS sees it. A generation is split in three calls because reading a GPU
+// buffer suspends the module (ASYNCIFY) and embind (3.1.6) cannot return across a suspension:
+//   begin(options, onStep)  embind, synchronous: checks the options, keeps them for run();
+//   run()                   through the C export websd_pipeline_run, called with
+//                           ccall(..., {async: true}): computes, keeps the result or the error;
+//   finish()                embind, synchronous: returns the result, or throws the error.
+// web/lib/websd.mjs makes these one `await pipe.generate(options, onStep)`.
+class JsPipeline {
+ public:
+  // options: {randomWeights?: seed} builds the models from their configs with random weights.
+  JsPipeline(const std::string& model_dir, const std::string& backend, const val& options);
+
+  // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, scheduler? |
+  // schedulerConfig?}; onStep(step, total) after each step, if a function. onStep returning
+  // false stops the run (web/lib/websd.mjs returns false when the user's callback threw).
+  void begin(const val& options, const val& on_step);
+  // Never throws: the error is kept for finish(), since no exception may cross the async export.
+  void run() noexcept;
+  val finish();
+
+  int default_width() const { return pipe_.default_width(); }
+  int default_height() const { return pipe_.default_height(); }
+  // What JS passes to websd_pipeline_run.
+  uintptr_t address() const { return reinterpret_cast<uintptr_t>(this); }
+
+ private:
+  // Each call names its scheduler (or gets the model's own), so one call's choice never leaks
+  // into the next.
+  void select_scheduler(const std::string& preset, const std::string& config_path);
+
+  std::string model_dir_;
+  std::unique_ptr<Backend> backend_;  // before pipe_, which refers to it
+  TextToImagePipeline pipe_;
+
+  // The run between begin() and finish().
+  std::optional<GenerateParams> params_;
+  val on_step_ = val::undefined();
+  std::optional<GenerateResult> result_;
+  std::optional<std::string> error_;
+};
+
+}  // namespace websd::wasm

@@ -1,0 +1,187 @@
+// The web page (web/page) in headless Chromium, driven through its form like a user: tiny-shapes
+// for one prompt on the CPU and on the WebGPU backend (SwiftShader where there is no GPU), each
+// compared with the CPU backend's picture computed here in Node by the same wasm build; and a
+// failure shown on the page instead of a hang. Run with `make test-web-page`, or
+//   node --test tests/web/page/page.test.mjs
+// WEBSD_WASM_BUILD (default build-wasm, relative to the repository root) picks the wasm build;
+// WEBSD_PAGE_STEPS the step count.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+import { loadWebsd } from '../../../web/lib/websd.mjs';
+import { serveStatic } from '../host/static_server.mjs';
+import { diff } from '../safetensors.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// As tests/web/host/chromium.test.mjs: --enable-unsafe-webgpu is the one flag WebGPU needs; with
+// no GPU Chromium falls back to SwiftShader.
+const CHROMIUM_FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run',
+  ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
+// `make demo`'s prompt and seed. One step: SwiftShader runs the WebGPU kernels on the CPU, and on
+// this 2-core machine one tiny-shapes UNet step (a batch of 2 with guidance) takes ~30 s, the first
+// ~60 s while its shaders compile, the VAE decode ~30 s: the WebGPU run takes about 1.5 min. One
+// step still runs every stage (text encoder, UNet, scheduler, VAE); WEBSD_PAGE_STEPS=2 adds two
+// UNet steps (PNDM) that reuse the first one's pipelines and buffers, for ~1 min more.
+const SETTINGS = { prompt: 'a red circle on a white background', seed: 0,
+  steps: Number(process.env.WEBSD_PAGE_STEPS ?? 1), cfgScale: 7.5 };
+// tests/fixtures/README.md's tolerances for the full pipeline's image.
+const MAX_ABS = 5e-3;
+const MEAN_ABS = 1e-3;
+const RUN_TIMEOUT_MS = 280000;
+
+let server, context, userDataDir, reference;
+
+before(async () => {
+  // The reference: the CPU backend in Node, the same engine as the page's module.
+  const websd = await loadWebsd({ moduleUrl: path.join(ROOT, WASM_BUILD, 'web/websd_node.mjs') });
+  const pipe = websd.loadPipeline(path.join(ROOT, 'assets/tiny-shapes/model'), { backend: 'cpu' });
+  try {
+    reference = (await pipe.generate(SETTINGS)).image;
+  } finally {
+    pipe.dispose();
+  }
+  server = await serveStatic(ROOT, ['web', 'assets/tiny-shapes', `${WASM_BUILD}/web`]);
+  userDataDir = mkdtempSync(path.join(os.tmpdir(), 'websd-page-'));
+  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true,
+    args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+// Opens the page, fills the form with SETTINGS (and extra fields), clicks Generate and waits for
+// the page to say done or error. Returns what the page shows and keeps.
+async function generateInPage({ backend, model, fields = {}, browser = context }) {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend });
+  if (model) query.set('model', model);
+  await page.goto(`${server.url}/web/page/index.html?${query}`);
+  await page.waitForFunction(() => document.body.dataset.state === 'idle');
+  const values = { prompt: SETTINGS.prompt, seed: String(SETTINGS.seed), steps: String(SETTINGS.steps),
+    guidance: String(SETTINGS.cfgScale), ...fields };
+  for (const [id, value] of Object.entries(values)) await page.fill(`#${id}`, value);
+  const started = performance.now();
+  await page.click('#generate');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
+    { timeout: RUN_TIMEOUT_MS, polling: 250 });
+  const seconds = (performance.now() - started) / 1000;
+  const shown = await page.evaluate(() => {
+    const r = window.websdPage;
+    const canvas = document.getElementById('picture');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const text = (id) => document.getElementById(id).textContent;
+    return { state: r.state, error: r.error, backend: r.backend, stages: r.stages, timings: r.timings,
+      image: r.image && { shape: r.image.shape, data: Array.from(r.image.data) }, pixels: Array.from(pixels),
+      status: text('status'), errorText: document.getElementById('error').hidden ? null : text('error'),
+      notice: document.getElementById('notice').hidden ? null : text('notice'),
+      progress: [document.getElementById('progress').value, document.getElementById('progress').max],
+      timingRows: document.getElementById('timings').rows.length };
+  });
+  await page.close();
+  return { ...shown, seconds, logs };
+}
+
+function assertMatchesReference(shown, label) {
+  assert.equal(shown.state, 'done', `${label}: ${shown.error}\n${shown.logs.join('\n')}`);
+  assert.deepEqual(shown.image.shape, reference.shape);
+  const d = diff(Float32Array.from(shown.image.data), reference.data);
+  console.log(`${label}: ${shown.seconds.toFixed(1)} s in the page (${shown.status}); ` +
+    `max abs ${d.max.toExponential(2)}, mean abs ${d.mean.toExponential(2)} against the cpu backend in node`);
+  assert.ok(d.max <= MAX_ABS && d.mean <= MEAN_ABS, `${label}: image differs: max abs ${d.max}, mean abs ${d.mean}`);
+  // The canvas shows the picture, rounded to bytes; the progress bar reached the last step.
+  const [h, w] = shown.image.shape;
+  assert.equal(shown.pixels.length, h * w * 4);
+  for (const i of [0, (h * w) >> 1, h * w - 1]) {
+    for (let c = 0; c < 3; c++) {
+      assert.equal(shown.pixels[4 * i + c], Math.round(Math.min(1, Math.max(0, shown.image.data[3 * i + c])) * 255));
+    }
+  }
+  // PNDM (tiny-shapes' scheduler) runs one more UNet step than asked for, as in diffusers.
+  assert.equal(shown.progress[0], shown.progress[1]);
+  assert.ok(shown.progress[0] >= SETTINGS.steps, `progress ${shown.progress}`);
+  assert.ok(shown.timingRows >= 3, 'timings are shown');
+}
+
+test('cpu backend in the page: the same picture as in node', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
+  const shown = await generateInPage({ backend: 'cpu' });
+  assertMatchesReference(shown, 'page, cpu');
+  assert.equal(shown.backend, 'cpu');
+  assert.equal(shown.notice, null, 'the cpu backend was asked for: no fallback notice');
+});
+
+// The page's default backend choice, 'auto', must take WebGPU here: Chromium has an adapter.
+test('webgpu backend in the page: the cpu backend\'s picture', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
+  const shown = await generateInPage({ backend: 'auto' });
+  assertMatchesReference(shown, 'page, webgpu');
+  assert.equal(shown.backend, 'webgpu');
+  // No GPU here: the page says the adapter is a software one, and nothing about the CPU backend.
+  assert.ok(shown.notice === null || /^WebGPU runs on a software adapter/.test(shown.notice), shown.notice);
+  // The engine's per-stage report: one unet_step per denoising step (PNDM adds none with
+  // skip_prk_steps), shown under the timings.
+  const unetSteps = shown.stages.filter((s) => s.name === 'unet_step');
+  assert.ok(unetSteps.length >= SETTINGS.steps, JSON.stringify(shown.stages));
+  const perStep = unetSteps.reduce((t, s) => t + s.ms, 0) / unetSteps.length;
+  console.log(`page, webgpu: timings ${JSON.stringify(shown.timings)}; unet step mean ${perStep.toFixed(0)} ms`);
+});
+
+test('a model that is not there: the page shows the error, no hang', { timeout: 60000 }, async () => {
+  const shown = await generateInPage({ backend: 'cpu', model: `${server.url}/assets/tiny-shapes/nothing/` });
+  assert.equal(shown.state, 'error');
+  assert.equal(shown.errorText, `${server.url}/assets/tiny-shapes/nothing/model_index.json: HTTP 404 Not Found`);
+});
+
+test('a bad setting reaches the page as websd\'s message', { timeout: 60000 }, async () => {
+  const shown = await generateInPage({ backend: 'cpu', fields: { steps: '0' } });
+  assert.equal(shown.state, 'error');
+  assert.match(shown.errorText, /option 'steps' must be at least 1/);
+});
+
+// Without --enable-unsafe-webgpu, Chromium on Linux gives no adapter: 'auto' falls back to the CPU
+// and says so; 'webgpu' asked for by name fails instead of falling back.
+test('no WebGPU: auto falls back to the cpu backend with a notice, webgpu is an error', { timeout: 120000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'websd-page-nogpu-'));
+  const noGpu = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true,
+    args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') });
+  try {
+    const auto = await generateInPage({ backend: 'auto', fields: { steps: '1' }, browser: noGpu });
+    assert.equal(auto.state, 'done', auto.error);
+    assert.equal(auto.backend, 'cpu');
+    assert.match(auto.notice, /^WebGPU is unavailable \(.+\); running on the CPU backend, which is much slower\.$/);
+    const webgpu = await generateInPage({ backend: 'webgpu', fields: { steps: '1' }, browser: noGpu });
+    assert.equal(webgpu.state, 'error');
+    assert.match(webgpu.errorText, /^the WebGPU backend is unavailable: /);
+  } finally {
+    await noGpu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cancel ends a run at once, and the next run starts afresh', { timeout: 120000 }, async () => {
+  const page = await context.newPage();
+  const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend: 'cpu' });
+  await page.goto(`${server.url}/web/page/index.html?${query}`);
+  await page.fill('#steps', '200');
+  await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('step '), null, { timeout: 60000 });
+  await page.click('#cancel');
+  assert.equal(await page.evaluate(() => [document.body.dataset.state, window.websdPage.error].join(' ')), 'error cancelled');
+  await page.fill('#steps', '1');
+  await page.click('#generate');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 60000 });
+  assert.equal(await page.evaluate(() => window.websdPage.state), 'done');
+  await page.close();
+});

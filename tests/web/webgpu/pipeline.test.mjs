@@ -1,0 +1,110 @@
+// The whole pipeline on the WebGPU backend, through the JS API and the Node CLI: the tiny-sd15
+// pndm_10 and dpmpp2m_8_neg goldens on Node + Dawn (SwiftShader unless WEBSD_SWIFTSHADER=0), compared with diffusers'
+// image and with the CPU backend's, within tests/fixtures/README.md's tolerances for the image.
+// Needs `make wasm` and the npm package `webgpu` (scripts/install_web_deps.sh).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { loadWebsd } from '../../../web/lib/websd.mjs';
+import { createGpuHost } from '../../../web/host/gpu_host.mjs';
+import { nodeGpu } from '../../../web/host/node_gpu.mjs';
+import { diff, readSafetensors } from '../safetensors.mjs';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const model = path.join(root, 'tests/fixtures/tiny-sd15/model');
+const goldenDir = path.join(root, 'tests/fixtures/tiny-sd15/golden');
+const cli = path.join(root, 'web/cli/websd-node.mjs');
+const MAX_ABS = 5e-3;
+const MEAN_ABS = 1e-3;
+const swiftshader = process.env.WEBSD_SWIFTSHADER !== '0';
+
+let websd;
+let host;
+let work;
+before(async () => {
+  websd = await loadWebsd();
+  // SwiftShader runs a whole UNet between two reads: give the read time.
+  host = createGpuHost(await nodeGpu({ swiftshader }), { mapTimeoutMs: 300000 });
+  await host.init();
+  work = mkdtempSync(path.join(tmpdir(), 'websd-webgpu-'));
+});
+after(() => {
+  host?.destroy();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function assertClose(got, want, what) {
+  assert.deepEqual(got.shape, want.shape, what);
+  const d = diff(got.data, want.data);
+  console.log(`${what}: max abs ${d.max}, mean abs ${d.mean}`);
+  assert.ok(d.max <= MAX_ABS && d.mean <= MEAN_ABS, `${what}: max abs ${d.max}, mean abs ${d.mean}`);
+}
+
+// A golden's settings as JS API options. Its scheduler_config (Python JSON: -Infinity) goes to a
+// file the engine reads with its own config reader, under the golden's scheduler class.
+function goldenOptions(name) {
+  const text = readFileSync(path.join(goldenDir, `${name}.json`), 'utf8');
+  const settings = JSON.parse(text.replaceAll('-Infinity', '"-Infinity"'));
+  const options = { prompt: settings.prompt, negativePrompt: settings.negative_prompt, steps: settings.steps,
+    cfgScale: settings.guidance_scale, seed: settings.seed };
+  if (settings.scheduler_config) {
+    const config = { _class_name: settings.scheduler, ...settings.scheduler_config };
+    options.schedulerConfig = path.join(work, `${name}_scheduler.json`);
+    writeFileSync(options.schedulerConfig, JSON.stringify(config).replaceAll('"-Infinity"', '-Infinity'));
+  }
+  return options;
+}
+
+// SwiftShader compiles every kernel on first use and runs them on the CPU: minutes per run.
+for (const name of ['pndm_10', 'dpmpp2m_8_neg']) {
+  test(`${name} golden on the webgpu backend matches diffusers and the cpu backend`, { timeout: 1800000 }, async () => {
+    const want = readSafetensors(path.join(goldenDir, `${name}.safetensors`));
+    const options = goldenOptions(name);
+
+    const cpuPipe = websd.loadPipeline(model, { backend: 'cpu' });
+    let cpu;
+    try {
+      cpu = await cpuPipe.generate(options);
+    } finally {
+      cpuPipe.dispose();
+    }
+
+    const pipe = websd.loadPipeline(model, { backend: 'webgpu', gpuHost: host });
+    const steps = [];
+    let gpu;
+    try {
+      gpu = await pipe.generate(options, (step, total) => steps.push([step, total]));
+    } finally {
+      pipe.dispose();
+    }
+    assert.equal(steps.length, want.timesteps.data.length);
+    assert.deepEqual(Array.from(gpu.timesteps.data), Array.from(want.timesteps.data));
+    assertClose(gpu.image, want.image, `${name}: webgpu vs diffusers`);
+    assertClose(gpu.image, cpu.image, `${name}: webgpu vs cpu backend`);
+    assertClose(gpu.latents, want[`step${String(steps.length - 1).padStart(3, '0')}_latents`], `${name}: final latents`);
+
+    assert.deepEqual(gpu.stages.map((s) => s.name), ['text_encoder', ...Array(steps.length).fill('unet_step'), 'vae_decode']);
+    for (const s of gpu.stages) assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
+    console.log(`host stats: ${JSON.stringify(host.stats())}`);
+    assert.equal(host.stats().buffers, 0, 'disposing the pipeline destroyed every buffer');
+  });
+}
+
+// One UNet call (Euler, one step, no guidance): the CLI's plumbing, not the numbers again.
+test('the Node CLI runs --backend webgpu and reports its stages', { timeout: 900000 }, () => {
+  const png = path.join(work, 'webgpu.png');
+  const report = path.join(work, 'stages.json');
+  const stdout = execFileSync('node', [cli, 'generate', '--backend', 'webgpu', '--model', model, '--prompt', 'a red circle',
+    '--steps', '1', '--cfg-scale', '1', '--scheduler', 'euler', '--seed', '1', '-o', png, '--report', report],
+  { encoding: 'utf8', env: { ...process.env, WEBSD_SWIFTSHADER: swiftshader ? '1' : '0' } });
+  assert.match(stdout, /^wrote .*webgpu\.png \(128x128, 1 steps, /);
+  assert.match(stdout.split('\n')[1], /^text encoder .* ms; unet 1 steps, .*; \d+ kernels; peak webgpu memory \d+\.\d MiB$/);
+  const written = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(written.backend, 'webgpu');
+  assert.ok(written.stages.every((s) => s.kernels > 0));
+});

@@ -1,0 +1,30 @@
+// The per-stage report both CLIs print after a generation and write with --report. The native
+// CLI's src/cli/stage_report.cpp prints the same line and the same JSON; keep them in step.
+
+/**
+ * @typedef {{ name: string, ms: number, kernels: number, peakBytes: number }} Stage
+ */
+
+/** One line: text encoder ms; UNet steps (count, mean and min ms); VAE decode ms; kernels; peak. */
+export function formatStages(backend, /** @type {Stage[]} */ stages) {
+  const of = (name) => stages.filter((s) => s.name === name);
+  const sum = (list) => list.reduce((t, s) => t + s.ms, 0);
+  const unet = of('unet_step').map((s) => s.ms);
+  const mean = unet.length ? sum(of('unet_step')) / unet.length : 0;
+  const min = unet.length ? Math.min(...unet) : 0;
+  const kernels = stages.reduce((t, s) => t + s.kernels, 0);
+  const peak = stages.reduce((m, s) => Math.max(m, s.peakBytes), 0);
+  return `text encoder ${sum(of('text_encoder')).toFixed(1)} ms; unet ${unet.length} steps, mean ${mean.toFixed(1)} ms, ` +
+    `min ${min.toFixed(1)} ms; vae decode ${sum(of('vae_decode')).toFixed(1)} ms; ${kernels} kernels; ` +
+    `peak ${backend} memory ${(peak / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** With --runs N > 1: "runs: 12.493 s, 8.210 s, ..." — each whole generation's wall time. */
+export function formatRuns(/** @type {number[]} */ runSeconds) {
+  return `runs: ${runSeconds.map((s) => `${s.toFixed(3)} s`).join(', ')}`;
+}
+
+/** The --report file: { backend, stages: [{ name, ms, kernels, peakBytes }] (the last run's), runSeconds }. */
+export function stagesJson(backend, /** @type {Stage[]} */ stages, /** @type {number[]} */ runSeconds) {
+  return `${JSON.stringify({ backend, stages, runSeconds }, null, 2)}\n`;
+}

@@ -1,0 +1,163 @@
+// The page's thread: reads the form, hands the request to the engine's worker (worker.mjs) and
+// shows what comes back — progress per step, the picture, timings, notices and errors.
+//
+// For tests and scripts, the outcome of the last run is also kept on the page:
+// document.body.dataset.state is 'idle' | 'running' | 'done' | 'error', and window.websdPage is
+// { state, backend, image: { shape, data: Float32Array }, timings, stages, error }.
+
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
+const params = new URLSearchParams(location.search);
+
+// The embedded tiny-shapes model, served from the repository next to web/.
+$('model').value = params.get('model') ?? new URL('../../assets/tiny-shapes/model/', location.href).href;
+if (params.has('backend')) $('backend').value = params.get('backend');
+const moduleUrl = params.get('module') ?? undefined;  // undefined: websd.mjs's default build
+
+let worker = null;
+let started = 0;
+
+window.websdPage = { state: 'idle' };
+setState('idle');
+
+$('form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  let options;
+  try {
+    options = readOptions();
+  } catch (e) {
+    fail(e.message);
+    return;
+  }
+  worker ??= startWorker();
+  setState('running');
+  $('notice').hidden = true;
+  $('error').hidden = true;
+  $('timings').replaceChildren();
+  $('progress').removeAttribute('value');  // indeterminate until the first step
+  started = performance.now();
+  worker.postMessage({ type: 'generate', moduleUrl, modelUrl: $('model').value.trim(), backend: $('backend').value, options });
+});
+
+// The engine cannot be interrupted from outside; ending its worker is the only way, and the next
+// run starts a fresh one (and downloads the model again).
+$('cancel').addEventListener('click', () => {
+  stopWorker();
+  fail('cancelled');
+});
+
+function readOptions() {
+  const prompt = $('prompt').value;
+  if (!prompt.trim()) throw new Error('the prompt is empty');
+  const seedText = $('seed').value.trim() || '0';
+  if (!/^\d+$/.test(seedText)) throw new Error('the seed must be a whole number ≥ 0');
+  const seed = BigInt(seedText) <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seedText) : BigInt(seedText);
+  const options = { prompt, steps: Number($('steps').value), cfgScale: Number($('guidance').value), seed };
+  // An empty field means no negative prompt at all (diffusers' None), not the empty string.
+  if ($('negative').value !== '') options.negativePrompt = $('negative').value;
+  if ($('scheduler').value) options.scheduler = $('scheduler').value;
+  return options;
+}
+
+function startWorker() {
+  const w = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
+  w.onmessage = ({ data }) => handlers[data.type]?.(data);
+  // A worker that fails to load or dies (a failed import, the module aborting) sends no message of
+  // its own: without this the page would wait forever.
+  w.onerror = (event) => {
+    event.preventDefault();
+    stopWorker();
+    fail(`the engine's worker failed: ${event.message || 'it could not start (see the browser console)'}`);
+  };
+  w.onmessageerror = () => fail('a message from the engine could not be read');
+  return w;
+}
+
+function stopWorker() {
+  worker?.terminate();
+  worker = null;
+}
+
+const handlers = {
+  status: ({ text }) => {
+    $('status').textContent = text;
+  },
+  notice: ({ text }) => {
+    $('notice').textContent = text;
+    $('notice').hidden = false;
+  },
+  progress: ({ step, total, ms }) => {
+    $('progress').max = total;
+    $('progress').value = step;
+    $('status').textContent = `step ${step}/${total} (${formatMs(ms)})`;
+  },
+  done: ({ backend, image, timings, stages }) => {
+    draw(image);
+    showTimings(timings, stages);
+    $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend`;
+    Object.assign(window.websdPage, { backend, image, timings, stages, error: null });
+    setState('done');
+  },
+  error: ({ message }) => fail(message),
+};
+
+function fail(message) {
+  $('error').textContent = message;
+  $('error').hidden = false;
+  $('status').textContent = 'failed';
+  $('progress').value = 0;
+  Object.assign(window.websdPage, { error: message });
+  setState('error');
+}
+
+function setState(state) {
+  window.websdPage.state = state;
+  document.body.dataset.state = state;
+  $('generate').disabled = state === 'running';
+  $('cancel').disabled = state !== 'running';
+}
+
+// image: H×W×3 floats in [0, 1], rounded like the PNG writer.
+function draw({ shape: [h, w], data }) {
+  const canvas = $('picture');
+  canvas.width = w;
+  canvas.height = h;
+  const rgba = new ImageData(w, h);
+  for (let i = 0, j = 0; i < w * h; i++, j += 3) {
+    for (let c = 0; c < 3; c++) rgba.data[4 * i + c] = Math.round(Math.min(1, Math.max(0, data[j + c])) * 255);
+    rgba.data[4 * i + 3] = 255;
+  }
+  canvas.getContext('2d').putImageData(rgba, 0, 0);
+}
+
+// timings: the worker's phases in ms. stages: the engine's per-stage report when it gives one,
+// [{ name: 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }], summed per name.
+const PHASES = { engine: 'load the engine', download: 'download the model', load: 'load the weights', generate: 'generate' };
+const STAGES = { text_encoder: 'text encoder', unet_step: 'UNet', vae_decode: 'VAE decode' };
+
+function showTimings(timings, stages) {
+  const rows = Object.entries(timings).map(([name, ms]) => [PHASES[name] ?? name, formatMs(ms)]);
+  if (Array.isArray(stages) && stages.length) {
+    rows.push(['engine stages', '']);
+    for (const name of new Set(stages.map((s) => s.name))) {
+      const of = stages.filter((s) => s.name === name);
+      const total = of.reduce((t, s) => t + s.ms, 0);
+      const label = STAGES[name] ?? name;
+      rows.push(of.length > 1 ? [`${label} (${of.length}×)`, `${formatMs(total)}, ${formatMs(total / of.length)} each`]
+        : [label, formatMs(total)]);
+    }
+    rows.push(['kernels', String(stages.reduce((t, s) => t + (s.kernels ?? 0), 0))]);
+    const peak = stages.reduce((m, s) => Math.max(m, s.peakBytes ?? 0), 0);
+    rows.push(['peak backend memory', `${(peak / 2 ** 20).toFixed(1)} MiB`]);
+  }
+  $('timings').replaceChildren(...rows.map(([name, value]) => {
+    const tr = document.createElement('tr');
+    tr.innerHTML = '<td></td><td class="ms"></td>';
+    tr.cells[0].textContent = name;
+    tr.cells[1].textContent = value;
+    return tr;
+  }));
+}
+
+function formatMs(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+}

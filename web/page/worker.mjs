@@ -1,0 +1,139 @@
+// The engine's thread (a module worker): loads the wasm module, fetches the model into its
+// in-memory file system, picks the backend, runs generate and posts progress and the picture back.
+// Generation takes seconds to minutes and the CPU backend never yields, so it must not run on the
+// page's thread. The GPU host lives here too: navigator.gpu exists in workers, and the WebGPU
+// backend calls the host synchronously from inside wasm.
+//
+// Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
+// Messages out: { type: 'status', text } | { type: 'notice', text } | { type: 'progress', step, total, ms }
+//               | { type: 'done', backend, image, timings, stages } | { type: 'error', message }
+
+import { loadWebsd } from '../lib/websd.mjs';
+import { createGpuHost } from '../host/gpu_host.mjs';
+import { fetchModel } from './model_files.mjs';
+
+let websdPromise = null;  // one module per worker; its moduleUrl is the first request's
+const models = new Map();  // model URL → folder in the module's file system
+let loaded = null;  // { key, backend, pipe, host, notice }: the last pipeline, kept for the next request
+
+// How long one GPU read may wait before the run is declared hung (the host's default is 30 s). The
+// backend reads back about once per stage, so a read waits for a whole UNet step or VAE decode: on
+// SwiftShader (Chromium's software adapter) one tiny-shapes UNet step takes about 30 s, the first
+// one twice that while its shaders compile.
+const GPU_READ_TIMEOUT_MS = 120_000;
+const SOFTWARE_READ_TIMEOUT_MS = 600_000;
+
+// One request at a time: the module is not reentrant, and a second click while one runs waits.
+let queue = Promise.resolve();
+self.onmessage = ({ data }) => {
+  if (data?.type !== 'generate') return;
+  queue = queue.then(() => run(data)).catch((e) => {
+    // Whatever failed may have left the pipeline or the GPU device unusable: start afresh next time.
+    drop();
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+  });
+};
+
+const post = (msg, transfer = []) => self.postMessage(msg, transfer);
+const status = (text) => post({ type: 'status', text });
+
+async function run({ moduleUrl, modelUrl, backend: requested, options }) {
+  const timings = {};
+  let t = performance.now();
+  const lap = (name) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + (now - t);
+    t = now;
+  };
+
+  status('loading the engine');
+  websdPromise ??= loadWebsd(moduleUrl ? { moduleUrl: new URL(moduleUrl, self.location.href) } : undefined);
+  const websd = await websdPromise.catch((e) => {
+    websdPromise = null;
+    throw new Error(`loading the engine failed: ${e.message}`);
+  });
+  lap('engine');
+
+  const dir = await modelDir(websd, modelUrl);
+  lap('download');
+
+  const key = `${modelUrl}\n${requested}`;
+  if (loaded?.key !== key) {
+    drop();
+    const { backend, host, notice } = await pickBackend(requested);
+    status(`loading the model (${backend} backend)`);
+    try {
+      const pipe = await websd.loadPipeline(dir, { backend, gpuHost: host });
+      loaded = { key, backend, pipe, host, notice };
+    } catch (e) {
+      host?.destroy();
+      throw e;
+    }
+  }
+  lap('load');
+  // Every run that falls back says so, not only the one that found out.
+  if (loaded.notice) post({ type: 'notice', text: loaded.notice });
+
+  status(`generating (${loaded.backend} backend)`);
+  let stepStart = performance.now();
+  const result = await loaded.pipe.generate(options, (step, total) => {
+    const now = performance.now();
+    post({ type: 'progress', step, total, ms: now - stepStart });
+    stepStart = now;
+  });
+  lap('generate');
+
+  const { image } = result;
+  post({ type: 'done', backend: loaded.backend, image, timings, stages: result.stages ?? null }, [image.data.buffer]);
+}
+
+// Fetches each model once per worker; later requests reuse the files.
+async function modelDir(websd, modelUrl) {
+  if (!models.has(modelUrl)) {
+    if (!websd.fs) throw new Error("this WebAssembly build does not export its file system: link websd_web with 'FS' in -sEXPORTED_RUNTIME_METHODS");
+    const dir = `/models/${models.size}`;
+    status(`downloading the model from ${modelUrl}`);
+    const { files, bytes } = await fetchModel(modelUrl, websd.fs, dir, {
+      onFile: ({ path, bytes: n }) => status(`downloaded ${path} (${formatBytes(n)})`),
+    });
+    status(`downloaded ${files} files, ${formatBytes(bytes)}`);
+    models.set(modelUrl, dir);
+  }
+  return models.get(modelUrl);
+}
+
+// 'auto' takes WebGPU when an adapter and device come up and otherwise falls back to the CPU with a
+// notice; asking for 'webgpu' by name never falls back.
+async function pickBackend(requested) {
+  if (requested === 'cpu') return { backend: 'cpu' };
+  let host = null;
+  try {
+    if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) throw new Error('no WebGPU adapter (no GPU, or WebGPU disabled in this browser)');
+    const software = Boolean(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+    host = createGpuHost(navigator.gpu, { mapTimeoutMs: software ? SOFTWARE_READ_TIMEOUT_MS : GPU_READ_TIMEOUT_MS });
+    await host.init();
+    const notice = software ? 'WebGPU runs on a software adapter here (no GPU was found): expect it to be far slower than on a GPU.' : null;
+    return { backend: 'webgpu', host, notice };
+  } catch (e) {
+    host?.destroy();
+    if (requested === 'webgpu') throw new Error(`the WebGPU backend is unavailable: ${e.message}`);
+    return { backend: 'cpu', notice: `WebGPU is unavailable (${e.message}); running on the CPU backend, which is much slower.` };
+  }
+}
+
+function drop() {
+  if (!loaded) return;
+  try {
+    loaded.pipe.dispose();
+  } catch {
+    // A pipeline whose device died may fail to free; nothing more can be done with it.
+  }
+  loaded.host?.destroy();
+  loaded = null;
+}
+
+function formatBytes(n) {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
