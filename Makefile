@@ -8,7 +8,7 @@ DEMO_OUT ?= $(BUILD)/demo.png
 # Line coverage of src/ that `make coverage` (and so `make test`) requires.
 COVERAGE_MIN ?= 80
 
-.PHONY: all deps build demo test unit coverage lint clean wasm-deps wasm test-wasm web-host-deps test-web-host
+.PHONY: all deps build demo test unit coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
 
 all: build
 
@@ -47,10 +47,16 @@ CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability
 # -D would restrict the rest of src to that one configuration.
 # src/backend/webgpu/js_gpu_host.cpp apart too: its EM_JS bodies are JavaScript.
 JS_HOST_CPP = src/backend/webgpu/js_gpu_host.cpp
-lint: deps
+# Then eslint over the JavaScript (eslint.config.js).
+lint: deps node-deps
 	$(CPPCHECK) -i src/wasm -i $(JS_HOST_CPP) src
 	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' src/wasm
 	$(CPPCHECK) -D__EMSCRIPTEN__ '-DEM_JS(r,n,p,...)=extern "C" r n p;' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' $(JS_HOST_CPP)
+	node_modules/.bin/eslint .
+
+# Node, npm and package.json's packages (eslint among them), without the browser web-host-deps adds.
+node-deps:
+	@scripts/install_web_deps.sh node
 
 # The WebAssembly build (docs/build_notes.md): Debian's emscripten, whose JS optimizer needs
 # Debian's node modules (acorn) on NODE_PATH under this Node.

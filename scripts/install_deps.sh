@@ -7,6 +7,7 @@
 #   scripts/install_deps.sh web    also chromium (headless browser, and its SwiftShader Vulkan driver
 #                                  for WebGPU without a GPU) and libvulkan1 (the loader Dawn needs in
 #                                  Node); scripts/install_web_deps.sh adds the npm packages
+#   scripts/install_deps.sh node   also Node and npm if there are none (for eslint in `make lint`)
 set -euo pipefail
 
 mode="${1:-native}"
@@ -17,7 +18,7 @@ packages=(cmake g++ make pkg-config
 [ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
 [ "$mode" = web ] && packages+=(chromium libvulkan1)
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
-[ "$mode" = web ] && ! { command -v node && command -v npm; } >/dev/null && packages+=(nodejs npm)
+[[ "$mode" = web || "$mode" = node ]] && ! { command -v node && command -v npm; } >/dev/null && packages+=(nodejs npm)
 
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -71,9 +71,14 @@ wgsl::TensorView view(const Tensor& t) {
   return {b.storage, static_cast<uint32_t>(b.ids.size()), static_cast<uint32_t>(b.chunk_elems)};
 }
 
-// Appends t's bindings, one per chunk, in the order bind_tensor declares them.
-void add_bindings(std::vector<GpuBinding>& out, const Tensor& t) {
-  for (uint32_t id : buf(t).ids) out.push_back({id});
+// The tensors' bindings, one per chunk, in the order bind_tensor declares them; a null tensor (an
+// absent bias) has none.
+std::vector<GpuBinding> bindings_of(std::initializer_list<const Tensor*> tensors) {
+  std::vector<GpuBinding> out;
+  for (const Tensor* t : tensors)
+    if (t)
+      for (uint32_t id : buf(*t).ids) out.push_back({id});
+  return out;
 }
 
 // This backend's own limits (the device's, its kernels'), in op_shapes' format.
@@ -119,8 +124,14 @@ uint32_t WebGpuBackend::pipeline(const std::string& key, const std::function<std
   return p;
 }
 
-void WebGpuBackend::dispatch(uint32_t pipeline, const std::vector<GpuBinding>& bindings, std::span<const uint8_t> uniforms,
-                             uint32_t x, uint32_t y, const char* op) {
+uint32_t WebGpuBackend::grid_width(uint32_t groups) const {
+  return std::min(groups, limits_.max_workgroups_per_dimension);
+}
+
+void WebGpuBackend::dispatch(uint32_t pipeline, std::initializer_list<const Tensor*> tensors,
+                             std::span<const uint8_t> uniforms, uint32_t groups, uint32_t x, const char* op) {
+  const std::vector<GpuBinding> bindings = bindings_of(tensors);
+  const uint32_t y = (groups + x - 1) / x;
   check(bindings.size() <= limits_.max_storage_buffers_per_shader_stage, op,
         std::to_string(bindings.size()) + " storage buffers (tensors split to fit maxStorageBufferBindingSize) exceed "
         "this device's maxStorageBuffersPerShaderStage of " + std::to_string(limits_.max_storage_buffers_per_shader_stage));
@@ -196,16 +207,11 @@ Tensor WebGpuBackend::elementwise(wgsl::ElementwiseOp op, const Tensor& x, const
   spec.y = view(y);
   if (spec.count == 0) return y;
   const uint32_t groups = (spec.count + wgsl::kElementwiseWorkgroup - 1) / wgsl::kElementwiseWorkgroup;
-  spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
-  const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
+  spec.groups_x = grid_width(groups);
   const uint32_t p = pipeline(wgsl::elementwise_key(spec), [&] { return wgsl::elementwise_source(spec); });
-  std::vector<GpuBinding> bindings;
-  add_bindings(bindings, x);
-  if (b) add_bindings(bindings, *b);
-  add_bindings(bindings, y);
   std::span<const uint8_t> uniforms;
   if (op == wgsl::ElementwiseOp::Scale) uniforms = {reinterpret_cast<const uint8_t*>(&s), sizeof s};
-  dispatch(p, bindings, uniforms, spec.groups_x, groups_y, "elementwise");
+  dispatch(p, {&x, b, &y}, uniforms, groups, spec.groups_x, "elementwise");
   return y;
 }
 
@@ -224,14 +230,9 @@ Tensor WebGpuBackend::layout(wgsl::LayoutSpec spec, const Shape& out_shape, cons
   if (in1) spec.in1 = view(*in1);
   spec.y = view(y);
   const uint32_t groups = (spec.count + wgsl::kLayoutWorkgroup - 1) / wgsl::kLayoutWorkgroup;
-  spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
-  const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
+  spec.groups_x = grid_width(groups);
   const uint32_t p = pipeline(wgsl::layout_key(spec), [&] { return wgsl::layout_source(spec); });
-  std::vector<GpuBinding> bindings;
-  add_bindings(bindings, in0);
-  if (in1) add_bindings(bindings, *in1);
-  add_bindings(bindings, y);
-  dispatch(p, bindings, {}, spec.groups_x, groups_y, op);
+  dispatch(p, {&in0, in1, &y}, {}, groups, spec.groups_x, op);
   return y;
 }
 
@@ -243,12 +244,9 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
   spec.gamma = view(gamma);
   spec.beta = view(beta);
   spec.y = view(y);
-  spec.groups_x = std::min(spec.rows, limits_.max_workgroups_per_dimension);
-  const uint32_t groups_y = (spec.rows + spec.groups_x - 1) / spec.groups_x;
+  spec.groups_x = grid_width(spec.rows);
   const uint32_t p = pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
-  std::vector<GpuBinding> bindings;
-  for (const Tensor* t : {&x, &gamma, &beta, static_cast<const Tensor*>(&y)}) add_bindings(bindings, *t);
-  dispatch(p, bindings, {reinterpret_cast<const uint8_t*>(&eps), sizeof eps}, spec.groups_x, groups_y, op);
+  dispatch(p, {&x, &gamma, &beta, &y}, {reinterpret_cast<const uint8_t*>(&eps), sizeof eps}, spec.rows, spec.groups_x, op);
   return y;
 }
 
@@ -399,12 +397,8 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) 
   const uint32_t gx = (spec.n + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
   const uint32_t gy = (spec.m + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
   const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  std::vector<GpuBinding> bindings;
-  add_bindings(bindings, x);
-  add_bindings(bindings, w);
-  if (b) add_bindings(bindings, *b);
-  add_bindings(bindings, y);
-  dispatch(p, bindings, {}, gx, gy, "linear");
+  // One workgroup per output tile: a gx × gy grid.
+  dispatch(p, {&x, &w, b, &y}, {}, gx * gy, gx, "linear");
   return y;
 }
 
@@ -437,15 +431,9 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   spec.y = view(y);
   // Tiles numbered row by row over a grid wrapped at the device's width.
   const uint32_t tiles = wgsl::conv2d_tiles(spec);
-  spec.groups_x = std::min(tiles, limits_.max_workgroups_per_dimension);
-  const uint32_t groups_y = (tiles + spec.groups_x - 1) / spec.groups_x;
+  spec.groups_x = grid_width(tiles);
   const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
-  std::vector<GpuBinding> bindings;
-  add_bindings(bindings, x);
-  add_bindings(bindings, w);
-  if (b) add_bindings(bindings, *b);
-  add_bindings(bindings, y);
-  dispatch(pl, bindings, {}, spec.groups_x, groups_y, "conv2d");
+  dispatch(pl, {&x, &w, b, &y}, {}, tiles, spec.groups_x, "conv2d");
   return y;
 }
 
@@ -472,12 +460,9 @@ Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& 
   spec.y = view(y);
   // Workgroups numbered row by row over a grid wrapped at the device's width.
   const uint32_t groups = wgsl::attention_workgroups(spec);
-  spec.groups_x = std::min(groups, limits_.max_workgroups_per_dimension);
-  const uint32_t groups_y = (groups + spec.groups_x - 1) / spec.groups_x;
+  spec.groups_x = grid_width(groups);
   const uint32_t pl = pipeline(wgsl::attention_key(spec), [&] { return wgsl::attention_source(spec); });
-  std::vector<GpuBinding> bindings;
-  for (const Tensor* t : {&q, &k, &v, static_cast<const Tensor*>(&y)}) add_bindings(bindings, *t);
-  dispatch(pl, bindings, {}, spec.groups_x, groups_y, "attention");
+  dispatch(pl, {&q, &k, &v, &y}, {}, groups, spec.groups_x, "attention");
   return y;
 }
 

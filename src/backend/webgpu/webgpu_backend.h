@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,9 +64,13 @@ class WebGpuBackend : public Backend {
   // Elements per buffer of a split tensor: what one binding may hold on this device.
   int64_t chunk_elems(wgsl::Storage storage) const;
   uint32_t pipeline(const std::string& key, const std::function<std::string()>& make_source);
-  // Checks the grid and the number of bindings against the device's limits, then dispatches.
-  void dispatch(uint32_t pipeline, const std::vector<GpuBinding>& bindings, std::span<const uint8_t> uniforms,
-                uint32_t x, uint32_t y, const char* op);
+  // Workgroups per grid row when `groups` workgroups are numbered row by row over a grid wrapped at
+  // the device's maxComputeWorkgroupsPerDimension (kernels bake it in as a constant).
+  uint32_t grid_width(uint32_t groups) const;
+  // Binds the tensors (null ones skipped) and dispatches `groups` workgroups, `width` per row;
+  // checks the grid and the number of bindings against the device's limits first.
+  void dispatch(uint32_t pipeline, std::initializer_list<const Tensor*> tensors, std::span<const uint8_t> uniforms,
+                uint32_t groups, uint32_t width, const char* op);
   // b for add and add_channel, s for scale; inner and the output shape for add_channel and geglu.
   Tensor elementwise(wgsl::ElementwiseOp op, const Tensor& x, const Tensor* b, float s, uint32_t inner = 0,
                      const Shape* out_shape = nullptr);

@@ -21,7 +21,7 @@ export const CHROMIUM_FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disa
   '--disable-component-update', '--no-first-run',
   ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
 
-let server, browser, context, userDataDir;
+let server, context, userDataDir;
 
 before(async () => {
   server = await serveStatic(ROOT, ['web', 'tests/web']);
@@ -47,7 +47,7 @@ test('headless Chromium runs the 37×53×29 matmul through the gpu host, and rep
   assert.ok(r.ok, `page failed: ${r.error}\n${logs.join('\n')}`);
   console.log(`chromium adapter: ${JSON.stringify(r.adapterInfo)} features: ${r.features.join(' ')}`);
   assert.deepEqual(Float32Array.from(r.c), matmulRef(dyadic(M * K, 1), dyadic(K * N, 2), M, K, N));
-  assert.match(r.compileError, /WGSL compilation of entry point 'main' failed:\n  3:11: /);
+  assert.match(r.compileError, /WGSL compilation of entry point 'main' failed:\n {2}3:11: /);
   assert.match(r.validationError, /WebGPU GPUValidationError in dispatch/);
   assert.equal(r.stats.dispatches, 2);
   assert.equal(r.stats.pipelines, 3);
