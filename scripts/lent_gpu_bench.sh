@@ -3,7 +3,10 @@
 # docs/performance.md for the device call): the kernels against the CPU backend on the real GPU,
 # the tiny SD 1.5 golden through WebGPU, then the benchmark — full-size SD 1.5 with random
 # weights, 512×512, 20 steps, classifier-free guidance, twice in one process (the first run compiles
-# the kernels) — whose per-stage report (--report, the second run) docs/performance.md records. Writes logs and the report to $OUT (or /tmp/websd-bench).
+# the kernels) — whose per-stage report (--report, the second run) docs/performance.md records;
+# then full-size SDXL (random weights), one Euler step at 1024×1024, the same way. Writes logs and
+# the reports to $OUT (or /tmp/websd-bench). WEBSD_BENCH="sd15 sdxl" (the default) picks the
+# benchmarks; the tests run when their files came along.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/websd-bench}"
@@ -24,7 +27,16 @@ if [ -d tests/fixtures/tiny-sd15 ] && [ -f tests/web/webgpu/pipeline.test.mjs ];
   node --test tests/web/webgpu/pipeline.test.mjs > "$out/golden.log" 2>&1 || status=1
   grep -E "^# (pass|fail)|max" "$out/golden.log" | head -20
 fi
-node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu \
-  --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 \
-  --width 512 --height 512 --runs 2 -o "$out/sd15_random.png" --report "$out/sd15_report.json" 2>&1 | tee "$out/sd15.log" || status=1
+benches=" ${WEBSD_BENCH:-sd15 sdxl} "
+if [[ "$benches" == *" sd15 "* ]]; then
+  node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu \
+    --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 \
+    --width 512 --height 512 --runs 2 -o "$out/sd15_random.png" --report "$out/sd15_report.json" 2>&1 | tee "$out/sd15.log" || status=1
+fi
+# SDXL: one Euler step (one UNet call, batch 2) at 1024×1024, guidance 5, then the VAE decode.
+if [[ "$benches" == *" sdxl "* ]]; then
+  node web/cli/websd-node.mjs generate --model assets/configs/sdxl --random-weights 0 --backend webgpu \
+    --prompt "a photograph of an astronaut riding a horse" --steps 1 --cfg-scale 5 --seed 0 --scheduler euler \
+    --width 1024 --height 1024 --runs 2 -o "$out/sdxl_random.png" --report "$out/sdxl_report.json" 2>&1 | tee "$out/sdxl.log" || status=1
+fi
 exit $status

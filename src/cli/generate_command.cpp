@@ -18,10 +18,10 @@ namespace websd::cli {
 namespace {
 
 struct GenerateOptions {
-  std::string model, prompt, negative_prompt, scheduler, scheduler_config, backend = "cpu", output, save_tensors, report;
+  std::string model, config, prompt, negative_prompt, scheduler, scheduler_config, backend = "cpu", output, save_tensors, report;
   bool has_negative = false;
-  int steps = 50, width = 0, height = 0, runs = 1;
-  double cfg_scale = 7.5;
+  int steps = 50, width = 0, height = 0, runs = 1, clip_skip = 0;
+  std::optional<double> cfg_scale;  // unset: the model family's default
   uint64_t seed = 0;
   std::optional<uint64_t> random_weights;
 };
@@ -43,7 +43,7 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   // The WebGPU backend lives in the WebAssembly build: the Node CLI runs it (cli/node_handoff.h).
   if (o.backend == "webgpu") exec_node_cli(given_flags(cmd));
   CpuBackend backend;
-  TextToImagePipeline pipe = TextToImagePipeline::load(o.model, backend, o.random_weights);
+  TextToImagePipeline pipe = TextToImagePipeline::load(o.model, backend, o.random_weights, o.config);
   if (!o.scheduler_config.empty()) pipe.set_scheduler(load_scheduler(o.scheduler_config));
   if (!o.scheduler.empty()) pipe.set_scheduler(scheduler_from_preset(o.scheduler, pipe.scheduler_config()));
 
@@ -55,6 +55,7 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   params.seed = o.seed;
   params.width = o.width;
   params.height = o.height;
+  params.clip_skip = o.clip_skip;
 
   // Each run is the whole generation again in this process; the outputs are the last run's.
   GenerateResult r;
@@ -72,6 +73,8 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   if (!o.save_tensors.empty()) {
     std::map<std::string, HostTensor> tensors = {{"image", r.image}, {"latents", r.latents}, {"prompt_embeds", r.prompt_embeds}};
     if (r.negative_prompt_embeds) tensors["negative_prompt_embeds"] = *r.negative_prompt_embeds;
+    if (r.pooled_prompt_embeds) tensors["pooled_prompt_embeds"] = *r.pooled_prompt_embeds;
+    if (r.negative_pooled_prompt_embeds) tensors["negative_pooled_prompt_embeds"] = *r.negative_pooled_prompt_embeds;
     tensors["timesteps"] = HostTensor({static_cast<int64_t>(r.timesteps.size())},
                                       std::vector<float>(r.timesteps.begin(), r.timesteps.end()));
     write_safetensors(o.save_tensors, tensors);
@@ -89,18 +92,30 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
 
 Runner add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
-  CLI::App* cmd = app.add_subcommand("generate", "text to image with a diffusers model folder");
-  cmd->add_option("--model", o->model, "diffusers model folder (model_index.json, unet/, vae/, ...)")->required();
+  CLI::App* cmd = app.add_subcommand("generate", "text to image with a diffusers model folder or single-file checkpoint");
+  cmd->add_option("--model", o->model,
+                  "diffusers model folder (model_index.json, unet/, vae/, ...), or a single-file .safetensors "
+                  "checkpoint (SD 1.x / SDXL, original layout)")
+      ->required();
+  cmd->add_option("--config", o->config,
+                  "with a single file: a folder with the model's configs (e.g. a diffusers folder of the same "
+                  "architecture) instead of the standard ones")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--prompt", o->prompt, "what to draw")->required();
   cmd->add_option("--negative-prompt", o->negative_prompt, "what to steer away from (omitted: diffusers' None)")
       ->each([o](const std::string&) { o->has_negative = true; });
   cmd->add_option("--steps", o->steps, "denoising steps")->capture_default_str()->check(CLI::Range(1, 10000));
-  cmd->add_option("--cfg-scale", o->cfg_scale, "classifier-free guidance scale (≤ 1 disables guidance)")->capture_default_str();
+  cmd->add_option("--cfg-scale", o->cfg_scale,
+                  "classifier-free guidance scale (≤ 1 disables guidance; default: diffusers' 7.5, SDXL 5.0)");
   cmd->add_option("--seed", o->seed, "torch CPU generator seed for the starting noise")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--width", o->width, "picture width, a multiple of the VAE factor (default: the model's)");
   cmd->add_option("--height", o->height, "picture height, a multiple of the VAE factor (default: the model's)");
+  cmd->add_option("--clip-skip", o->clip_skip,
+                  "use the text encoder's hidden state this many layers earlier (diffusers' clip_skip; 0: the usual one)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   auto* preset = cmd->add_option("--scheduler", o->scheduler, "scheduler in place of the model's own")
                      ->check(CLI::IsMember({"pndm", "dpm++2m", "dpm++2m-karras", "euler", "euler-karras", "ddim", "lcm"}));
   cmd->add_option("--scheduler-config", o->scheduler_config, "a diffusers scheduler_config.json to use instead")

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add(websd::cli::add_generate_command);
   add(websd::cli::add_tokenize_command);
   add(websd::cli::add_bench_command);
+  add(websd::cli::add_info_command);
 
   try {
     app.parse(argc, argv);

@@ -3,8 +3,9 @@
 
 namespace websd {
 
-ClipTextConfig ClipTextConfig::load(const std::string& config_json) {
-  ConfigReader r = ConfigReader::load(config_json);
+ClipTextConfig ClipTextConfig::load(const std::string& config_json) { return parse(ConfigReader::load(config_json)); }
+
+ClipTextConfig ClipTextConfig::parse(ConfigReader r) {
   ClipTextConfig c;
 
   const std::vector<std::string> arch = r.get_string_list("architectures", {"CLIPTextModel"});

@@ -70,6 +70,14 @@ std::vector<int> ClipTextModel::pooling_rows(std::span<const int> ids, int batch
   return rows;
 }
 
+const Tensor& ClipTextModel::Output::hidden_state(int index) const {
+  const int count = static_cast<int>(hidden_states.size());
+  if (index < -count || index >= count)
+    throw Error("text encoder: hidden state " + std::to_string(index) + " does not exist (it has " + std::to_string(count) +
+                ": the embeddings and one per layer)");
+  return hidden_states[static_cast<size_t>(index < 0 ? count + index : index)];
+}
+
 ClipTextModel::Output ClipTextModel::forward(std::span<const int> ids, int batch) const {
   Backend& be = *backend_;
   const ClipTextConfig& c = config_;
@@ -91,10 +99,12 @@ ClipTextModel::Output ClipTextModel::forward(std::span<const int> ids, int batch
                     be.embedding(position_embedding_, positions));
 
   Output out;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (i + 1 == layers_.size()) out.penultimate_hidden_state = h;
-    h = run_layer(layers_[i], h);
+  out.hidden_states.push_back(h);
+  for (const Layer& layer : layers_) {
+    h = run_layer(layer, h);
+    out.hidden_states.push_back(h);
   }
+  out.penultimate_hidden_state = out.hidden_state(-2);
   out.last_hidden_state = final_layer_norm_(be, h);
   // Gathering rows of the flattened states picks each prompt's pooling position.
   out.pooled = be.embedding(out.last_hidden_state.reshaped({batch * length, width}), pooling_rows(ids, batch, length));

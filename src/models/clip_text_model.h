@@ -8,6 +8,8 @@
 
 namespace websd {
 
+class ConfigReader;
+
 // transformers' CLIPTextConfig, restricted to what the text encoders of Stable Diffusion use.
 struct ClipTextConfig {
   bool with_projection = false;  // CLIPTextModelWithProjection (SDXL's second encoder)
@@ -25,6 +27,8 @@ struct ClipTextConfig {
   int eos_token_id = 49407;
 
   static ClipTextConfig load(const std::string& config_json);
+  // From a config already read (a single-file checkpoint's sized standard config).
+  static ClipTextConfig parse(ConfigReader reader);
 };
 
 // transformers' CLIPTextModel / CLIPTextModelWithProjection: token + position embeddings, pre-LN
@@ -39,11 +43,20 @@ class ClipTextModel {
   struct Output {
     Tensor last_hidden_state;         // [batch, L, hidden] after the final LayerNorm
     Tensor penultimate_hidden_state;  // hidden_states[-2]: the input of the last layer, no LayerNorm
+    // transformers' hidden_states: the embeddings, then each layer's output (num_hidden_layers + 1
+    // entries, none through the final LayerNorm). Pipelines pick from it for clip_skip.
+    std::vector<Tensor> hidden_states;
+    // hidden_states[index] with Python's negative indexing (-1: the last layer's output), as
+    // diffusers indexes it; out of range is an Error.
+    const Tensor& hidden_state(int index) const;
     Tensor pooled;                    // [batch, hidden]: last_hidden_state at the first end-of-text token
     std::optional<Tensor> text_embeds;  // [batch, projection_dim]: pooled · text_projection (with projection only)
   };
   // ids: batch rows of L ≤ max_position_embeddings token ids, row-major.
   Output forward(std::span<const int> ids, int batch) const;
+
+  // text_model.final_layer_norm, which SD 1.x pipelines apply to an earlier hidden state under clip_skip.
+  Tensor final_layer_norm(const Tensor& hidden_state) const { return final_layer_norm_(*backend_, hidden_state); }
 
   const ClipTextConfig& config() const { return config_; }
 

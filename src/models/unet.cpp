@@ -60,9 +60,12 @@ UNet2DConditionModel::UNet2DConditionModel(const UNetConfig& cfg, const Weights&
 
 UNet2DConditionModel UNet2DConditionModel::load(const std::string& dir, Backend& backend) {
   const UNetConfig cfg = UNetConfig::load((std::filesystem::path(dir) / "config.json").string());
-  const Weights w = Weights::open_component(dir, backend);
-  UNet2DConditionModel model(cfg, w);
-  w.check_all_used();
+  return build(cfg, Weights::open_component(dir, backend));
+}
+
+UNet2DConditionModel UNet2DConditionModel::build(const UNetConfig& cfg, const Weights& weights) {
+  UNet2DConditionModel model(cfg, weights);
+  weights.check_all_used();
   return model;
 }
 

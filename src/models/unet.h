@@ -16,6 +16,8 @@ class UNet2DConditionModel {
  public:
   // A component folder (config.json and the weights), e.g. <model>/unet.
   static UNet2DConditionModel load(const std::string& dir, Backend& backend);
+  // From a config and opened weights (a folder's, or a single-file checkpoint's view).
+  static UNet2DConditionModel build(const UNetConfig& cfg, const Weights& weights);
   // Made-up weights (Weights::random), for measuring memory and speed of full-size models.
   static UNet2DConditionModel random(const UNetConfig& cfg, Backend& backend, uint64_t seed);
 

@@ -78,8 +78,9 @@ void parse_transformer_layers(ConfigReader& r, UNetConfig& c) {
 
 }  // namespace
 
-UNetConfig UNetConfig::load(const std::string& config_json) {
-  ConfigReader r = ConfigReader::load(config_json);
+UNetConfig UNetConfig::load(const std::string& config_json) { return parse(ConfigReader::load(config_json)); }
+
+UNetConfig UNetConfig::parse(ConfigReader r) {
   const nlohmann::json class_name = field(r, "_class_name");
   if (!class_name.is_null() && class_name != "UNet2DConditionModel")
     r.fail("_class_name", "websd reads UNet2DConditionModel configs only");

@@ -4,6 +4,8 @@
 
 namespace websd {
 
+class ConfigReader;
+
 // diffusers' UNet2DConditionModel config.json, resolved into per-level values. Levels count from
 // the input (block_out_channels order); up-path fields are listed deepest level first, the order
 // the up blocks run in.
@@ -42,6 +44,8 @@ struct UNetConfig {
   int projection_class_embeddings_input_dim = 0;
 
   static UNetConfig load(const std::string& config_json);
+  // From a config already read (a single-file checkpoint's sized standard config).
+  static UNetConfig parse(ConfigReader reader);
 };
 
 }  // namespace websd

@@ -7,6 +7,8 @@
 
 namespace websd {
 
+class ConfigReader;
+
 // diffusers' AutoencoderKL config, restricted to the DownEncoderBlock2D / UpDecoderBlock2D
 // family that the Stable Diffusion VAEs use.
 struct AutoencoderKLConfig {
@@ -23,6 +25,8 @@ struct AutoencoderKLConfig {
   bool mid_block_add_attention = true;
 
   static AutoencoderKLConfig load(const std::string& config_json);
+  // From a config already read (a single-file checkpoint's sized standard config).
+  static AutoencoderKLConfig parse(ConfigReader reader);
 };
 
 // diffusers' Attention as UNetMidBlock2D builds it for the VAE: GroupNorm, then self-attention over

@@ -6,7 +6,10 @@
 namespace websd {
 
 AutoencoderKLConfig AutoencoderKLConfig::load(const std::string& config_json) {
-  ConfigReader r = ConfigReader::load(config_json);
+  return parse(ConfigReader::load(config_json));
+}
+
+AutoencoderKLConfig AutoencoderKLConfig::parse(ConfigReader r) {
   AutoencoderKLConfig c;
 
   c.in_channels = r.get_positive_int("in_channels", c.in_channels);

@@ -13,9 +13,13 @@
 namespace websd {
 
 struct Weights::Store {
+  struct Source {
+    SafetensorsFile* file;
+    TensorRecipe recipe;
+  };
   Backend* backend = nullptr;
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, SafetensorsFile*> index;
+  std::vector<std::shared_ptr<SafetensorsFile>> files;
+  std::map<std::string, Source> index;
   std::set<std::string> used;
   std::string description;
   std::optional<uint64_t> random_seed;
@@ -27,11 +31,22 @@ Weights Weights::open_files(const std::vector<std::string>& files, Backend& back
   w.store_ = std::make_shared<Store>();
   w.store_->backend = &backend;
   for (const std::string& f : files) {
-    w.store_->files.push_back(std::make_unique<SafetensorsFile>(f));
+    w.store_->files.push_back(std::make_shared<SafetensorsFile>(f));
     SafetensorsFile* file = w.store_->files.back().get();
-    for (auto& [name, info] : file->tensors()) w.store_->index[name] = file;
+    for (auto& [name, info] : file->tensors()) w.store_->index[name] = {file, TensorRecipe::copy(name, info.shape)};
     w.store_->description += (w.store_->description.empty() ? "" : ", ") + f;
   }
+  return w;
+}
+
+Weights Weights::open_mapped(std::shared_ptr<SafetensorsFile> file, std::map<std::string, TensorRecipe> tensors,
+                             const std::string& description, Backend& backend) {
+  Weights w;
+  w.store_ = std::make_shared<Store>();
+  w.store_->backend = &backend;
+  w.store_->files.push_back(std::move(file));
+  for (auto& [name, recipe] : tensors) w.store_->index[name] = {w.store_->files.back().get(), std::move(recipe)};
+  w.store_->description = description;
   return w;
 }
 
@@ -64,10 +79,14 @@ static HostTensor random_tensor(uint64_t seed, float scale, const std::string& n
 }
 
 Weights Weights::open_component(const std::string& dir, Backend& backend) {
+  return open_files(component_files(dir), backend);
+}
+
+std::vector<std::string> Weights::component_files(const std::string& dir) {
   namespace fs = std::filesystem;
   for (const char* name : {"diffusion_pytorch_model.safetensors", "model.safetensors"}) {
     const fs::path single = fs::path(dir) / name;
-    if (fs::exists(single)) return open_files({single.string()}, backend);
+    if (fs::exists(single)) return {single.string()};
     const fs::path index = fs::path(dir) / (std::string(name) + ".index.json");
     if (fs::exists(index)) {
       nlohmann::json j = read_json_file(index.string());
@@ -75,7 +94,7 @@ Weights Weights::open_component(const std::string& dir, Backend& backend) {
         throw Error(index.string() + ": has no weight_map object");
       std::set<std::string> shards;
       for (auto& [tensor, shard] : j["weight_map"].items()) shards.insert((fs::path(dir) / shard.get<std::string>()).string());
-      return open_files({shards.begin(), shards.end()}, backend);
+      return {shards.begin(), shards.end()};
     }
   }
   throw Error(dir + ": no model.safetensors or diffusion_pytorch_model.safetensors (only safetensors weights are supported)");
@@ -101,12 +120,14 @@ HostTensor Weights::get_host(const std::string& name, const Shape& expected) con
   auto it = store_->index.find(full);
   if (it == store_->index.end())
     throw Error(describe() + ": missing tensor '" + full + "' (the weights do not match config.json)");
-  const Shape& shape = it->second->info(full).shape;
-  if (shape != expected)
-    throw Error(describe() + ": tensor '" + full + "' has shape " + shape_str(shape) + " but config.json implies " +
-                shape_str(expected));
+  const auto& [file, recipe] = it->second;
+  if (recipe.shape != expected) {
+    const std::string stored = recipe.key == full ? "" : " (stored as '" + recipe.key + "')";
+    throw Error(describe() + ": tensor '" + full + "'" + stored + " has shape " + shape_str(recipe.shape) +
+                " but config.json implies " + shape_str(expected));
+  }
   store_->used.insert(full);
-  return it->second->read(full);
+  return read_recipe(*file, recipe);
 }
 
 Tensor Weights::get(const std::string& name, const Shape& expected) const {

@@ -1,9 +1,11 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "io/tensor_recipe.h"
 
 namespace websd {
 
@@ -17,6 +19,12 @@ class Weights {
   // *.safetensors.index.json.
   static Weights open_component(const std::string& dir, Backend& backend);
   static Weights open_files(const std::vector<std::string>& files, Backend& backend);
+  // The safetensors files open_component reads for a component folder.
+  static std::vector<std::string> component_files(const std::string& dir);
+  // Tensors named as in diffusers, each made from one stored in `file` by its recipe: a component
+  // of a single-file checkpoint (models/single_file), read in place. Views of one file share it.
+  static Weights open_mapped(std::shared_ptr<SafetensorsFile> file, std::map<std::string, TensorRecipe> tensors,
+                             const std::string& description, Backend& backend);
   // No checkpoint: every tensor a loader asks for exists and is made up on the spot from the seed
   // and its name (so it does not depend on load order), uniform in ±scale/√fan_in. Lets the full-size
   // models be built to measure memory and speed where no weights can be downloaded; loaders must take

@@ -10,6 +10,8 @@
 namespace websd {
 namespace {
 
+using ClassTable = std::map<std::string, std::set<std::string>>;
+
 // [library, class] of a component, or empty when the entry is [null, null].
 std::string component_class(const nlohmann::json& j, const std::string& file, const std::string& key) {
   auto it = j.find(key);
@@ -18,6 +20,33 @@ std::string component_class(const nlohmann::json& j, const std::string& file, co
   if ((*it)[1].is_null()) return "";
   if (!(*it)[1].is_string()) throw Error(file + ": field '" + key + "' must name a class");
   return (*it)[1].get<std::string>();
+}
+
+// The components each family needs, and the classes websd implements for them.
+ClassTable required_components(PipelineFamily family) {
+  const std::set<std::string> tokenizer = {"CLIPTokenizer", "CLIPTokenizerFast"};
+  ClassTable t = {
+      {"unet", {"UNet2DConditionModel"}},
+      {"vae", {"AutoencoderKL"}},
+      {"text_encoder", {"CLIPTextModel"}},
+      {"tokenizer", tokenizer},
+      {"scheduler",
+       {"PNDMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "DDIMScheduler", "LCMScheduler"}}};
+  if (family == PipelineFamily::kStableDiffusionXL) {
+    t["text_encoder_2"] = {"CLIPTextModelWithProjection"};
+    t["tokenizer_2"] = tokenizer;
+  }
+  return t;
+}
+
+// Entries that may be present and are not run, per family. The safety checker and its feature
+// extractor are not run: websd generates locally for the user who asked, as diffusers does with
+// safety_checker=None; image_encoder serves IP-Adapters, which websd does not take. SDXL base's
+// add_watermarker (null there) asks diffusers to stamp an invisible watermark into the output after
+// decoding; it changes no step of the generation, and websd returns the decoded picture as it is.
+std::set<std::string> ignored_entries(PipelineFamily family) {
+  if (family == PipelineFamily::kStableDiffusionXL) return {"feature_extractor", "image_encoder", "add_watermarker"};
+  return {"safety_checker", "feature_extractor", "image_encoder", "requires_safety_checker"};
 }
 
 }  // namespace
@@ -35,17 +64,13 @@ ModelIndex ModelIndex::load(const std::string& dir) {
   ModelIndex m;
   m.dir = dir;
   m.pipeline_class = j.value("_class_name", "");
-  if (m.pipeline_class != "StableDiffusionPipeline")
+  if (m.pipeline_class == "StableDiffusionXLPipeline")
+    m.family = PipelineFamily::kStableDiffusionXL;
+  else if (m.pipeline_class != "StableDiffusionPipeline")
     throw Error(file + ": field '_class_name' = \"" + m.pipeline_class +
-                "\": websd runs StableDiffusionPipeline models (SD 1.x family)");
+                "\": websd runs StableDiffusionPipeline (SD 1.x/2.x) and StableDiffusionXLPipeline models");
 
-  const std::map<std::string, std::set<std::string>> required = {
-      {"unet", {"UNet2DConditionModel"}},
-      {"vae", {"AutoencoderKL"}},
-      {"text_encoder", {"CLIPTextModel"}},
-      {"tokenizer", {"CLIPTokenizer", "CLIPTokenizerFast"}},
-      {"scheduler",
-       {"PNDMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "DDIMScheduler", "LCMScheduler"}}};
+  const ClassTable required = required_components(m.family);
   for (auto& [name, classes] : required) {
     const std::string cls = component_class(j, file, name);
     if (cls.empty()) throw Error(file + ": component '" + name + "' is missing");
@@ -54,13 +79,18 @@ ModelIndex ModelIndex::load(const std::string& dir) {
   }
   m.text_encoder_class = component_class(j, file, "text_encoder");
   m.scheduler_class = component_class(j, file, "scheduler");
-  // The safety checker and its feature extractor are not run: websd generates locally for the
-  // user who asked, as diffusers does with safety_checker=None.
+
+  if (m.family == PipelineFamily::kStableDiffusionXL) {
+    // StableDiffusionXLPipeline's own default is true.
+    const auto it = j.find("force_zeros_for_empty_prompt");
+    if (it != j.end() && !it->is_boolean()) throw Error(file + ": field 'force_zeros_for_empty_prompt' must be true or false");
+    m.force_zeros_for_empty_prompt = it == j.end() || it->get<bool>();
+  }
+  const std::set<std::string> ignored = ignored_entries(m.family);
   for (auto& [key, value] : j.items()) {
-    if (key.empty() || key[0] == '_' || required.count(key)) continue;
-    static const std::set<std::string> optional = {"safety_checker", "feature_extractor", "image_encoder",
-                                                   "requires_safety_checker"};
-    if (!optional.count(key)) throw Error(file + ": component '" + key + "' is not supported by websd");
+    if (key.empty() || key[0] == '_' || required.count(key) || ignored.count(key)) continue;
+    if (m.family == PipelineFamily::kStableDiffusionXL && key == "force_zeros_for_empty_prompt") continue;
+    throw Error(file + ": component '" + key + "' is not supported by websd");
   }
   return m;
 }

@@ -1,43 +1,56 @@
 #include "pipeline/text_to_image.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 
 #include "core/error.h"
 #include "io/config.h"
+#include "pipeline/model_source.h"
 #include "rng/torch_generator.h"
 
 namespace websd {
 
-TextToImagePipeline::TextToImagePipeline(Backend& backend, ModelIndex index, ClipTokenizer tokenizer,
-                                         ClipTextModel text_encoder, UNet2DConditionModel unet, AutoencoderKL vae,
-                                         nlohmann::json scheduler_config)
+TextToImagePipeline::TextToImagePipeline(Backend& backend, ModelIndex index, PromptEncoder prompt_encoder,
+                                         UNet2DConditionModel unet, AutoencoderKL vae, nlohmann::json scheduler_config)
     : backend_(&backend),
       index_(std::move(index)),
-      tokenizer_(std::move(tokenizer)),
-      text_encoder_(std::move(text_encoder)),
+      prompt_encoder_(std::move(prompt_encoder)),
       unet_(std::move(unet)),
       vae_(std::move(vae)),
       scheduler_config_(std::move(scheduler_config)) {}
 
-TextToImagePipeline TextToImagePipeline::load(const std::string& model_dir, Backend& backend,
-                                              std::optional<uint64_t> random_seed) {
-  ModelIndex index = ModelIndex::load(model_dir);
+TextToImagePipeline TextToImagePipeline::load(const std::string& model, Backend& backend,
+                                              std::optional<uint64_t> random_seed, const std::string& config_dir) {
+  const ModelSource source = ModelSource::open(model, config_dir);
+  const ModelIndex& index = source.index();
   const std::string scheduler_file = index.component("scheduler") + "/scheduler_config.json";
   nlohmann::json scheduler_config = read_json_file(scheduler_file);
   const auto config = [&](const char* component) { return index.component(component) + "/config.json"; };
-  const auto random_weights = [&] { return Weights::random(backend, *random_seed); };
+  const auto weights = [&](const char* component) {
+    return random_seed ? Weights::random(backend, *random_seed) : source.weights(component, backend);
+  };
+  const auto text_stage = [&](const char* tokenizer, const char* encoder) {
+    ClipTokenizer t = ClipTokenizer::from_folder(index.component(tokenizer));
+    return PromptEncoder::TextStage{std::move(t),
+                                    ClipTextModel::build(ClipTextConfig::parse(source.config(encoder)), weights(encoder))};
+  };
   // One after another, so a broken folder is reported at its first component.
-  ClipTokenizer tokenizer = ClipTokenizer::from_folder(index.component("tokenizer"));
-  ClipTextModel text_encoder = random_seed
-                                   ? ClipTextModel::build(ClipTextConfig::load(config("text_encoder")), random_weights())
-                                   : ClipTextModel::load(index.component("text_encoder"), backend);
-  UNet2DConditionModel unet = random_seed ? UNet2DConditionModel::random(UNetConfig::load(config("unet")), backend, *random_seed)
-                                          : UNet2DConditionModel::load(index.component("unet"), backend);
-  AutoencoderKL vae = random_seed ? AutoencoderKL::build(AutoencoderKLConfig::load(config("vae")), random_weights())
-                                  : AutoencoderKL::load(index.component("vae"), backend);
-  TextToImagePipeline p(backend, index, std::move(tokenizer), std::move(text_encoder), std::move(unet), std::move(vae),
+  std::vector<PromptEncoder::TextStage> stages;
+  stages.push_back(text_stage("tokenizer", "text_encoder"));
+  const bool xl = index.family == PipelineFamily::kStableDiffusionXL;
+  if (xl) stages.push_back(text_stage("tokenizer_2", "text_encoder_2"));
+  PromptEncoder prompt_encoder(backend, std::move(stages), index.force_zeros_for_empty_prompt);
+  UNet2DConditionModel unet = UNet2DConditionModel::build(UNetConfig::parse(source.config("unet")), weights("unet"));
+  // SDXL's pooled embeddings and size conditioning have to go somewhere, and a text_time UNet
+  // cannot run without them: the pipeline class and the UNet must agree.
+  if (unet.config().text_time != xl)
+    throw Error(config("unet") + ": " +
+                (xl ? "model_index.json names StableDiffusionXLPipeline, whose UNet needs addition_embed_type \"text_time\""
+                    : "addition_embed_type \"text_time\" is SDXL's, but model_index.json names " + index.pipeline_class));
+  AutoencoderKL vae = AutoencoderKL::build(AutoencoderKLConfig::parse(source.config("vae")), weights("vae"));
+  TextToImagePipeline p(backend, index, std::move(prompt_encoder), std::move(unet), std::move(vae),
                         std::move(scheduler_config));
   p.scheduler_ = load_scheduler(scheduler_file);
   return p;
@@ -46,18 +59,13 @@ TextToImagePipeline TextToImagePipeline::load(const std::string& model_dir, Back
 int TextToImagePipeline::default_width() const { return unet_.config().sample_width * vae_.downscale_factor(); }
 int TextToImagePipeline::default_height() const { return unet_.config().sample_height * vae_.downscale_factor(); }
 
-HostTensor TextToImagePipeline::encode_prompt(const std::string& text) const {
-  const std::vector<int> ids = tokenizer_.encode(text);
-  return backend_->to_host(text_encoder_.forward(ids, 1).last_hidden_state);
-}
-
-void TextToImagePipeline::validate(const GenerateParams& params, int width, int height) const {
+void TextToImagePipeline::validate(const GenerateParams& params, int width, int height, double guidance) const {
   const int f = vae_.downscale_factor();
   if (width <= 0 || height <= 0 || width % f || height % f)
     throw Error("width and height must be positive multiples of " + std::to_string(f) + " (got " +
                 std::to_string(width) + "x" + std::to_string(height) + ")");
   if (params.steps < 1) throw Error("steps must be at least 1 (got " + std::to_string(params.steps) + ")");
-  if (!std::isfinite(params.guidance_scale)) throw Error("guidance scale must be a finite number");
+  if (!std::isfinite(guidance)) throw Error("guidance scale must be a finite number");
 }
 
 HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents) {
@@ -72,6 +80,14 @@ HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const Host
     for (int64_t i = 0; i < H * W; ++i)
       image.data[static_cast<size_t>(i * C + c)] = std::clamp(decoded.data[static_cast<size_t>(c * H * W + i)] / 2.0f + 0.5f, 0.0f, 1.0f);
   return image;
+}
+
+HostTensor sdxl_time_ids(int width, int height, int64_t batch) {
+  const float h = static_cast<float>(height), w = static_cast<float>(width);
+  const std::array<float, 6> row = {h, w, 0.0f, 0.0f, h, w};
+  HostTensor ids({batch, 6});
+  for (int64_t b = 0; b < batch; ++b) std::copy(row.begin(), row.end(), ids.data.begin() + b * 6);
+  return ids;
 }
 
 namespace {
@@ -101,31 +117,44 @@ class StageTimer {
   uint64_t kernels_ = 0;
 };
 
+// Two [1, ...] tensors as one batch of 2.
+HostTensor batch_of(const HostTensor& first, const HostTensor& second) {
+  HostTensor both = first;
+  both.shape[0] = 2;
+  both.data.insert(both.data.end(), second.data.begin(), second.data.end());
+  return both;
+}
+
 }  // namespace
 
 GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const StepCallback& on_step) {
   const int width = params.width ? params.width : default_width();
   const int height = params.height ? params.height : default_height();
-  validate(params, width, height);
+  const double guidance = params.guidance_scale.value_or(default_guidance_scale());
+  validate(params, width, height, guidance);
   Backend& be = *backend_;
-  const bool guided = params.guidance_scale > 1.0;
+  const bool guided = guidance > 1.0;
 
   GenerateResult result;
+  PromptEmbeddings positive, negative;
   {
     StageTimer timer(be, result.stages, "text_encoder");
-    result.prompt_embeds = encode_prompt(params.prompt);
-    if (guided) result.negative_prompt_embeds = encode_prompt(params.negative_prompt.value_or(""));
+    positive = prompt_encoder_.encode(params.prompt, params.clip_skip);
+    if (guided) negative = prompt_encoder_.encode_negative(params.negative_prompt, positive);
+  }
+  result.prompt_embeds = positive.embeds;
+  result.pooled_prompt_embeds = positive.pooled;
+  if (guided) {
+    result.negative_prompt_embeds = negative.embeds;
+    result.negative_pooled_prompt_embeds = negative.pooled;
   }
 
   // Unconditional first, as diffusers concatenates [negative, positive].
-  Tensor context;
-  if (guided) {
-    HostTensor both = *result.negative_prompt_embeds;
-    both.shape[0] = 2;
-    both.data.insert(both.data.end(), result.prompt_embeds.data.begin(), result.prompt_embeds.data.end());
-    context = be.upload(both);
-  } else {
-    context = be.upload(result.prompt_embeds);
+  const Tensor context = be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds);
+  std::optional<Tensor> text_embeds, time_ids;
+  if (positive.pooled) {
+    text_embeds = be.upload(guided ? batch_of(*negative.pooled, *positive.pooled) : *positive.pooled);
+    time_ids = be.upload(sdxl_time_ids(width, height, guided ? 2 : 1));
   }
 
   scheduler_->set_timesteps(params.steps);
@@ -153,21 +182,17 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   for (int i = 0; i < total; ++i) {
     const float t = static_cast<float>(result.timesteps[static_cast<size_t>(i)]);
     HostTensor model_input = scheduler_->scale_model_input(latents, static_cast<size_t>(i));
-    if (guided) {
-      const size_t n = model_input.data.size();
-      model_input.shape[0] = 2;
-      model_input.data.resize(2 * n);
-      std::copy_n(model_input.data.begin(), n, model_input.data.begin() + static_cast<std::ptrdiff_t>(n));
-    }
+    if (guided) model_input = batch_of(model_input, model_input);
     const std::vector<float> ts(static_cast<size_t>(model_input.shape[0]), t);
     HostTensor noise;
     {
       StageTimer timer(be, result.stages, "unet_step");
-      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context));
+      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context, text_embeds ? &*text_embeds : nullptr,
+                                       time_ids ? &*time_ids : nullptr));
     }
     if (guided) {
       const size_t n = latents.data.size();
-      const float g = static_cast<float>(params.guidance_scale);
+      const float g = static_cast<float>(guidance);
       HostTensor combined(latents.shape);
       for (size_t k = 0; k < n; ++k) combined.data[k] = noise.data[k] + g * (noise.data[n + k] - noise.data[k]);
       noise = std::move(combined);

@@ -9,12 +9,11 @@
 
 #include "backend/backend.h"
 #include "models/autoencoder_kl.h"
-#include "models/clip_text_model.h"
 #include "models/unet.h"
 #include "pipeline/model_index.h"
+#include "pipeline/prompt_encoder.h"
 #include "rng/torch_generator.h"
 #include "sched/scheduler.h"
-#include "tokenizer/clip_tokenizer.h"
 
 namespace websd {
 
@@ -23,9 +22,14 @@ struct GenerateParams {
   // nullopt behaves like diffusers' negative_prompt=None, "" like an explicit empty string.
   std::optional<std::string> negative_prompt;
   int steps = 50;               // diffusers' num_inference_steps default
-  double guidance_scale = 7.5;  // ≤ 1 skips the unconditional branch, as diffusers does
+  // ≤ 1 skips the unconditional branch, as diffusers does. nullopt: the family's diffusers default,
+  // 7.5 for StableDiffusionPipeline, 5.0 for StableDiffusionXLPipeline.
+  std::optional<double> guidance_scale;
   uint64_t seed = 0;
   int width = 0, height = 0;    // 0: the model's sample_size × the VAE's factor
+  // diffusers' clip_skip: 0 (None) uses the usual layer, k > 0 the hidden state k layers before it
+  // (see PromptEncoder). Applies to the prompt, not the negative prompt, as in diffusers.
+  int clip_skip = 0;
   // Starting latents instead of torch.randn(seed) (diffusers' latents= argument).
   std::optional<HostTensor> latents;
 };
@@ -43,6 +47,9 @@ struct GenerateResult {
   HostTensor latents;  // final latents, before the VAE
   HostTensor prompt_embeds;
   std::optional<HostTensor> negative_prompt_embeds;
+  // SDXL's pooled text embeddings (the UNet's text_embeds); absent for SD 1.x/2.x.
+  std::optional<HostTensor> pooled_prompt_embeds;
+  std::optional<HostTensor> negative_pooled_prompt_embeds;
   std::vector<double> timesteps;
   std::vector<StageReport> stages;  // in order; one unet_step per denoising step
 };
@@ -50,14 +57,20 @@ struct GenerateResult {
 // Called after each denoising step with the step number (1-based), the total, and the latents.
 using StepCallback = std::function<void(int step, int total, const HostTensor& latents)>;
 
-// diffusers' StableDiffusionPipeline text-to-image, step for step.
+// diffusers' StableDiffusionPipeline and StableDiffusionXLPipeline text-to-image, step for step;
+// model_index.json says which. The families differ only in the prompt encoding (PromptEncoder) and
+// SDXL's added UNet conditioning (pooled embeddings and the size/crop time ids); the denoising
+// loop is shared.
 class TextToImagePipeline {
  public:
+  // model: a diffusers folder or a single-file checkpoint (pipeline/model_source.h), whose configs
+  // come from config_dir if given, else from the family's standard configs sized to its weights.
   // random_seed: build the models from their config.json files alone, with Weights::random(seed)
   // in place of a checkpoint, so full-size models can be timed where no weights exist (the
   // pictures are noise).
-  static TextToImagePipeline load(const std::string& model_dir, Backend& backend,
-                                  std::optional<uint64_t> random_seed = std::nullopt);
+  static TextToImagePipeline load(const std::string& model, Backend& backend,
+                                  std::optional<uint64_t> random_seed = std::nullopt,
+                                  const std::string& config_dir = "");
 
   // The model's own scheduler config (scheduler/scheduler_config.json).
   const nlohmann::json& scheduler_config() const { return scheduler_config_; }
@@ -65,27 +78,37 @@ class TextToImagePipeline {
   int default_width() const;
   int default_height() const;
   int vae_factor() const { return vae_.downscale_factor(); }
+  PipelineFamily family() const { return index_.family; }
+  // model_index.json's folder: the model folder, or a single file's config folder.
+  const ModelIndex& model_index() const { return index_; }
+  double default_guidance_scale() const { return index_.family == PipelineFamily::kStableDiffusionXL ? 5.0 : 7.5; }
 
   GenerateResult generate(const GenerateParams& params, const StepCallback& on_step = {});
 
-  // One prompt → the text encoder's last hidden state [1, 77, C].
-  HostTensor encode_prompt(const std::string& text) const;
+  // One prompt → what the UNet is conditioned on (see PromptEncoder).
+  PromptEmbeddings encode_prompt(const std::string& text, int clip_skip = 0) const {
+    return prompt_encoder_.encode(text, clip_skip);
+  }
 
  private:
-  TextToImagePipeline(Backend& backend, ModelIndex index, ClipTokenizer tokenizer, ClipTextModel text_encoder,
-                      UNet2DConditionModel unet, AutoencoderKL vae, nlohmann::json scheduler_config);
-  void validate(const GenerateParams& params, int width, int height) const;
+  TextToImagePipeline(Backend& backend, ModelIndex index, PromptEncoder prompt_encoder, UNet2DConditionModel unet,
+                      AutoencoderKL vae, nlohmann::json scheduler_config);
+  void validate(const GenerateParams& params, int width, int height, double guidance) const;
 
   Backend* backend_;
   ModelIndex index_;
-  ClipTokenizer tokenizer_;
-  ClipTextModel text_encoder_;
+  PromptEncoder prompt_encoder_;
   UNet2DConditionModel unet_;
   AutoencoderKL vae_;
   nlohmann::json scheduler_config_;
   std::unique_ptr<Scheduler> scheduler_;
   TorchGenerator generator_{0};
 };
+
+// SDXL's size and crop conditioning as StableDiffusionXLPipeline passes it by default: original
+// size (height, width), crop top-left (0, 0), target size (height, width); [batch, 6], one row per
+// batch entry.
+HostTensor sdxl_time_ids(int width, int height, int64_t batch);
 
 // latents / scaling_factor → VAE → (x / 2 + 0.5) clamped → H×W×3.
 HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents);

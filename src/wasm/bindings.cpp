@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "pipeline/model_info.h"
 #include "tokenizer/clip_tokenizer.h"
 #include "wasm/js_pipeline.h"
 #include "wasm/js_values.h"
@@ -37,6 +38,11 @@ val tokenize(const std::string& tokenizer_dir, const std::string& text, const st
     for (int id : tok.encode(text)) ids.call<void>("push", id);
     return ids;
   });
+}
+
+// What `websd info` prints for a model folder or single file; config: a single file's config folder.
+std::string model_info(const std::string& path, const std::string& config) {
+  return with_js_errors([&] { return describe_model(path, config); });
 }
 
 val encode_png_js(const val& image) {
@@ -71,6 +77,7 @@ EMSCRIPTEN_BINDINGS(websd) {
       .function("defaultWidth", &JsPipeline::default_width)
       .function("defaultHeight", &JsPipeline::default_height);
   emscripten::function("tokenize", &tokenize);
+  emscripten::function("modelInfo", &model_info);
   emscripten::function("encodePng", &encode_png_js);
   emscripten::function("writePng", &write_png_js);
   emscripten::function("writeSafetensors", &write_safetensors_js);

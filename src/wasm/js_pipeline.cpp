@@ -4,7 +4,6 @@
 #include "backend/webgpu/js_gpu_host.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
-#include "pipeline/model_index.h"
 
 namespace websd::wasm {
 namespace {
@@ -40,6 +39,9 @@ val result_to_js(const GenerateResult& r) {
   out.set("latents", tensor_to_js(r.latents));
   out.set("promptEmbeds", tensor_to_js(r.prompt_embeds));
   out.set("negativePromptEmbeds", r.negative_prompt_embeds ? tensor_to_js(*r.negative_prompt_embeds) : val::null());
+  out.set("pooledPromptEmbeds", r.pooled_prompt_embeds ? tensor_to_js(*r.pooled_prompt_embeds) : val::null());
+  out.set("negativePooledPromptEmbeds",
+          r.negative_pooled_prompt_embeds ? tensor_to_js(*r.negative_pooled_prompt_embeds) : val::null());
   const std::vector<float> timesteps(r.timesteps.begin(), r.timesteps.end());
   out.set("timesteps", tensor_to_js(HostTensor({static_cast<int64_t>(timesteps.size())}, timesteps)));
   out.set("stages", stages_to_js(r.stages));
@@ -49,9 +51,9 @@ val result_to_js(const GenerateResult& r) {
 }  // namespace
 
 JsPipeline::JsPipeline(const std::string& model_dir, const std::string& backend, const val& options)
-    : model_dir_(model_dir),
-      backend_(make_backend(backend)),
-      pipe_(TextToImagePipeline::load(model_dir, *backend_, random_weights_option(options))) {}
+    : backend_(make_backend(backend)),
+      pipe_(TextToImagePipeline::load(model_dir, *backend_, random_weights_option(options),
+                                      string_field(options, "config", ""))) {}
 
 void JsPipeline::begin(const val& options, const val& on_step) {
   params_.reset();
@@ -63,10 +65,12 @@ void JsPipeline::begin(const val& options, const val& on_step) {
   if (has_field(options, "negativePrompt")) params.negative_prompt = string_field(options, "negativePrompt", "");
   params.steps = int_field(options, "steps", params.steps);
   if (params.steps < 1) throw Error("option 'steps' must be at least 1");
-  params.guidance_scale = number_field(options, "cfgScale", params.guidance_scale);
+  if (has_field(options, "cfgScale")) params.guidance_scale = number_field(options, "cfgScale", 0);
   params.seed = seed_field(options, "seed", 0);
   params.width = int_field(options, "width", 0);
   params.height = int_field(options, "height", 0);
+  params.clip_skip = int_field(options, "clipSkip", 0);
+  if (params.clip_skip < 0) throw Error("option 'clipSkip' must be 0 or more");
   select_scheduler(string_field(options, "scheduler", ""), string_field(options, "schedulerConfig", ""));
   on_step_ = on_step.typeOf().as<std::string>() == "function" ? on_step : val::undefined();
   params_ = std::move(params);
@@ -104,7 +108,7 @@ void JsPipeline::select_scheduler(const std::string& preset, const std::string& 
     pipe_.set_scheduler(scheduler_from_preset(preset, pipe_.scheduler_config()));
   else
     pipe_.set_scheduler(load_scheduler(
-        config_path.empty() ? ModelIndex::load(model_dir_).component("scheduler") + "/scheduler_config.json" : config_path));
+        config_path.empty() ? pipe_.model_index().component("scheduler") + "/scheduler_config.json" : config_path));
 }
 
 }  // namespace websd::wasm

@@ -19,11 +19,13 @@ namespace websd::wasm {
 // web/lib/websd.mjs makes these one `await pipe.generate(options, onStep)`.
 class JsPipeline {
  public:
-  // options: {randomWeights?: seed} builds the models from their configs with random weights.
+  // model_dir: a diffusers folder or a single-file checkpoint. options: {randomWeights?: seed}
+  // builds the models from their configs with random weights; {config?: dir} gives a single
+  // file's configs in place of the standard ones.
   JsPipeline(const std::string& model_dir, const std::string& backend, const val& options);
 
-  // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, scheduler? |
-  // schedulerConfig?}; onStep(step, total) after each step, if a function. onStep returning
+  // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, clipSkip?,
+  // scheduler? | schedulerConfig?}; onStep(step, total) after each step, if a function. onStep returning
   // false stops the run (web/lib/websd.mjs returns false when the user's callback threw).
   void begin(const val& options, const val& on_step);
   // Never throws: the error is kept for finish(), since no exception may cross the async export.
@@ -40,7 +42,6 @@ class JsPipeline {
   // into the next.
   void select_scheduler(const std::string& preset, const std::string& config_path);
 
-  std::string model_dir_;
   std::unique_ptr<Backend> backend_;  // before pipe_, which refers to it
   TextToImagePipeline pipe_;
 

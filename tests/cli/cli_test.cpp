@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cli/cli_run.h"
 #include "io/config.h"
 #include "io/image.h"
 #include "io/safetensors.h"
@@ -15,29 +16,10 @@
 namespace websd {
 namespace {
 
-struct CliRun {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-// env: shell assignments put before the command, e.g. "WEBSD_NODE_CLI=/x".
-CliRun websd_cli(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + std::string(WEBSD_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  CliRun r{-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
-
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("websd_cli_" + std::to_string(getpid()) + "_" + name)).string();
-}
+using test::CliRun;
+using test::quoted;
+using test::temp_path;
+using test::websd_cli;
 
 TEST(Cli, TokenizePrintsDiffusersIds) {
   const nlohmann::json cases = read_json_file(test::fixture("tokenizer/clip_ids.json"));
@@ -98,6 +80,34 @@ TEST(Cli, GenerateReproducesDiffusersGolden) {
   const HostTensor decoded = read_png(png);
   EXPECT_EQ(decoded.shape, (Shape{128, 128, 3}));
   EXPECT_LE(test::compare(decoded.data, got.read("image").data).max_abs, 0.5 / 255 + 1e-6);
+  std::filesystem::remove(png);
+  std::filesystem::remove(tensors);
+}
+
+// SDXL through the CLI: two text encoders, pooled embeddings and size conditioning, Euler from the
+// model folder, the omitted negative prompt as zeros (force_zeros_for_empty_prompt), and the
+// omitted --cfg-scale as StableDiffusionXLPipeline's default 5.0, which the golden used.
+TEST(Cli, GenerateReproducesDiffusersSdxlGolden) {
+  const std::string base = test::fixture("tiny-sdxl/golden/euler_8");
+  const nlohmann::json spec = read_json_file(base + ".json");
+  ASSERT_TRUE(spec["negative_prompt"].is_null());
+  ASSERT_EQ(spec["guidance_scale"].get<double>(), 5.0);
+  const std::string png = temp_path("sdxl.png"), tensors = temp_path("sdxl.safetensors");
+  CliRun r = websd_cli("generate --model " + test::fixture("tiny-sdxl/model") + " --prompt " +
+                       quoted(spec["prompt"].get<std::string>()) + " --steps " + std::to_string(spec["steps"].get<int>()) +
+                       " --seed " + std::to_string(spec["seed"].get<int>()) + " -o " + png + " --save-tensors " + tensors);
+  ASSERT_EQ(r.status, 0) << r.output;
+  SafetensorsFile got(tensors), want(base + ".safetensors");
+  const test::Diff d = test::compare(got.read("image").data, want.read("image").data);
+  std::cout << "sdxl cli image max abs error " << d.max_abs << ", mean " << d.mean_abs << "\n";
+  EXPECT_LE(d.max_abs, 5e-3);
+  EXPECT_LE(d.mean_abs, 1e-3);
+  EXPECT_TENSOR_NEAR(got.read("latents"), want.read("step007_latents"), 1e-3);
+  for (const char* name : {"prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"}) {
+    SCOPED_TRACE(name);
+    EXPECT_TENSOR_NEAR(got.read(name), want.read(name), 1e-3);
+  }
+  EXPECT_EQ(read_png(png).shape, (Shape{128, 128, 3}));
   std::filesystem::remove(png);
   std::filesystem::remove(tensors);
 }
@@ -223,6 +233,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"generate --model MODEL --prompt x --backend gpu", "--backend"},
                       BadCall{"generate --model MODEL --prompt x --random-weights -1", "--random-weights"},
                       BadCall{"generate --model MODEL --prompt x --seed -1", "--seed"},
+                      BadCall{"generate --model MODEL --prompt x --clip-skip -1", "--clip-skip"},
+                      BadCall{"generate --model MODEL --prompt x --steps 1 --clip-skip 3", "clip skip 3"},
                       BadCall{"generate --model MODEL", "--prompt"}));
 
 }  // namespace

@@ -65,6 +65,52 @@ TEST(ClipTextModel, MatchesTransformersOnTinySd15) {
   EXPECT_EQ(row(pooled, 1).data, state_at(last, 1, eos_pos));
 }
 
+// hidden_states as transformers returns them: the embeddings, then each layer's output; the last
+// one through the final LayerNorm is last_hidden_state.
+TEST(ClipTextModel, HiddenStatesFollowTransformers) {
+  CpuBackend be;
+  const ClipTextModel model = ClipTextModel::load(sd15_dir(), be);
+  const ClipTextModel::Output out = model.forward(reference_ids(), 1);
+  ASSERT_EQ(out.hidden_states.size(), 3u);
+  EXPECT_EQ(be.to_host(out.hidden_states[1]).data, be.to_host(out.penultimate_hidden_state).data);
+  EXPECT_EQ(be.to_host(model.final_layer_norm(out.hidden_states[2])).data, be.to_host(out.last_hidden_state).data);
+  EXPECT_EQ(out.hidden_states[0].shape, (Shape{1, 77, 32}));
+  // Python's indexing, as diffusers writes hidden_states[-2].
+  EXPECT_EQ(out.hidden_state(-1).buffer, out.hidden_states[2].buffer);
+  EXPECT_EQ(out.hidden_state(-3).buffer, out.hidden_states[0].buffer);
+  EXPECT_EQ(out.hidden_state(1).buffer, out.hidden_states[1].buffer);
+  test::expect_error_naming([&] { out.hidden_state(-4); }, {"hidden state -4", "has 3"});
+  test::expect_error_naming([&] { out.hidden_state(3); }, {"hidden state 3"});
+}
+
+// SDXL's two encoders: the first like SD 1.5's, the second with a projection and exact GELU, its
+// tokenizer padding with "!" (id 0).
+TEST(ClipTextModel, MatchesTransformersOnTinySdxlEncoders) {
+  CpuBackend be;
+  SafetensorsFile ref(test::fixture("tiny-sdxl/components.safetensors"));
+  const auto ids = [&](const char* name) {
+    const HostTensor t = ref.read(name);
+    return std::vector<int>(t.data.begin(), t.data.end());
+  };
+  const auto check = [&](const char* name, const Tensor& got) {
+    const HostTensor want = ref.read(name), host = be.to_host(got);
+    std::cout << name << " max abs error " << test::compare(host.data, want.data).max_abs << "\n";
+    EXPECT_TENSOR_NEAR(host, want, 1e-3);
+  };
+  const ClipTextModel first = ClipTextModel::load(test::fixture("tiny-sdxl/model/text_encoder"), be);
+  const ClipTextModel::Output a = first.forward(ids("te_input_ids"), 1);
+  check("te_last_hidden_state", a.last_hidden_state);
+  check("te_penultimate_hidden_state", a.penultimate_hidden_state);
+
+  const ClipTextModel second = ClipTextModel::load(test::fixture("tiny-sdxl/model/text_encoder_2"), be);
+  EXPECT_TRUE(second.config().with_projection);
+  EXPECT_EQ(second.config().hidden_act, UnaryOp::GELU);
+  const ClipTextModel::Output b = second.forward(ids("te2_input_ids"), 1);
+  check("te2_penultimate_hidden_state", b.penultimate_hidden_state);
+  ASSERT_TRUE(b.text_embeds.has_value());
+  check("te2_text_embeds", *b.text_embeds);
+}
+
 // Older transformers (and CLIPTextModelWithProjection) save under "text_model." with the
 // position_ids buffer; the projection is text_projection, without bias.
 TEST(ClipTextModel, ProjectionWithPrefixedWeights) {

@@ -35,6 +35,9 @@ TEST(ClipTokenizerFixtures, BangPadMatchesTransformers) {
 TEST(ClipTokenizerFixtures, ModelFoldersGiveTheSameIds) {
   expect_cases(ClipTokenizer::from_folder(test::fixture("tiny-sd15/model/tokenizer")), "clip_ids.json");
   expect_cases(ClipTokenizer::from_folder(test::asset("tiny-shapes/model/tokenizer")), "clip_ids.json");
+  // SDXL's pair, both as tokenizer.json: the second pads with "!" because its folder says so.
+  expect_cases(ClipTokenizer::from_folder(test::fixture("tiny-sdxl/model/tokenizer")), "clip_ids.json");
+  expect_cases(ClipTokenizer::from_folder(test::fixture("tiny-sdxl/model/tokenizer_2")), "clip_ids_pad_bang.json");
 }
 
 // SDXL's second tokenizer, stored as tokenizer.json whose tokenizer_config.json pads with "!".

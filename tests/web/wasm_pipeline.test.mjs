@@ -3,7 +3,7 @@
 // Errors (or rejections) with websd's message.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -169,4 +169,67 @@ test('tokenize matches the CLIP ids', () => {
   const ids = websd.tokenize(path.join(model, 'tokenizer'), 'a red circle');
   assert.equal(ids.length, 77);
   assert.deepEqual(ids.slice(0, 5), [49406, 320, 736, 7117, 49407]);
+});
+
+test('a single-file checkpoint: modelInfo, loadPipeline with its config folder, the Node CLI', async () => {
+  const single = path.join(root, 'tests/fixtures/tiny-sd15/tiny-sd15-single.safetensors');
+  const info = websd.modelInfo(single);
+  assert.match(info, /format {5}single file \(original layout\): 964 tensors/);
+  assert.match(info, /family {5}SD 1\.x \(StableDiffusionPipeline\)/);
+  assert.match(info, /\nunet {12}UNet2DConditionModel +684 +3,222,692 {2}float16\n/);
+  // The tiny model's heads are not SD 1.5's: its own configs come with it.
+  assert.throws(() => websd.loadPipeline(single), { message: /\(text_encoder\): 32 channels .* --config/ });
+  const options = { prompt: 'a red circle', steps: 2, seed: 4 };
+  const fromFile = websd.loadPipeline(single, { config: model });
+  const fromFolder = websd.loadPipeline(model);
+  try {
+    assert.deepEqual((await fromFile.generate(options)).image.data, (await fromFolder.generate(options)).image.data);
+  } finally {
+    fromFile.dispose();
+    fromFolder.dispose();
+  }
+  const stdout = execFileSync('node', [cli, 'info', '--model', single, '--config', model], { encoding: 'utf8' });
+  assert.equal(stdout, websd.modelInfo(single, { config: model }));
+  assert.match(stdout, /\(given with --config\)/);
+  const ckpt = path.join(work, 'model.ckpt');
+  writeFileSync(ckpt, 'PK\x03\x04');
+  const r = spawnSync('node', [cli, 'info', '--model', ckpt], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^websd-node: error: .*model\.ckpt: a pickle checkpoint/);
+});
+
+test('the SDXL euler_8 golden through the Node CLI: pooled embeddings saved, guidance defaulting to 5.0', () => {
+  const dir = path.join(root, 'tests/fixtures/tiny-sdxl');
+  const settings = JSON.parse(readFileSync(path.join(dir, 'golden/euler_8.json'), 'utf8'));
+  const tensors = readSafetensors(path.join(dir, 'golden/euler_8.safetensors'));
+  assert.equal(settings.guidance_scale, 5.0);
+  assert.equal(settings.negative_prompt, null);
+  const saved = path.join(work, 'sdxl.safetensors');
+  execFileSync('node', [cli, 'generate', '--model', path.join(dir, 'model'), '--prompt', settings.prompt,
+    '--steps', String(settings.steps), '--seed', String(settings.seed), '-o', path.join(work, 'sdxl.png'),
+    '--save-tensors', saved], { encoding: 'utf8' });
+  const out = readSafetensors(saved);
+  assert.deepEqual(Object.keys(out).sort(), ['image', 'latents', 'negative_pooled_prompt_embeds', 'negative_prompt_embeds',
+    'pooled_prompt_embeds', 'prompt_embeds', 'timesteps']);
+  assertImageClose(out.image, tensors.image);
+  for (const name of ['prompt_embeds', 'pooled_prompt_embeds', 'negative_pooled_prompt_embeds'])
+    assert.ok(diff(out[name].data, tensors[name].data).max <= 1e-3, name);
+});
+
+test('clipSkip encodes the prompt from an earlier layer; out of range is an error', async () => {
+  const pipe = websd.loadPipeline(model);
+  try {
+    const options = { prompt: 'a red circle', steps: 1, cfgScale: 1 };
+    const plain = await pipe.generate(options);
+    assert.equal(plain.pooledPromptEmbeds, null);
+    assert.notDeepEqual((await pipe.generate({ ...options, clipSkip: 1 })).promptEmbeds.data, plain.promptEmbeds.data);
+    await assert.rejects(pipe.generate({ ...options, clipSkip: -1 }), { message: "option 'clipSkip' must be 0 or more" });
+    await assert.rejects(pipe.generate({ ...options, clipSkip: 3 }), { message: /clip skip 3 is out of range/ });
+  } finally {
+    pipe.dispose();
+  }
+  const bad = spawnSync('node', [cli, 'generate', '--model', model, '--prompt', 'x', '-o', 'x.png', '--clip-skip=-1'],
+    { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--clip-skip: '-1' is not an integer ≥ 0/);
 });

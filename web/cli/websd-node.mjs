@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The native `websd` CLI's generate and tokenize, run by the WebAssembly build under Node: same
+// The native `websd` CLI's generate, tokenize and info, run by the WebAssembly build under Node: same
 // flags, same outputs (PNG, --save-tensors and --report written the same way, the same per-stage
 // report line), same exit codes (2 for a bad command line, 1 for an error). `--backend webgpu`
 // runs on Dawn (the npm package `webgpu`); WEBSD_SWIFTSHADER=1 picks SwiftShader's CPU Vulkan. The
@@ -13,19 +13,20 @@ import { formatRuns, formatStages, stagesJson } from './stage_report.mjs';
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
 const BACKENDS = ['cpu', 'webgpu'];
 const USAGE = `usage:
-  websd-node.mjs generate --model DIR --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
-                 [--seed S] [--width W] [--height H]
+  websd-node.mjs generate --model DIR|FILE [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
+                 [--seed S] [--width W] [--height H] [--clip-skip N]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
                  [--backend cpu|webgpu] [--random-weights SEED] -o OUT.png
                  [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
-  websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT`;
+  websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT
+  websd-node.mjs info --model DIR|FILE [--config DIR]`;
 
 const COMMANDS = {
   generate: {
     options: {
-      model: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' },
+      model: { type: 'string' }, config: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' },
       steps: { type: 'string' }, 'cfg-scale': { type: 'string' }, seed: { type: 'string' },
-      width: { type: 'string' }, height: { type: 'string' }, scheduler: { type: 'string' },
+      width: { type: 'string' }, height: { type: 'string' }, 'clip-skip': { type: 'string' }, scheduler: { type: 'string' },
       'scheduler-config': { type: 'string' }, backend: { type: 'string' },
       'random-weights': { type: 'string' }, output: { type: 'string', short: 'o' },
       'save-tensors': { type: 'string' }, report: { type: 'string' }, runs: { type: 'string' },
@@ -38,6 +39,11 @@ const COMMANDS = {
     required: ['tokenizer'],
     positionals: 1,
     run: tokenize,
+  },
+  info: {
+    options: { model: { type: 'string' }, config: { type: 'string' } },
+    required: ['model'],
+    run: info,
   },
 };
 
@@ -66,10 +72,12 @@ function generateOptions(v) {
     prompt: v.prompt,
     negativePrompt: v['negative-prompt'],
     steps: v.steps === undefined ? 50 : integer(v.steps, '--steps', { min: 1 }),
-    cfgScale: v['cfg-scale'] === undefined ? 7.5 : number(v['cfg-scale'], '--cfg-scale'),
+    // Omitted: the model family's default (7.5, SDXL 5.0), as in the native CLI.
+    cfgScale: v['cfg-scale'] === undefined ? undefined : number(v['cfg-scale'], '--cfg-scale'),
     seed: v.seed === undefined ? 0 : BigInt(v.seed),
     width: v.width === undefined ? 0 : integer(v.width, '--width'),
     height: v.height === undefined ? 0 : integer(v.height, '--height'),
+    clipSkip: v['clip-skip'] === undefined ? 0 : integer(v['clip-skip'], '--clip-skip', { min: 0 }),
     scheduler: v.scheduler,
     schedulerConfig: v['scheduler-config'],
   };
@@ -83,7 +91,7 @@ async function generate(v) {
   const gpuHost = backend === 'webgpu' ? await nodeGpuHost() : undefined;
   const randomWeights = v['random-weights'] === undefined ? undefined : BigInt(v['random-weights']);
   const runs = v.runs === undefined ? 1 : integer(v.runs, '--runs', { min: 1 });
-  const pipe = websd.loadPipeline(v.model, { backend, gpuHost, randomWeights });
+  const pipe = websd.loadPipeline(v.model, { backend, gpuHost, randomWeights, config: v.config });
   try {
     // Each run is the whole generation again in this process; the outputs are the last run's.
     let r;
@@ -102,6 +110,8 @@ async function generate(v) {
     if (v['save-tensors'] !== undefined) {
       const tensors = { image: r.image, latents: r.latents, prompt_embeds: r.promptEmbeds, timesteps: r.timesteps };
       if (r.negativePromptEmbeds) tensors.negative_prompt_embeds = r.negativePromptEmbeds;
+      if (r.pooledPromptEmbeds) tensors.pooled_prompt_embeds = r.pooledPromptEmbeds;
+      if (r.negativePooledPromptEmbeds) tensors.negative_pooled_prompt_embeds = r.negativePooledPromptEmbeds;
       websd.writeSafetensors(v['save-tensors'], tensors);
     }
     if (v.report !== undefined) writeFileSync(v.report, stagesJson(backend, r.stages, runSeconds));
@@ -124,6 +134,11 @@ async function nodeGpuHost() {
   const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER === '1' }), { mapTimeoutMs: 600000 });
   await host.init();
   return host;
+}
+
+async function info(v) {
+  const websd = await loadWebsd();
+  process.stdout.write(websd.modelInfo(v.model, { config: v.config ?? '' }));
 }
 
 async function tokenize(v, [text]) {

@@ -2,7 +2,7 @@
 //
 //   import { loadWebsd } from './web/lib/websd.mjs';
 //   const websd = await loadWebsd();                       // options: { moduleUrl }
-//   const pipe = websd.loadPipeline('path/to/model', { backend: 'cpu' });
+//   const pipe = websd.loadPipeline('path/to/model', { backend: 'cpu' });  // a folder or a .safetensors file
 //   const r = await pipe.generate({ prompt: 'a red circle', steps: 20, seed: 0 },
 //                                 (step, total) => console.log(`${step}/${total}`));
 //   websd.writePng('out.png', r.image);
@@ -15,19 +15,24 @@
 // A module drives one GPU host at a time; the caller keeps it alive and destroys it after the
 // pipelines that use it. randomWeights: SEED builds the models from the folder's config.json files
 // with random weights instead of checkpoints (for timing full-size models; the picture is noise).
+// The model is a diffusers folder or a single-file checkpoint (SD 1.x / SDXL, original layout),
+// whose configs are the standard ones sized to its weights unless config: DIR names a folder with
+// the model's own; modelInfo(path, { config }) describes either as `websd info` does.
 //
 // Tensors are plain { shape: number[], data: Float32Array } (copies, row-major). generate() takes
 // the native CLI's settings under camelCase names — prompt, negativePrompt (omitted: diffusers'
-// None), steps, cfgScale, seed (number or BigInt), width, height, scheduler (a preset name) or
-// schedulerConfig (a path) — and returns a Promise of { image: H×W×3 in [0, 1], latents,
-// promptEmbeds, negativePromptEmbeds (or null), timesteps, stages }, where stages is the per-stage
-// report [{ name: 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }] (one
-// unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights
-// included). loadPipeline() is synchronous and throws on a bad folder or backend. onStep(step,
-// total) is called after each step; if it throws, the run stops and generate rejects with that
-// error. Any other failure rejects with an Error carrying websd's one-line message. The CPU
-// backend computes on the calling thread between awaits (in a page, use a worker); one
-// generation runs at a time per module, later calls wait their turn.
+// None), steps, cfgScale (omitted: 7.5, SDXL 5.0), seed (number or BigInt), width, height, clipSkip
+// (diffusers' clip_skip; 0 or omitted: none), scheduler (a preset name) or schedulerConfig (a path)
+// — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
+// (or null), pooledPromptEmbeds, negativePooledPromptEmbeds (SDXL's pooled text embeddings; null
+// for SD 1.x/2.x), timesteps, stages }, where stages is the per-stage report [{ name:
+// 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }] (one unet_step per UNet
+// call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included). loadPipeline()
+// is synchronous and throws on a bad folder or backend. onStep(step, total) is called after each
+// step; if it throws, the run stops and generate rejects with that error. Any other failure rejects
+// with an Error carrying websd's one-line message. The CPU backend computes on the calling thread
+// between awaits (in a page, use a worker); one generation runs at a time per module, later calls
+// wait their turn.
 //
 // Paths are the module's file system: under Node the real one (NODERAWFS); in a browser
 // Emscripten's in-memory one, which the host fills (websd.fs).
@@ -71,10 +76,12 @@ class Websd {
 
   // backend: 'cpu' or 'webgpu' (then gpuHost: an initialised createGpuHost()); randomWeights: a
   // seed (number or BigInt) to build the models from their configs with random weights.
-  loadPipeline(modelDir, { backend = 'cpu', gpuHost, randomWeights } = {}) {
+  loadPipeline(modelDir, { backend = 'cpu', gpuHost, randomWeights, config } = {}) {
     const usesGpu = backend === 'webgpu';
     if (usesGpu) this.installGpuHost(gpuHost);
-    const options = randomWeights === undefined ? {} : { randomWeights };
+    const options = {};
+    if (randomWeights !== undefined) options.randomWeights = randomWeights;
+    if (config !== undefined) options.config = config;
     const handle = this.module.Pipeline.load(modelDir, backend, options);
     if (usesGpu) this.gpuHostUsers++;
     return new Pipeline(this, handle, usesGpu);
@@ -96,6 +103,11 @@ class Websd {
     const run = this.queue.then(task);
     this.queue = run.catch(() => {});
     return run;
+  }
+
+  // What `websd info` prints: format, family, components with their parameters and dtypes.
+  modelInfo(model, { config = '' } = {}) {
+    return this.module.modelInfo(model, config);
   }
 
   // The 77 CLIP token ids of text; padToken replaces the folder's pad token.

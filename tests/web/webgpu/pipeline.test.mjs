@@ -1,5 +1,5 @@
 // The whole pipeline on the WebGPU backend, through the JS API and the Node CLI: the tiny-sd15
-// pndm_10 and dpmpp2m_8_neg goldens on Node + Dawn (SwiftShader unless WEBSD_SWIFTSHADER=0), compared with diffusers'
+// pndm_10 and dpmpp2m_8_neg goldens and the tiny-sdxl euler_8 golden on Node + Dawn (SwiftShader unless WEBSD_SWIFTSHADER=0), compared with diffusers'
 // image and with the CPU backend's, within tests/fixtures/README.md's tolerances for the image.
 // Needs `make wasm` and the npm package `webgpu` (scripts/install_web_deps.sh).
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { diff, readSafetensors } from '../safetensors.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const model = path.join(root, 'tests/fixtures/tiny-sd15/model');
-const goldenDir = path.join(root, 'tests/fixtures/tiny-sd15/golden');
+const fixtures = path.join(root, 'tests/fixtures');
 const cli = path.join(root, 'web/cli/websd-node.mjs');
 const MAX_ABS = 5e-3;
 const MEAN_ABS = 1e-3;
@@ -47,10 +47,10 @@ function assertClose(got, want, what) {
 
 // A golden's settings as JS API options. Its scheduler_config (Python JSON: -Infinity) goes to a
 // file the engine reads with its own config reader, under the golden's scheduler class.
-function goldenOptions(name) {
-  const text = readFileSync(path.join(goldenDir, `${name}.json`), 'utf8');
+function goldenOptions(family, name) {
+  const text = readFileSync(path.join(fixtures, family, 'golden', `${name}.json`), 'utf8');
   const settings = JSON.parse(text.replaceAll('-Infinity', '"-Infinity"'));
-  const options = { prompt: settings.prompt, negativePrompt: settings.negative_prompt, steps: settings.steps,
+  const options = { prompt: settings.prompt, negativePrompt: settings.negative_prompt ?? undefined, steps: settings.steps,
     cfgScale: settings.guidance_scale, seed: settings.seed };
   if (settings.scheduler_config) {
     const config = { _class_name: settings.scheduler, ...settings.scheduler_config };
@@ -61,12 +61,13 @@ function goldenOptions(name) {
 }
 
 // SwiftShader compiles every kernel on first use and runs them on the CPU: minutes per run.
-for (const name of ['pndm_10', 'dpmpp2m_8_neg']) {
-  test(`${name} golden on the webgpu backend matches diffusers and the cpu backend`, { timeout: 1800000 }, async () => {
-    const want = readSafetensors(path.join(goldenDir, `${name}.safetensors`));
-    const options = goldenOptions(name);
+for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8_neg'], ['tiny-sdxl', 'euler_8']]) {
+  test(`${family} ${name} golden on the webgpu backend matches diffusers and the cpu backend`, { timeout: 1800000 }, async () => {
+    const want = readSafetensors(path.join(fixtures, family, 'golden', `${name}.safetensors`));
+    const options = goldenOptions(family, name);
+    const folder = path.join(fixtures, family, 'model');
 
-    const cpuPipe = websd.loadPipeline(model, { backend: 'cpu' });
+    const cpuPipe = websd.loadPipeline(folder, { backend: 'cpu' });
     let cpu;
     try {
       cpu = await cpuPipe.generate(options);
@@ -74,7 +75,7 @@ for (const name of ['pndm_10', 'dpmpp2m_8_neg']) {
       cpuPipe.dispose();
     }
 
-    const pipe = websd.loadPipeline(model, { backend: 'webgpu', gpuHost: host });
+    const pipe = websd.loadPipeline(folder, { backend: 'webgpu', gpuHost: host });
     const steps = [];
     let gpu;
     try {
