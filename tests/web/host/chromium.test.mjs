@@ -3,44 +3,30 @@
 //   node --test tests/web/host/chromium.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
+import { launchChromium, pageLogs } from './headless_chromium.mjs';
 import { serveStatic } from './static_server.mjs';
 import { M, K, N, dyadic, matmulRef } from './kernels.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// --enable-unsafe-webgpu is the flag WebGPU needs on Linux; with no GPU Chromium then falls back to
-// SwiftShader by itself. The rest keep a test browser quiet. Playwright adds its own defaults
-// (including --headless and --enable-unsafe-swiftshader); extra flags: WEBSD_CHROMIUM_FLAGS.
-export const CHROMIUM_FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run',
-  ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
-
-let server, context, userDataDir;
+let server, chrome, context;
 
 before(async () => {
   server = await serveStatic(ROOT, ['web', 'tests/web']);
-  userDataDir = mkdtempSync(path.join(os.tmpdir(), 'websd-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true,
-    args: CHROMIUM_FLAGS });
+  chrome = await launchChromium();
+  context = chrome.context;
 });
 
 after(async () => {
-  await context?.close();
+  await chrome?.close();
   await server?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 test('headless Chromium runs the 37×53×29 matmul through the gpu host, and reports errors', async () => {
   const page = await context.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const logs = pageLogs(page);
   await page.goto(`${server.url}/tests/web/host/chromium_page.html`);
   await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60000 });
   const r = await page.evaluate(() => window.__result);

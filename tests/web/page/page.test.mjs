@@ -7,24 +7,16 @@
 // WEBSD_PAGE_STEPS the step count.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
 import { loadWebsd } from '../../../web/lib/websd.mjs';
+import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
 import { serveStatic } from '../host/static_server.mjs';
 import { diff } from '../safetensors.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// As tests/web/host/chromium.test.mjs: --enable-unsafe-webgpu is the one flag WebGPU needs; with
-// no GPU Chromium falls back to SwiftShader.
-const CHROMIUM_FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run',
-  ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
 // `make demo`'s prompt and seed. One step: SwiftShader runs the WebGPU kernels on the CPU, and on
 // this 2-core machine one tiny-shapes UNet step (a batch of 2 with guidance) takes ~30 s, the first
 // ~60 s while its shaders compile, the VAE decode ~30 s: the WebGPU run takes about 1.5 min. One
@@ -37,7 +29,7 @@ const MAX_ABS = 5e-3;
 const MEAN_ABS = 1e-3;
 const RUN_TIMEOUT_MS = 280000;
 
-let server, context, userDataDir, reference;
+let server, chrome, context, reference;
 
 before(async () => {
   // The reference: the CPU backend in Node, the same engine as the page's module.
@@ -49,24 +41,20 @@ before(async () => {
     pipe.dispose();
   }
   server = await serveStatic(ROOT, ['web', 'assets/tiny-shapes', `${WASM_BUILD}/web`]);
-  userDataDir = mkdtempSync(path.join(os.tmpdir(), 'websd-page-'));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true,
-    args: CHROMIUM_FLAGS });
+  chrome = await launchChromium();
+  context = chrome.context;
 });
 
 after(async () => {
-  await context?.close();
+  await chrome?.close();
   await server?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 // Opens the page, fills the form with SETTINGS (and extra fields), clicks Generate and waits for
 // the page to say done or error. Returns what the page shows and keeps.
 async function generateInPage({ backend, model, fields = {}, browser = context }) {
   const page = await browser.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const logs = pageLogs(page);
   const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend });
   if (model) query.set('model', model);
   await page.goto(`${server.url}/web/page/index.html?${query}`);
@@ -153,20 +141,17 @@ test('a bad setting reaches the page as websd\'s message', { timeout: 60000 }, a
 // Without --enable-unsafe-webgpu, Chromium on Linux gives no adapter: 'auto' falls back to the CPU
 // and says so; 'webgpu' asked for by name fails instead of falling back.
 test('no WebGPU: auto falls back to the cpu backend with a notice, webgpu is an error', { timeout: 120000 }, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'websd-page-nogpu-'));
-  const noGpu = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true,
-    args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') });
+  const noGpu = await launchChromium({ webgpu: false });
   try {
-    const auto = await generateInPage({ backend: 'auto', fields: { steps: '1' }, browser: noGpu });
+    const auto = await generateInPage({ backend: 'auto', fields: { steps: '1' }, browser: noGpu.context });
     assert.equal(auto.state, 'done', auto.error);
     assert.equal(auto.backend, 'cpu');
     assert.match(auto.notice, /^WebGPU is unavailable \(.+\); running on the CPU backend, which is much slower\.$/);
-    const webgpu = await generateInPage({ backend: 'webgpu', fields: { steps: '1' }, browser: noGpu });
+    const webgpu = await generateInPage({ backend: 'webgpu', fields: { steps: '1' }, browser: noGpu.context });
     assert.equal(webgpu.state, 'error');
     assert.match(webgpu.errorText, /^the WebGPU backend is unavailable: /);
   } finally {
     await noGpu.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
