@@ -20,6 +20,12 @@ $(BUILD)/CMakeCache.txt: | deps
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+	$(MAKE) --no-print-directory $(ARTIFACTS)/tiny-shapes/model.json
+
+# The embedded model as web artifacts (websd convert): the page's default model.
+ARTIFACTS = $(BUILD)/artifacts
+$(ARTIFACTS)/tiny-shapes/model.json: $(BUILD)/websd $(shell find assets/tiny-shapes/model -type f)
+	$(BUILD)/websd convert --model assets/tiny-shapes/model -o $(ARTIFACTS)/tiny-shapes
 
 demo: build
 	$(BUILD)/websd generate --model assets/tiny-shapes/model --prompt "$(DEMO_PROMPT)" --seed 0 --steps 20 -o $(DEMO_OUT)
@@ -74,9 +80,10 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # The GoogleTest suites compiled to wasm, then the JS API and Node CLI against the golden.
 # Then the WebGPU backend inside wasm against the CPU backend, on Node + Dawn (SwiftShader unless
 # WEB_SWIFTSHADER=0), which needs the web host's packages.
-test-wasm: wasm web-host-deps
+# tests/web/artifacts.test.mjs converts models with the native CLI, hence build.
+test-wasm: build wasm web-host-deps
 	cd $(WASM_BUILD) && ctest --output-on-failure -j $(JOBS)
-	node --test tests/web/*.test.mjs
+	node --test tests/web/*.test.mjs tests/web/lib/*.test.mjs
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 
 clean:
@@ -94,5 +101,5 @@ test-web-host: web-host-deps
 # The web page (web/page) in headless Chromium: tiny-shapes generated through its form on the CPU
 # and WebGPU backends (SwiftShader without a GPU), compared with the CPU backend in Node.
 .PHONY: test-web-page
-test-web-page: wasm web-host-deps
+test-web-page: build wasm web-host-deps
 	WEBSD_WASM_BUILD=$(WASM_BUILD) node --test tests/web/page/*.test.mjs

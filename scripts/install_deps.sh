@@ -13,7 +13,7 @@ set -euo pipefail
 mode="${1:-native}"
 packages=(cmake g++ make pkg-config
           nlohmann-json3-dev libutf8proc-dev libcli11-dev libstb-dev libgtest-dev
-          gcovr cppcheck)
+          gcovr cppcheck libssl-dev)
 # googletest ships /usr/src/googletest, which the wasm build compiles with emcc.
 [ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
 [ "$mode" = web ] && packages+=(chromium libvulkan1)

@@ -33,6 +33,20 @@ struct Conv2dParams {
 
 enum class UnaryOp { SiLU, GELU, QuickGELU };
 
+// A weight's values as an artifact shard stores them (little-endian float16 or float32, in the
+// layout the ops read): in the engine's memory, or held by the GPU host under a staging id (the
+// web build hands shards straight from the network or the cache to the GPU, so their bytes never
+// enter WebAssembly memory).
+struct WeightBytes {
+  enum class DType { F16, F32 };
+  DType dtype = DType::F16;
+  std::span<const uint8_t> host;  // the bytes, when the engine holds them
+  uint32_t staged = 0;            // else: the GPU host's staging id (web/host/gpu_host.mjs)
+  uint64_t staged_offset = 0;     // where the weight starts in the staged bytes
+
+  size_t element_size() const { return dtype == DType::F16 ? 2 : 4; }
+};
+
 // What a backend has done, read before and after a stage for the per-stage report.
 struct BackendStats {
   uint64_t kernels = 0;     // kernel launches so far (GPU dispatches; ops on the CPU)
@@ -47,6 +61,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // False for a backend that keeps shapes only (ShapeOnlyBackend): weights are then not read.
+  virtual bool holds_values() const { return true; }
 
   virtual Tensor upload(const Shape& shape, std::span<const float> data) = 0;
   Tensor upload(const HostTensor& t) { return upload(t.shape, t.data); }
@@ -54,6 +70,9 @@ class Backend {
   // (the WebGPU backend keeps float16); the values must be exact in that type, as checkpoints'
   // float16 weights are.
   virtual Tensor upload_weight(const Shape& shape, std::span<const float> data) { return upload(shape, data); }
+  // A parameter from its stored bytes. The default decodes host bytes to float32 for
+  // upload_weight; staged bytes need a backend that can reach the GPU host's staging.
+  virtual Tensor upload_weight_bytes(const Shape& shape, const WeightBytes& bytes);
   virtual std::vector<float> download(const Tensor& t) = 0;
   HostTensor to_host(const Tensor& t) { return HostTensor(t.shape, download(t)); }
 

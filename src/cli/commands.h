@@ -10,5 +10,6 @@ Runner add_generate_command(CLI::App& app);
 Runner add_tokenize_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_info_command(CLI::App& app);
+Runner add_convert_command(CLI::App& app);
 
 }  // namespace websd::cli

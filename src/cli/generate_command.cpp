@@ -40,8 +40,10 @@ std::vector<std::string> given_flags(const CLI::App& cmd) {
 }
 
 int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
-  // The WebGPU backend lives in the WebAssembly build: the Node CLI runs it (cli/node_handoff.h).
-  if (o.backend == "webgpu") exec_node_cli(given_flags(cmd));
+  // The WebGPU backend lives in the WebAssembly build, and so does the loader of artifact models
+  // from a URL (verified and cached like in a browser): the Node CLI runs them (cli/node_handoff.h).
+  const bool url = o.model.rfind("http://", 0) == 0 || o.model.rfind("https://", 0) == 0;
+  if (o.backend == "webgpu" || url) exec_node_cli(given_flags(cmd));
   CpuBackend backend;
   TextToImagePipeline pipe = TextToImagePipeline::load(o.model, backend, o.random_weights, o.config);
   if (!o.scheduler_config.empty()) pipe.set_scheduler(load_scheduler(o.scheduler_config));
@@ -94,8 +96,9 @@ Runner add_generate_command(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "text to image with a diffusers model folder or single-file checkpoint");
   cmd->add_option("--model", o->model,
-                  "diffusers model folder (model_index.json, unet/, vae/, ...), or a single-file .safetensors "
-                  "checkpoint (SD 1.x / SDXL, original layout)")
+                  "diffusers model folder (model_index.json, unet/, vae/, ...), an artifact folder (websd convert), a "
+                  "single-file .safetensors checkpoint (SD 1.x / SDXL, original layout), or an artifact model's "
+                  "http(s) URL (loaded, verified and cached by the Node CLI)")
       ->required();
   cmd->add_option("--config", o->config,
                   "with a single file: a folder with the model's configs (e.g. a diffusers folder of the same "

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   add(websd::cli::add_tokenize_command);
   add(websd::cli::add_bench_command);
   add(websd::cli::add_info_command);
+  add(websd::cli::add_convert_command);
 
   try {
     app.parse(argc, argv);

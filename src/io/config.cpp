@@ -42,12 +42,16 @@ std::string quote_python_nonfinite(const std::string& text) {
 
 }  // namespace
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (does the file exist?)");
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(quote_python_nonfinite(ss.str()), nullptr, false);
+  return ss.str();
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(quote_python_nonfinite(read_text_file(path)), nullptr, false);
   if (j.is_discarded()) throw Error(path + ": not valid JSON");
   return j;
 }

@@ -48,5 +48,6 @@ class ConfigReader {
 };
 
 nlohmann::json read_json_file(const std::string& path);
+std::string read_text_file(const std::string& path);
 
 }  // namespace websd

@@ -20,6 +20,8 @@ struct Weights::Store {
   Backend* backend = nullptr;
   std::vector<std::shared_ptr<SafetensorsFile>> files;
   std::map<std::string, Source> index;
+  std::map<std::string, Tensor> uploaded;  // open_tensors
+  Observer observer;
   std::set<std::string> used;
   std::string description;
   std::optional<uint64_t> random_seed;
@@ -49,6 +51,17 @@ Weights Weights::open_mapped(std::shared_ptr<SafetensorsFile> file, std::map<std
   w.store_->description = description;
   return w;
 }
+
+Weights Weights::open_tensors(std::map<std::string, Tensor> tensors, const std::string& description, Backend& backend) {
+  Weights w;
+  w.store_ = std::make_shared<Store>();
+  w.store_->backend = &backend;
+  w.store_->uploaded = std::move(tensors);
+  w.store_->description = description;
+  return w;
+}
+
+void Weights::set_observer(Observer observer) { store_->observer = std::move(observer); }
 
 Weights Weights::random(Backend& backend, uint64_t seed, float scale) {
   Weights w;
@@ -107,37 +120,65 @@ Weights Weights::sub(const std::string& prefix) const {
 }
 
 bool Weights::has(const std::string& name) const {
-  return store_->random_seed || store_->index.count(prefix_ + name) != 0;
+  const std::string full = prefix_ + name;
+  return store_->index.count(full) != 0 || store_->uploaded.count(full) != 0;
 }
 
 Backend& Weights::backend() const { return *store_->backend; }
 
 std::string Weights::describe() const { return store_->description; }
 
-HostTensor Weights::get_host(const std::string& name, const Shape& expected) const {
-  const std::string full = prefix_ + name;
-  if (store_->random_seed) return random_tensor(*store_->random_seed, store_->random_scale, full, expected);
+// The message for a tensor whose stored shape is not the one the config implies.
+static std::string shape_mismatch(const std::string& where, const std::string& name, const std::string& stored_as,
+                                  const Shape& shape, const Shape& expected) {
+  const std::string stored = stored_as == name ? "" : " (stored as '" + stored_as + "')";
+  return where + ": tensor '" + name + "'" + stored + " has shape " + shape_str(shape) + " but config.json implies " +
+         shape_str(expected);
+}
+
+const TensorRecipe* Weights::locate(const std::string& full, const Shape& expected) const {
+  if (store_->random_seed) return nullptr;
   auto it = store_->index.find(full);
   if (it == store_->index.end())
     throw Error(describe() + ": missing tensor '" + full + "' (the weights do not match config.json)");
-  const auto& [file, recipe] = it->second;
-  if (recipe.shape != expected) {
-    const std::string stored = recipe.key == full ? "" : " (stored as '" + recipe.key + "')";
-    throw Error(describe() + ": tensor '" + full + "'" + stored + " has shape " + shape_str(recipe.shape) +
-                " but config.json implies " + shape_str(expected));
-  }
+  const TensorRecipe& recipe = it->second.recipe;
+  if (recipe.shape != expected) throw Error(shape_mismatch(describe(), full, recipe.key, recipe.shape, expected));
   store_->used.insert(full);
-  return read_recipe(*file, recipe);
+  return &recipe;
+}
+
+HostTensor Weights::get_host(const std::string& name, const Shape& expected) const {
+  const std::string full = prefix_ + name;
+  if (store_->uploaded.count(full)) return store_->backend->to_host(get(name, expected));
+  const TensorRecipe* recipe = locate(full, expected);
+  if (!recipe) return random_tensor(*store_->random_seed, store_->random_scale, full, expected);
+  return read_recipe(*store_->index.at(full).file, *recipe);
 }
 
 Tensor Weights::get(const std::string& name, const Shape& expected) const {
+  const std::string full = prefix_ + name;
+  if (auto it = store_->uploaded.find(full); it != store_->uploaded.end()) {
+    if (it->second.shape != expected) throw Error(shape_mismatch(describe(), full, full, it->second.shape, expected));
+    store_->used.insert(full);
+    return it->second;
+  }
+  Backend& backend = *store_->backend;
+  // A backend without values gets none: nothing is read unless the observer asks for it.
+  if (!backend.holds_values()) {
+    locate(full, expected);
+    if (store_->observer) store_->observer(full, expected, [&] { return get_host(name, expected); });
+    return backend.upload_weight_bytes(expected, {});
+  }
   const HostTensor t = get_host(name, expected);
-  return store_->backend->upload_weight(t.shape, t.data);
+  if (store_->observer) store_->observer(full, t.shape, [&] { return t; });
+  return backend.upload_weight(t.shape, t.data);
 }
 
 void Weights::check_all_used() const {
   std::vector<std::string> unused;
   for (auto& [name, file] : store_->index)
+    if (!store_->used.count(name)) unused.push_back(name);
+  for (auto& [name, tensor] : store_->uploaded)
     if (!store_->used.count(name)) unused.push_back(name);
   if (unused.empty()) return;
   std::string list;

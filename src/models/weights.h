@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,9 +28,18 @@ class Weights {
                              const std::string& description, Backend& backend);
   // No checkpoint: every tensor a loader asks for exists and is made up on the spot from the seed
   // and its name (so it does not depend on load order), uniform in ±scale/√fan_in. Lets the full-size
-  // models be built to measure memory and speed where no weights can be downloaded; loaders must take
-  // optional parts from the config, not from has(), which is always true here.
+  // models be built to measure memory and speed where no weights can be downloaded. has() is false
+  // here: a loader that probes for an optional tensor or a legacy name gets the current layout.
   static Weights random(Backend& backend, uint64_t seed, float scale = 1.0f);
+  // Tensors already on the backend (an artifact model's, uploaded as its shards arrived), named as
+  // in diffusers; get() checks their shapes against the config like any other source.
+  static Weights open_tensors(std::map<std::string, Tensor> tensors, const std::string& description, Backend& backend);
+
+  // Called with each tensor's full name and shape as get() hands it out, and a function that reads
+  // its values: how the converter learns which tensors a model reads, in the form it reads them.
+  using Observer =
+      std::function<void(const std::string& name, const Shape& shape, const std::function<HostTensor()>& values)>;
+  void set_observer(Observer observer);
 
   Weights sub(const std::string& prefix) const;
   Weights operator[](const std::string& prefix) const { return sub(prefix + "."); }
@@ -46,6 +56,9 @@ class Weights {
 
  private:
   struct Store;
+  // The recipe of a stored tensor after checking it exists with the expected shape (marking it
+  // used); null for random weights.
+  const TensorRecipe* locate(const std::string& full, const Shape& expected) const;
   std::shared_ptr<Store> store_;
   std::string prefix_;
 };

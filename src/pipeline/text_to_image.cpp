@@ -23,14 +23,17 @@ TextToImagePipeline::TextToImagePipeline(Backend& backend, ModelIndex index, Pro
 
 TextToImagePipeline TextToImagePipeline::load(const std::string& model, Backend& backend,
                                               std::optional<uint64_t> random_seed, const std::string& config_dir) {
-  const ModelSource source = ModelSource::open(model, config_dir);
+  ModelSource source = ModelSource::open(model, config_dir);
+  if (random_seed) source.use_random_weights(*random_seed);
+  return load(source, backend);
+}
+
+TextToImagePipeline TextToImagePipeline::load(const ModelSource& source, Backend& backend) {
   const ModelIndex& index = source.index();
   const std::string scheduler_file = index.component("scheduler") + "/scheduler_config.json";
   nlohmann::json scheduler_config = read_json_file(scheduler_file);
   const auto config = [&](const char* component) { return index.component(component) + "/config.json"; };
-  const auto weights = [&](const char* component) {
-    return random_seed ? Weights::random(backend, *random_seed) : source.weights(component, backend);
-  };
+  const auto weights = [&](const char* component) { return source.weights(component, backend); };
   const auto text_stage = [&](const char* tokenizer, const char* encoder) {
     ClipTokenizer t = ClipTokenizer::from_folder(index.component(tokenizer));
     return PromptEncoder::TextStage{std::move(t),

@@ -11,6 +11,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/unet.h"
 #include "pipeline/model_index.h"
+#include "pipeline/model_source.h"
 #include "pipeline/prompt_encoder.h"
 #include "rng/torch_generator.h"
 #include "sched/scheduler.h"
@@ -63,7 +64,7 @@ using StepCallback = std::function<void(int step, int total, const HostTensor& l
 // loop is shared.
 class TextToImagePipeline {
  public:
-  // model: a diffusers folder or a single-file checkpoint (pipeline/model_source.h), whose configs
+  // model: a diffusers folder, an artifact folder or a single-file checkpoint (pipeline/model_source.h), whose configs
   // come from config_dir if given, else from the family's standard configs sized to its weights.
   // random_seed: build the models from their config.json files alone, with Weights::random(seed)
   // in place of a checkpoint, so full-size models can be timed where no weights exist (the
@@ -71,6 +72,8 @@ class TextToImagePipeline {
   static TextToImagePipeline load(const std::string& model, Backend& backend,
                                   std::optional<uint64_t> random_seed = std::nullopt,
                                   const std::string& config_dir = "");
+  // From an opened source (its random weights, uploaded artifact tensors or observer set).
+  static TextToImagePipeline load(const ModelSource& source, Backend& backend);
 
   // The model's own scheduler config (scheduler/scheduler_config.json).
   const nlohmann::json& scheduler_config() const { return scheduler_config_; }

@@ -108,6 +108,12 @@ void read_added_tokens_json(const std::string& path, Declarations& decl) {
 
 }  // namespace
 
+const std::vector<std::string>& tokenizer_folder_files() {
+  static const std::vector<std::string> names = {"tokenizer.json",        "vocab.json",           "merges.txt",
+                                                 "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"};
+  return names;
+}
+
 TokenizerFiles read_tokenizer_folder(const std::string& dir) {
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw Error(dir + ": not a folder (expected a tokenizer folder: vocab.json + merges.txt, or tokenizer.json)");

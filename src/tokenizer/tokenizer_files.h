@@ -32,6 +32,8 @@ struct TokenizerFiles {
 
 TokenizerFiles read_vocab_and_merges(const std::string& vocab_json, const std::string& merges_txt);
 TokenizerFiles read_tokenizer_folder(const std::string& dir);
+// Every file read_tokenizer_folder reads when present: what a copy of a tokenizer folder needs.
+const std::vector<std::string>& tokenizer_folder_files();
 
 // A token written as a string or as a serialized AddedToken object. `special` is what the object's
 // missing "special" field means; `normalized` then defaults to !special, as in tokenizers.

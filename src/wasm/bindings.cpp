@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "pipeline/model_info.h"
 #include "tokenizer/clip_tokenizer.h"
+#include "wasm/js_artifact_load.h"
 #include "wasm/js_pipeline.h"
 #include "wasm/js_values.h"
 
@@ -66,6 +67,26 @@ void write_safetensors_js(const std::string& path, const val& tensors) {
   });
 }
 
+std::unique_ptr<JsArtifactLoad> open_artifact_load(const std::string& dir, const std::string& backend) {
+  return with_js_errors([&] { return std::make_unique<JsArtifactLoad>(dir, backend); });
+}
+
+void put_shard(JsArtifactLoad& load, int index, const val& bytes) {
+  with_js_errors([&] { load.put_shard(index, bytes); });
+}
+
+void put_staged_shard(JsArtifactLoad& load, int index, uint32_t staging_id) {
+  with_js_errors([&] { load.put_staged_shard(index, staging_id); });
+}
+
+std::unique_ptr<JsPipeline> finish_artifact_load(JsArtifactLoad& load) {
+  return with_js_errors([&] { return load.finish(); });
+}
+
+val model_json(const std::string& text, const std::string& where) {
+  return with_js_errors([&] { return read_model_json(text, where); });
+}
+
 }  // namespace
 
 EMSCRIPTEN_BINDINGS(websd) {
@@ -76,6 +97,14 @@ EMSCRIPTEN_BINDINGS(websd) {
       .function("address", &JsPipeline::address)
       .function("defaultWidth", &JsPipeline::default_width)
       .function("defaultHeight", &JsPipeline::default_height);
+  emscripten::class_<JsArtifactLoad>("ArtifactLoad")
+      .class_function("open", &open_artifact_load)
+      .function("shards", &JsArtifactLoad::shards)
+      .function("takesStaged", &JsArtifactLoad::takes_staged)
+      .function("putShard", &put_shard)
+      .function("putStagedShard", &put_staged_shard)
+      .function("finish", &finish_artifact_load);
+  emscripten::function("readModelJson", &model_json);
   emscripten::function("tokenize", &tokenize);
   emscripten::function("modelInfo", &model_info);
   emscripten::function("encodePng", &encode_png_js);

@@ -6,14 +6,14 @@
 #include "core/error.h"
 
 namespace websd::wasm {
-namespace {
 
-// webgpu drives the GPU host web/lib/websd.mjs installed at Module.websdGpuHost.
 std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "cpu") return std::make_unique<CpuBackend>();
   if (name == "webgpu") return std::make_unique<WebGpuBackend>(make_js_gpu_host());
   throw Error("unknown backend '" + name + "' (this build has: cpu, webgpu)");
 }
+
+namespace {
 
 std::optional<uint64_t> random_weights_option(const val& options) {
   if (!has_field(options, "randomWeights")) return std::nullopt;
@@ -54,6 +54,9 @@ JsPipeline::JsPipeline(const std::string& model_dir, const std::string& backend,
     : backend_(make_backend(backend)),
       pipe_(TextToImagePipeline::load(model_dir, *backend_, random_weights_option(options),
                                       string_field(options, "config", ""))) {}
+
+JsPipeline::JsPipeline(std::unique_ptr<Backend> backend, const ModelSource& source)
+    : backend_(std::move(backend)), pipe_(TextToImagePipeline::load(source, *backend_)) {}
 
 void JsPipeline::begin(const val& options, const val& on_step) {
   params_.reset();

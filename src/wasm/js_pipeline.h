@@ -10,6 +10,9 @@
 
 namespace websd::wasm {
 
+// "cpu", or "webgpu" driving the GPU host web/lib/websd.mjs installed at Module.websdGpuHost.
+std::unique_ptr<Backend> make_backend(const std::string& name);
+
 // A loaded pipeline as JS sees it. A generation is split in three calls because reading a GPU
 // buffer suspends the module (ASYNCIFY) and embind (3.1.6) cannot return across a suspension:
 //   begin(options, onStep)  embind, synchronous: checks the options, keeps them for run();
@@ -23,6 +26,8 @@ class JsPipeline {
   // builds the models from their configs with random weights; {config?: dir} gives a single
   // file's configs in place of the standard ones.
   JsPipeline(const std::string& model_dir, const std::string& backend, const val& options);
+  // From an opened source (an artifact model whose tensors are on `backend` already).
+  JsPipeline(std::unique_ptr<Backend> backend, const ModelSource& source);
 
   // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, clipSkip?,
   // scheduler? | schedulerConfig?}; onStep(step, total) after each step, if a function. onStep returning

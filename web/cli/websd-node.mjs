@@ -4,7 +4,8 @@
 // report line), same exit codes (2 for a bad command line, 1 for an error). `--backend webgpu`
 // runs on Dawn (the npm package `webgpu`); WEBSD_SWIFTSHADER=1 picks SwiftShader's CPU Vulkan. The
 // native CLI hands `generate --backend webgpu` to this script.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadWebsd } from '../lib/websd.mjs';
@@ -13,7 +14,7 @@ import { formatRuns, formatStages, stagesJson } from './stage_report.mjs';
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
 const BACKENDS = ['cpu', 'webgpu'];
 const USAGE = `usage:
-  websd-node.mjs generate --model DIR|FILE [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
+  websd-node.mjs generate --model DIR|FILE|URL [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
                  [--seed S] [--width W] [--height H] [--clip-skip N]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
                  [--backend cpu|webgpu] [--random-weights SEED] -o OUT.png
@@ -91,7 +92,7 @@ async function generate(v) {
   const gpuHost = backend === 'webgpu' ? await nodeGpuHost() : undefined;
   const randomWeights = v['random-weights'] === undefined ? undefined : BigInt(v['random-weights']);
   const runs = v.runs === undefined ? 1 : integer(v.runs, '--runs', { min: 1 });
-  const pipe = websd.loadPipeline(v.model, { backend, gpuHost, randomWeights, config: v.config });
+  const pipe = await openModel(websd, v, { backend, gpuHost, randomWeights });
   try {
     // Each run is the whole generation again in this process; the outputs are the last run's.
     let r;
@@ -125,6 +126,34 @@ async function generate(v) {
     gpuHost?.destroy();
   }
 }
+
+// An artifact model (an http(s) URL, cached in $WEBSD_CACHE, or a local folder with model.json)
+// through the verified loader; anything else as the native CLI opens it.
+async function openModel(websd, v, { backend, gpuHost, randomWeights }) {
+  const url = /^https?:\/\//i.test(v.model);
+  if (!url && !existsSync(path.join(v.model, 'model.json')))
+    return websd.loadPipeline(v.model, { backend, gpuHost, randomWeights, config: v.config });
+  if (randomWeights !== undefined || v.config !== undefined)
+    throw new UsageError('--random-weights and --config do not apply to an artifact model');
+  const start = performance.now();
+  let last = 0;
+  const pipe = await websd.loadModel(v.model, {
+    backend, gpuHost,
+    onProgress: (e) => {
+      if (!process.stderr.isTTY || (e.status !== 'progress' && e.status !== 'ready')) return;
+      const now = performance.now();
+      if (e.status === 'progress' && now - last < 200) return;
+      last = now;
+      process.stderr.write(`\rloading ${mib(e.loadedBytes)}/${mib(e.totalBytes)} MiB  ${((now - start) / 1000).toFixed(1)}s`);
+      if (e.status === 'ready') process.stderr.write('\n');
+    },
+  });
+  console.log(`loaded ${v.model} (${pipe.info.family}, ${mib(pipe.info.totalBytes)} MiB) in ` +
+              `${((performance.now() - start) / 1000).toFixed(2)} s`);
+  return pipe;
+}
+
+const mib = (n) => Math.round(n / 2 ** 20);
 
 // Dawn in Node; a full-size UNet step on SwiftShader takes minutes, hence the long read timeout
 // (a lost device is still reported at once).

@@ -47,6 +47,7 @@ export function createGpuHost(gpu, options = {}) {
   /** @type {Map<number, { buffer: GPUBuffer, size: number }>} */ const buffers = new Map();
   /** @type {Map<number, { pipeline: GPUComputePipeline, source: string }>} */ const pipelines = new Map();
   /** @type {Map<string, number>} */ const pipelineCache = new Map();  // entryPoint + source → id
+  /** @type {Map<number, Uint8Array>} */ const staged = new Map();  // stageBytes
   let nextId = 1;  // 0 is never a valid handle, so C++ can use it as "none"
 
   // The batch being recorded: one encoder, one compute pass, uniforms packed into one buffer.
@@ -243,6 +244,35 @@ export function createGpuHost(gpu, options = {}) {
       if (encoder) submit(null);  // queue writes run before unsubmitted commands: keep program order
       const dev = /** @type {GPUDevice} */ (device);
       scoped(`writeBuffer(${id})`, () => dev.queue.writeBuffer(b.buffer, byteOffset, data));
+    },
+
+    /**
+     * Keeps bytes (a verified weight shard) under a staging id until releaseStaged, so the engine
+     * can have them written to buffers without copying them into WebAssembly memory.
+     * @param {Uint8Array} bytes
+     * @returns {number} the staging id
+     */
+    stageBytes(bytes) {
+      check();
+      const id = nextId++;
+      staged.set(id, bytes);
+      return id;
+    },
+
+    releaseStaged(/** @type {number} */ id) {
+      staged.delete(id);
+    },
+
+    /** writeBuffer from [srcOffset, srcOffset + size) of staged bytes. */
+    writeBufferStaged(/** @type {number} */ id, /** @type {number} */ byteOffset, /** @type {number} */ stagedId,
+      /** @type {number} */ srcOffset, /** @type {number} */ size) {
+      const bytes = staged.get(stagedId);
+      if (!bytes) throw new Error(`gpu host: writeBufferStaged: unknown staging id ${stagedId}`);
+      if (srcOffset + size > bytes.byteLength) {
+        throw new Error(`gpu host: writeBufferStaged: bytes [${srcOffset}, ${srcOffset + size}) are past the end of ` +
+          `staging id ${stagedId} (${bytes.byteLength} bytes)`);
+      }
+      this.writeBuffer(id, byteOffset, bytes.subarray(srcOffset, srcOffset + size));
     },
 
     /**

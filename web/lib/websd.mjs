@@ -36,6 +36,20 @@
 //
 // Paths are the module's file system: under Node the real one (NODERAWFS); in a browser
 // Emscripten's in-memory one, which the host fills (websd.fs).
+//
+// Artifact models (`websd convert`'s output), the way a page gets a full-size model:
+//   const pipe = await websd.loadModel('https://host/models/sd15/', { backend: 'webgpu', gpuHost: host,
+//     onProgress: (e) => console.log(e.status, e.file, e.progress) });
+// fetches model.json, its files and the weight shards (each verified by SHA-256; shards from the cache
+// when there, several at once with a bound on the bytes in flight; with webgpu straight into GPU
+// buffers), and caches them: the Cache API in browsers, a folder in Node ($WEBSD_CACHE, default
+// ~/.cache/websd). A cached model loads with no network. In Node a local artifact folder works too
+// (verified, not cached). pipe.info is model.json (family, defaults, sizes). isCached(url) and
+// purge(url) are exported; see web/lib/artifact_loader.mjs for the progress events and the rules.
+
+import { loadArtifactModel } from './artifact_loader.mjs';
+
+export { isCached, purge } from './model_cache.mjs';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../build-wasm/web/websd_web.mjs';
@@ -85,6 +99,17 @@ class Websd {
     const handle = this.module.Pipeline.load(modelDir, backend, options);
     if (usesGpu) this.gpuHostUsers++;
     return new Pipeline(this, handle, usesGpu);
+  }
+
+  // An artifact model from a URL (or in Node a local folder): see the header.
+  async loadModel(model, { backend = 'cpu', gpuHost, ...options } = {}) {
+    const usesGpu = backend === 'webgpu';
+    if (usesGpu) this.installGpuHost(gpuHost);
+    const { handle, info, release } = await loadArtifactModel(this.module, model, { backend, gpuHost, ...options });
+    if (usesGpu) this.gpuHostUsers++;
+    const pipe = new Pipeline(this, handle, usesGpu, release);
+    pipe.info = info;
+    return pipe;
   }
 
   // js_gpu_host.cpp reaches the host through Module.websdGpuHost on every call, so a module can
@@ -139,10 +164,11 @@ class Websd {
 }
 
 class Pipeline {
-  constructor(websd, handle, usesGpu) {
+  constructor(websd, handle, usesGpu, release = () => {}) {
     this.websd = websd;
     this.handle = handle;
     this.usesGpu = usesGpu;
+    this.release = release;  // frees an artifact model's files in the module's file system
     this.pending = 0;  // generate() calls not yet settled
   }
 
@@ -192,6 +218,7 @@ class Pipeline {
     if (this.pending > 0) throw new Error('the pipeline is generating; await generate() before dispose()');
     this.handle.delete();
     this.handle = null;
+    this.release();
     if (this.usesGpu) this.websd.gpuHostUsers--;
   }
 }

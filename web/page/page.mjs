@@ -3,13 +3,15 @@
 //
 // For tests and scripts, the outcome of the last run is also kept on the page:
 // document.body.dataset.state is 'idle' | 'running' | 'done' | 'error', and window.websdPage is
-// { state, backend, image: { shape, data: Float32Array }, timings, stages, error }.
+// { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
+// bytes } (files of the last model load), error }.
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
 
-// The embedded tiny-shapes model, served from the repository next to web/.
-$('model').value = params.get('model') ?? new URL('../../assets/tiny-shapes/model/', location.href).href;
+// The embedded tiny-shapes model as artifacts (`make` converts it into build/artifacts), served from
+// the repository next to web/.
+$('model').value = params.get('model') ?? new URL('../../build/artifacts/tiny-shapes/', location.href).href;
 if (params.has('backend')) $('backend').value = params.get('backend');
 const moduleUrl = params.get('module') ?? undefined;  // undefined: websd.mjs's default build
 
@@ -39,7 +41,7 @@ $('form').addEventListener('submit', (event) => {
 });
 
 // The engine cannot be interrupted from outside; ending its worker is the only way, and the next
-// run starts a fresh one (and downloads the model again).
+// run starts a fresh one (which loads the model again, from the cache as far as it got).
 $('cancel').addEventListener('click', () => {
   stopWorker();
   fail('cancelled');
@@ -85,16 +87,23 @@ const handlers = {
     $('notice').textContent = text;
     $('notice').hidden = false;
   },
+  download: ({ loaded, total, file, fromCache }) => {
+    $('progress').max = total;
+    $('progress').value = loaded;
+    $('status').textContent = `loading the model: ${formatMiB(loaded)} of ${formatMiB(total)} ` +
+      `(${file}${fromCache ? ', from the cache' : ''})`;
+  },
   progress: ({ step, total, ms }) => {
     $('progress').max = total;
     $('progress').value = step;
     $('status').textContent = `step ${step}/${total} (${formatMs(ms)})`;
   },
-  done: ({ backend, image, timings, stages }) => {
+  done: ({ backend, image, timings, stages, model }) => {
     draw(image);
     showTimings(timings, stages);
-    $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend`;
-    Object.assign(window.websdPage, { backend, image, timings, stages, error: null });
+    const source = model ? `; model: ${model.downloaded} files downloaded, ${model.cached} from the cache` : '';
+    $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend${source}`;
+    Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, error: null });
     setState('done');
   },
   error: ({ message }) => fail(message),
@@ -131,7 +140,7 @@ function draw({ shape: [h, w], data }) {
 
 // timings: the worker's phases in ms. stages: the engine's per-stage report when it gives one,
 // [{ name: 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }], summed per name.
-const PHASES = { engine: 'load the engine', download: 'download the model', load: 'load the weights', generate: 'generate' };
+const PHASES = { engine: 'load the engine', load: 'load the model', generate: 'generate' };
 const STAGES = { text_encoder: 'text encoder', unet_step: 'UNet', vae_decode: 'VAE decode' };
 
 function showTimings(timings, stages) {
@@ -156,6 +165,10 @@ function showTimings(timings, stages) {
     tr.cells[1].textContent = value;
     return tr;
   }));
+}
+
+function formatMiB(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 function formatMs(ms) {

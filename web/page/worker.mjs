@@ -1,19 +1,19 @@
-// The engine's thread (a module worker): loads the wasm module, fetches the model into its
-// in-memory file system, picks the backend, runs generate and posts progress and the picture back.
+// The engine's thread (a module worker): loads the wasm module, picks the backend, loads the
+// artifact model (websd.loadModel: verified shards from the network or the page's cache), runs
+// generate and posts progress and the picture back.
 // Generation takes seconds to minutes and the CPU backend never yields, so it must not run on the
 // page's thread. The GPU host lives here too: navigator.gpu exists in workers, and the WebGPU
 // backend calls the host synchronously from inside wasm.
 //
 // Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
 // Messages out: { type: 'status', text } | { type: 'notice', text } | { type: 'progress', step, total, ms }
-//               | { type: 'done', backend, image, timings, stages } | { type: 'error', message }
+//               | { type: 'download', loaded, total, file, fromCache } (the model's bytes so far)
+//               | { type: 'done', backend, image, timings, stages, model } | { type: 'error', message }
 
 import { loadWebsd } from '../lib/websd.mjs';
 import { createGpuHost } from '../host/gpu_host.mjs';
-import { fetchModel } from './model_files.mjs';
 
 let websdPromise = null;  // one module per worker; its moduleUrl is the first request's
-const models = new Map();  // model URL → folder in the module's file system
 let loaded = null;  // { key, backend, pipe, host, notice }: the last pipeline, kept for the next request
 
 // How long one GPU read may wait before the run is declared hung (the host's default is 30 s). The
@@ -54,17 +54,24 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   });
   lap('engine');
 
-  const dir = await modelDir(websd, modelUrl);
-  lap('download');
-
   const key = `${modelUrl}\n${requested}`;
+  let model = null;
   if (loaded?.key !== key) {
     drop();
     const { backend, host, notice } = await pickBackend(requested);
-    status(`loading the model (${backend} backend)`);
+    status(`loading ${modelUrl} (${backend} backend)`);
+    const files = { cached: 0, downloaded: 0 };
     try {
-      const pipe = await websd.loadPipeline(dir, { backend, gpuHost: host });
+      const pipe = await websd.loadModel(modelUrl, { backend, gpuHost: host, onProgress: (e) => {
+        if (e.status === 'done') files[e.fromCache ? 'cached' : 'downloaded']++;
+        if (e.status === 'progress' || e.status === 'done') {
+          post({ type: 'download', loaded: e.loadedBytes, total: e.totalBytes, file: e.file, fromCache: e.fromCache ?? false });
+        }
+      } });
       loaded = { key, backend, pipe, host, notice };
+      model = { ...files, bytes: pipe.info.totalBytes };
+      status(`loaded the model: ${files.downloaded} files downloaded, ${files.cached} from the cache ` +
+        `(${formatBytes(pipe.info.totalBytes)})`);
     } catch (e) {
       host?.destroy();
       throw e;
@@ -84,22 +91,8 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   lap('generate');
 
   const { image } = result;
-  post({ type: 'done', backend: loaded.backend, image, timings, stages: result.stages ?? null }, [image.data.buffer]);
-}
-
-// Fetches each model once per worker; later requests reuse the files.
-async function modelDir(websd, modelUrl) {
-  if (!models.has(modelUrl)) {
-    if (!websd.fs) throw new Error("this WebAssembly build does not export its file system: link websd_web with 'FS' in -sEXPORTED_RUNTIME_METHODS");
-    const dir = `/models/${models.size}`;
-    status(`downloading the model from ${modelUrl}`);
-    const { files, bytes } = await fetchModel(modelUrl, websd.fs, dir, {
-      onFile: ({ path, bytes: n }) => status(`downloaded ${path} (${formatBytes(n)})`),
-    });
-    status(`downloaded ${files} files, ${formatBytes(bytes)}`);
-    models.set(modelUrl, dir);
-  }
-  return models.get(modelUrl);
+  post({ type: 'done', backend: loaded.backend, image, timings, stages: result.stages ?? null, model },
+    [image.data.buffer]);
 }
 
 // 'auto' takes WebGPU when an adapter and device come up and otherwise falls back to the CPU with a

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace websd {
 
 // A range of a host buffer bound to a kernel; size 0 means "to the end of the buffer".
@@ -31,6 +33,12 @@ class GpuHost {
   // Must not throw: it runs from DeviceBuffer destructors. A failure surfaces at the next call.
   virtual void destroy_buffer(uint32_t id) noexcept = 0;
   virtual void write_buffer(uint32_t id, uint64_t offset, std::span<const uint8_t> bytes) = 0;
+  // Writes bytes the host holds under a staging id (a weight shard it fetched: web/host's
+  // stageBytes), so they go to the GPU without passing through the engine's memory.
+  virtual void write_buffer_staged(uint32_t /*id*/, uint64_t /*offset*/, uint32_t staged, uint64_t /*staged_offset*/,
+                                   uint64_t /*bytes*/) {
+    throw Error("gpu host: staging id " + std::to_string(staged) + ": this host keeps no staged bytes");
+  }
   virtual uint32_t create_pipeline(const std::string& wgsl, const std::string& entry_point) = 0;
   // Bindings are group 0, bindings 0..n-1; non-empty uniforms become binding n.
   virtual void dispatch(uint32_t pipeline, std::span<const GpuBinding> bindings, std::span<const uint8_t> uniforms,

@@ -37,6 +37,11 @@ EM_JS(int, websd_js_write_buffer, (double id, double offset, const uint8_t* data
   catch (e) { Module['websdGpuHostError'] = String(e && e.message || e); return 0; }
 });
 
+EM_JS(int, websd_js_write_buffer_staged, (double id, double offset, double staged, double staged_offset, double bytes), {
+  try { Module['websdGpuHost'].writeBufferStaged(id, offset, staged, staged_offset, bytes); return 1; }
+  catch (e) { Module['websdGpuHostError'] = String(e && e.message || e); return 0; }
+});
+
 EM_JS(double, websd_js_create_pipeline, (const char* wgsl, const char* entry), {
   try { return Module['websdGpuHost'].createPipeline(UTF8ToString(wgsl), UTF8ToString(entry)); }
   catch (e) { Module['websdGpuHostError'] = String(e && e.message || e); return 0; }
@@ -125,6 +130,14 @@ class JsGpuHost : public GpuHost {
   void write_buffer(uint32_t id, uint64_t offset, std::span<const uint8_t> bytes) override {
     rethrow_deferred();
     if (!websd_js_write_buffer(id, static_cast<double>(offset), bytes.data(), static_cast<double>(bytes.size())))
+      throw Error(take_js_error());
+  }
+
+  void write_buffer_staged(uint32_t id, uint64_t offset, uint32_t staged, uint64_t staged_offset,
+                           uint64_t bytes) override {
+    rethrow_deferred();
+    if (!websd_js_write_buffer_staged(id, static_cast<double>(offset), staged, static_cast<double>(staged_offset),
+                                      static_cast<double>(bytes)))
       throw Error(take_js_error());
   }
 

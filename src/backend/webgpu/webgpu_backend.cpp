@@ -172,6 +172,27 @@ Tensor WebGpuBackend::upload_weight(const Shape& shape, std::span<const float> d
   return t;
 }
 
+Tensor WebGpuBackend::upload_weight_bytes(const Shape& shape, const WeightBytes& bytes) {
+  const bool f16 = bytes.dtype == WeightBytes::DType::F16;
+  const uint64_t n = static_cast<uint64_t>(numel(shape));
+  const uint64_t words = f16 ? (n + 1) / 2 * 4 : n * 4;  // what the buffers hold: whole u32 words
+  if (!bytes.staged)
+    check(bytes.host.size() >= words, "upload_weight",
+          std::to_string(bytes.host.size()) + " bytes for " + std::to_string(words) + " bytes of weight " + shape_str(shape));
+  Tensor t = make(shape, f16 ? wgsl::Storage::F16 : wgsl::Storage::F32);
+  const GpuBuffer& b = buf(t);
+  for (size_t c = 0; c < b.ids.size(); ++c) {
+    const uint64_t first = c * static_cast<uint64_t>(b.chunk_elems) * bytes.element_size();
+    const uint64_t size = std::min<uint64_t>(b.sizes[c], words - std::min(first, words));
+    if (size == 0) continue;
+    if (bytes.staged)
+      host_->write_buffer_staged(b.ids[c], 0, bytes.staged, bytes.staged_offset + first, size);
+    else
+      host_->write_buffer(b.ids[c], 0, bytes.host.subspan(first, size));
+  }
+  return t;
+}
+
 std::vector<float> WebGpuBackend::download(const Tensor& t) {
   const GpuBuffer& b = in(t);
   std::vector<float> out(static_cast<size_t>(b.size));

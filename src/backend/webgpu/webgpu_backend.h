@@ -34,6 +34,9 @@ class WebGpuBackend : public Backend {
   using Backend::upload;
   // Stored as float16 (values rounded to nearest even).
   Tensor upload_weight(const Shape& shape, std::span<const float> data) override;
+  // Stored as given (float16 or float32), the bytes copied to the GPU as they are: an artifact's
+  // shards are in the layout the kernels read.
+  Tensor upload_weight_bytes(const Shape& shape, const WeightBytes& bytes) override;
   std::vector<float> download(const Tensor& t) override;
   // kernels: dispatches; live_bytes and peak_bytes: every buffer held, pooled ones included.
   BackendStats stats() const override;

@@ -49,6 +49,28 @@ class FakeHost : public GpuHost {
     return {b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(offset + bytes)};
   }
   GpuLimits limits() const override { return lim; }
+  // Bytes the JS host would hold under a staging id (a fetched shard); without keeps_staged, the
+  // interface's default (a host that keeps none).
+  void write_buffer_staged(uint32_t id, uint64_t offset, uint32_t staged_id, uint64_t staged_offset,
+                           uint64_t bytes) override {
+    if (!keeps_staged) return GpuHost::write_buffer_staged(id, offset, staged_id, staged_offset, bytes);
+    const std::vector<uint8_t>& from = staged.at(staged_id);
+    std::vector<uint8_t>& to = buffers.at(id);
+    if (staged_offset + bytes > from.size() || offset + bytes > to.size()) throw Error("fake host: staged write out of range");
+    std::copy_n(from.begin() + static_cast<std::ptrdiff_t>(staged_offset), bytes,
+                to.begin() + static_cast<std::ptrdiff_t>(offset));
+    staged_writes.push_back({id, offset, staged_id, staged_offset, bytes});
+  }
+
+  struct StagedWrite {
+    uint32_t buffer;
+    uint64_t offset;
+    uint32_t staged;
+    uint64_t staged_offset, bytes;
+  };
+  bool keeps_staged = true;
+  std::map<uint32_t, std::vector<uint8_t>> staged;  // staging id → bytes
+  std::vector<StagedWrite> staged_writes;
 
   uint32_t next = 1;
   std::map<uint32_t, std::vector<uint8_t>> buffers;
@@ -358,6 +380,171 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   bad.row_size = 10;
   bad.spatial = 3;
   EXPECT_THROW(wgsl::norm_source(bad), Error);
+}
+
+
+// Little-endian float16 bits of values, padded to whole 4-byte words as artifact shards store them.
+std::vector<uint8_t> f16_bytes(const std::vector<float>& values) {
+  std::vector<uint8_t> out((values.size() + 1) / 2 * 4, 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = f32_to_f16(values[i]);
+    out[2 * i] = static_cast<uint8_t>(h & 0xff);
+    out[2 * i + 1] = static_cast<uint8_t>(h >> 8);
+  }
+  return out;
+}
+
+std::vector<uint8_t> f32_bytes(const std::vector<float>& values) {
+  std::vector<uint8_t> out(values.size() * 4);
+  std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+// The one buffer a small tensor lives in.
+const std::vector<uint8_t>& only_buffer(const FakeHost& host, size_t before) {
+  EXPECT_EQ(host.buffers.size(), before + 1);
+  return host.buffers.rbegin()->second;  // ids grow: the newest buffer
+}
+
+TEST(WebGpuBackend, WeightBytesRoundTripExactly) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  const std::vector<float> halves{1.5f, -2.0f, 65504.0f, -0.0009765625f, 0.333251953125f, 5.9604644775390625e-08f};  // exact in float16
+  const std::vector<uint8_t> h = f16_bytes(halves);
+  Tensor a = gpu.upload_weight_bytes({2, 3}, {WeightBytes::DType::F16, h, 0, 0});
+  EXPECT_EQ(only_buffer(*host, 0), h);  // stored as they came: no conversion on the way
+  EXPECT_EQ(gpu.download(a), halves);
+  const std::vector<float> singles{0.1f, -1e-30f, 3.14159274f, 1e30f};  // not float16 values: kept as float32
+  const std::vector<uint8_t> f = f32_bytes(singles);
+  Tensor b = gpu.upload_weight_bytes({4}, {WeightBytes::DType::F32, f, 0, 0});
+  EXPECT_EQ(only_buffer(*host, 1), f);
+  EXPECT_EQ(gpu.download(b), singles);
+  EXPECT_TRUE(host->staged_writes.empty());
+}
+
+TEST(WebGpuBackend, WeightBytesOfAnOddCountFillTheLastWord) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  const std::vector<float> v{1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
+  std::vector<uint8_t> h = f16_bytes(v);
+  ASSERT_EQ(h.size(), 12u);
+  h[10] = 0xAB;  // the padding half: copied with its word, never read
+  h[11] = 0xCD;
+  Tensor t = gpu.upload_weight_bytes({5}, {WeightBytes::DType::F16, h, 0, 0});
+  EXPECT_EQ(only_buffer(*host, 0), h);
+  EXPECT_EQ(gpu.download(t), v);
+  // The bytes must cover the last whole word; 10 bytes for 5 halves says how many it needs.
+  const std::vector<uint8_t> unpadded(h.begin(), h.begin() + 10);
+  try {
+    gpu.upload_weight_bytes({5}, {WeightBytes::DType::F16, unpadded, 0, 0});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("10 bytes for 12 bytes of weight [5]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(gpu.upload_weight_bytes({4}, {WeightBytes::DType::F32, f32_bytes({1, 2, 3}), 0, 0}), Error);
+}
+
+// A shard the host holds under staging id 7: a float16 tensor at 0, a float32 one at 64.
+TEST(WebGpuBackend, StagedWeightBytesLandAtTheirOffsets) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  const std::vector<float> halves{0.5f, -0.25f, 8.0f};
+  const std::vector<float> singles{0.1f, 0.2f, -0.3f, 1e-20f};
+  std::vector<uint8_t> shard(128, 0xEE);
+  const std::vector<uint8_t> h = f16_bytes(halves), f = f32_bytes(singles);
+  std::copy(h.begin(), h.end(), shard.begin());
+  std::copy(f.begin(), f.end(), shard.begin() + 64);
+  host->staged[7] = shard;
+  Tensor a = gpu.upload_weight_bytes({3}, {WeightBytes::DType::F16, {}, 7, 0});
+  const uint32_t a_id = host->buffers.rbegin()->first;
+  Tensor b = gpu.upload_weight_bytes({2, 2}, {WeightBytes::DType::F32, {}, 7, 64});
+  const uint32_t b_id = host->buffers.rbegin()->first;
+  ASSERT_EQ(host->staged_writes.size(), 2u);
+  EXPECT_EQ(host->staged_writes[0].buffer, a_id);
+  EXPECT_EQ(host->staged_writes[0].offset, 0u);
+  EXPECT_EQ(host->staged_writes[0].staged, 7u);
+  EXPECT_EQ(host->staged_writes[0].staged_offset, 0u);
+  EXPECT_EQ(host->staged_writes[0].bytes, 8u);  // 3 halves in two words, the padding from the shard
+  EXPECT_EQ(host->staged_writes[1].buffer, b_id);
+  EXPECT_EQ(host->staged_writes[1].staged_offset, 64u);
+  EXPECT_EQ(host->staged_writes[1].bytes, 16u);
+  EXPECT_EQ(host->buffers.at(a_id), std::vector<uint8_t>(shard.begin(), shard.begin() + 8));
+  EXPECT_EQ(host->buffers.at(b_id), f);
+  EXPECT_EQ(gpu.download(a), halves);
+  EXPECT_EQ(gpu.download(b), singles);
+}
+
+// Tensors larger than maxStorageBufferBindingSize (1 KiB here: 512 halves or 256 floats a chunk),
+// from host bytes and from staged bytes: each chunk gets its own run of the weight's bytes.
+TEST(WebGpuBackend, WeightBytesSplitChunkByChunk) {
+  auto host = std::make_shared<FakeHost>();
+  host->lim.max_storage_buffer_binding_size = 1024;
+  WebGpuBackend gpu(host);
+  std::vector<float> halves(1201);  // 512 + 512 + 177: an odd last chunk
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<float>(static_cast<int>(i % 1000) - 500) / 4.0f;
+  const std::vector<uint8_t> h = f16_bytes(halves);
+  ASSERT_EQ(h.size(), 2404u);
+  std::vector<Tensor> alive;  // so the second upload takes fresh buffers, not the first's from the pool
+  for (int staged : {0, 1}) {
+    const size_t before = host->buffers.size();
+    host->staged_writes.clear();
+    uint64_t base = 0;
+    WeightBytes bytes{WeightBytes::DType::F16, h, 0, 0};
+    if (staged) {
+      base = 256;  // the tensor starts 256 bytes into its shard
+      std::vector<uint8_t> shard(base, 0);
+      shard.insert(shard.end(), h.begin(), h.end());
+      host->staged[3] = shard;
+      bytes = {WeightBytes::DType::F16, {}, 3, base};
+    }
+    Tensor t = gpu.upload_weight_bytes({1201}, bytes);
+    ASSERT_EQ(host->buffers.size(), before + 3) << "staged " << staged;
+    std::vector<uint32_t> ids;
+    for (auto it = std::next(host->buffers.begin(), static_cast<std::ptrdiff_t>(before)); it != host->buffers.end(); ++it)
+      ids.push_back(it->first);
+    const std::vector<std::pair<size_t, size_t>> runs{{0, 1024}, {1024, 1024}, {2048, 356}};  // 177 halves: 89 words
+    for (size_t c = 0; c < 3; ++c) {
+      const auto [first, size] = runs[c];
+      EXPECT_EQ(host->buffers.at(ids[c]), std::vector<uint8_t>(h.begin() + first, h.begin() + first + size)) << "chunk " << c;
+      if (staged) {
+        ASSERT_EQ(host->staged_writes.size(), 3u);
+        EXPECT_EQ(host->staged_writes[c].buffer, ids[c]);
+        EXPECT_EQ(host->staged_writes[c].offset, 0u);
+        EXPECT_EQ(host->staged_writes[c].staged_offset, base + first);
+        EXPECT_EQ(host->staged_writes[c].bytes, size);
+      }
+    }
+    EXPECT_EQ(gpu.download(t), halves) << "staged " << staged;
+    alive.push_back(t);
+  }
+  // float32: 600 values are 256 + 256 + 88.
+  std::vector<float> singles(600);
+  for (size_t i = 0; i < singles.size(); ++i) singles[i] = 0.1f * static_cast<float>(i) - 7.0f;
+  const std::vector<uint8_t> f = f32_bytes(singles);
+  host->staged[4] = f;
+  host->staged_writes.clear();
+  Tensor s = gpu.upload_weight_bytes({600}, {WeightBytes::DType::F32, {}, 4, 0});
+  ASSERT_EQ(host->staged_writes.size(), 3u);
+  const uint64_t offsets[] = {0, 1024, 2048}, sizes[] = {1024, 1024, 352};
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_EQ(host->staged_writes[c].staged_offset, offsets[c]);
+    EXPECT_EQ(host->staged_writes[c].bytes, sizes[c]);
+  }
+  EXPECT_EQ(gpu.download(s), singles);
+  Tensor from_host = gpu.upload_weight_bytes({600}, {WeightBytes::DType::F32, f, 0, 0});
+  EXPECT_EQ(gpu.download(from_host), singles);
+}
+
+TEST(WebGpuBackend, StagedWeightBytesNeedAHostThatKeepsThem) {
+  auto host = std::make_shared<FakeHost>();
+  host->keeps_staged = false;
+  WebGpuBackend gpu(host);
+  try {
+    gpu.upload_weight_bytes({4}, {WeightBytes::DType::F16, {}, 9, 0});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("staging id 9: this host keeps no staged bytes"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -7,16 +7,20 @@
 // WEBSD_PAGE_STEPS the step count.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
 import { serveStatic } from '../host/static_server.mjs';
+import { serveArtifacts } from '../artifact_server.mjs';
 import { diff } from '../safetensors.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
+// The page's default model: tiny-shapes converted by `make` into build/artifacts.
+const ARTIFACTS = 'build/artifacts';
 // `make demo`'s prompt and seed. One step: SwiftShader runs the WebGPU kernels on the CPU, and on
 // this 2-core machine one tiny-shapes UNet step (a batch of 2 with guidance) takes ~30 s, the first
 // ~60 s while its shaders compile, the VAE decode ~30 s: the WebGPU run takes about 1.5 min. One
@@ -40,7 +44,7 @@ before(async () => {
   } finally {
     pipe.dispose();
   }
-  server = await serveStatic(ROOT, ['web', 'assets/tiny-shapes', `${WASM_BUILD}/web`]);
+  server = await serveStatic(ROOT, ['web', ARTIFACTS, `${WASM_BUILD}/web`]);
   chrome = await launchChromium();
   context = chrome.context;
 });
@@ -72,7 +76,7 @@ async function generateInPage({ backend, model, fields = {}, browser = context }
     const canvas = document.getElementById('picture');
     const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const text = (id) => document.getElementById(id).textContent;
-    return { state: r.state, error: r.error, backend: r.backend, stages: r.stages, timings: r.timings,
+    return { state: r.state, error: r.error, backend: r.backend, stages: r.stages, timings: r.timings, model: r.model,
       image: r.image && { shape: r.image.shape, data: Array.from(r.image.data) }, pixels: Array.from(pixels),
       status: text('status'), errorText: document.getElementById('error').hidden ? null : text('error'),
       notice: document.getElementById('notice').hidden ? null : text('notice'),
@@ -127,10 +131,67 @@ test('webgpu backend in the page: the cpu backend\'s picture', { timeout: RUN_TI
 });
 
 test('a model that is not there: the page shows the error, no hang', { timeout: 60000 }, async () => {
-  const shown = await generateInPage({ backend: 'cpu', model: `${server.url}/assets/tiny-shapes/nothing/` });
+  const shown = await generateInPage({ backend: 'cpu', model: `${server.url}/${ARTIFACTS}/nothing/` });
   assert.equal(shown.state, 'error');
-  assert.equal(shown.errorText, `${server.url}/assets/tiny-shapes/nothing/model_index.json: HTTP 404 Not Found`);
+  assert.equal(shown.errorText, `${server.url}/${ARTIFACTS}/nothing/model.json: HTTP 404 Not Found ` +
+    '(is this an artifact model made by `websd convert`?)');
 });
+
+// The page's cache (the Cache API), seen from a page of the same origin: the entries under a URL.
+async function cachedUnder(url) {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/web/page/index.html`);
+  const keys = await page.evaluate(async (prefix) => {
+    const cache = await caches.open('websd-models-v1');
+    return (await cache.keys()).map((r) => r.url).filter((u) => u.startsWith(prefix));
+  }, url);
+  await page.close();
+  return keys;
+}
+
+test('artifacts from another server, then again with that server stopped: the same picture from the cache',
+  { timeout: 2 * RUN_TIMEOUT_MS }, async () => {
+    const models = await serveArtifacts(path.join(ROOT, ARTIFACTS));
+    const model = `${models.url}/tiny-shapes/`;
+    let first;
+    try {
+      first = await generateInPage({ backend: 'cpu', model });
+      assertMatchesReference(first, 'page, artifacts over http');
+      assert.equal(first.model.cached, 0);
+      assert.ok(first.model.downloaded > 5, JSON.stringify(first.model));
+      assert.ok(models.requests.some((r) => r.endsWith('.bin')));
+    } finally {
+      await models.close();
+    }
+    const offline = await generateInPage({ backend: 'cpu', model });
+    assert.equal(offline.state, 'done', `${offline.error}\n${offline.logs.join('\n')}`);
+    assert.deepEqual(offline.image.data, first.image.data, 'the same picture from the cache');
+    assert.equal(offline.model.downloaded, 0);
+    assert.equal(offline.model.cached, first.model.downloaded);
+    assert.match(offline.status, /from the cache/);
+  });
+
+test('a server that serves a corrupted shard: the page shows the error, and nothing of it is cached',
+  { timeout: RUN_TIMEOUT_MS }, async () => {
+    // Its own path: a port may be handed out again, and the first server's model is in the cache.
+    const models = await serveArtifacts(path.join(ROOT, ARTIFACTS, '..'));
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(ROOT, ARTIFACTS, 'tiny-shapes/ndarray-cache.json'), 'utf8'));
+      const shard = manifest.records[1].dataPath;
+      models.faults.set(shard, (body) => {
+        const bad = Buffer.from(body);
+        bad[100] ^= 0x40;
+        return bad;
+      });
+      const shown = await generateInPage({ backend: 'cpu', model: `${models.url}/artifacts/tiny-shapes/` });
+      assert.equal(shown.state, 'error');
+      assert.match(shown.errorText, new RegExp(`^${shard.replace('.', '\\.')}: SHA-256 mismatch \\(expected sha256-`));
+      assert.ok(models.requests.some((r) => r.endsWith(shard)), 'the shard was asked for');
+      assert.deepEqual(await cachedUnder(`${models.url}/artifacts/`), []);
+    } finally {
+      await models.close();
+    }
+  });
 
 test('a bad setting reaches the page as websd\'s message', { timeout: 60000 }, async () => {
   const shown = await generateInPage({ backend: 'cpu', fields: { steps: '0' } });
