@@ -29,7 +29,7 @@ demo: build
 test: unit coverage lint test-wasm test-web-host test-web-page
 
 unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
 $(COVERAGE_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEBSD_COVERAGE=ON
@@ -37,7 +37,7 @@ $(COVERAGE_BUILD)/CMakeCache.txt: | deps
 coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
 	cmake --build $(COVERAGE_BUILD) -j $(JOBS)
 	find $(COVERAGE_BUILD) -name '*.gcda' -delete
-	cd $(COVERAGE_BUILD) && ctest --output-on-failure -j $(JOBS) $(COVERAGE_CTEST_ARGS)
+	cd $(COVERAGE_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) $(COVERAGE_CTEST_ARGS)
 	gcovr --root . --filter 'src/' --object-directory $(COVERAGE_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
 	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(COVERAGE_BUILD)/coverage.txt
 
@@ -75,7 +75,7 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # Then the WebGPU backend inside wasm against the CPU backend, on Node + Dawn (SwiftShader unless
 # WEB_SWIFTSHADER=0), which needs the web host's packages.
 test-wasm: wasm web-host-deps
-	cd $(WASM_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(WASM_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 	node --test tests/web/*.test.mjs
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 
