@@ -35,7 +35,7 @@ demo: build
 test: unit coverage lint test-wasm test-web-host test-web-page
 
 unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
 $(COVERAGE_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEBSD_COVERAGE=ON
@@ -43,7 +43,7 @@ $(COVERAGE_BUILD)/CMakeCache.txt: | deps
 coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
 	cmake --build $(COVERAGE_BUILD) -j $(JOBS)
 	find $(COVERAGE_BUILD) -name '*.gcda' -delete
-	cd $(COVERAGE_BUILD) && ctest --output-on-failure -j $(JOBS) $(COVERAGE_CTEST_ARGS)
+	cd $(COVERAGE_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) $(COVERAGE_CTEST_ARGS)
 	gcovr --root . --filter 'src/' --object-directory $(COVERAGE_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
 	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(COVERAGE_BUILD)/coverage.txt
 
@@ -82,7 +82,7 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # WEB_SWIFTSHADER=0), which needs the web host's packages.
 # tests/web/artifacts.test.mjs converts models with the native CLI, hence build.
 test-wasm: build wasm web-host-deps
-	cd $(WASM_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(WASM_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 	node --test tests/web/*.test.mjs tests/web/lib/*.test.mjs
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 

@@ -72,11 +72,9 @@ TEST(Cli, GenerateReproducesDiffusersGolden) {
   }
   std::filesystem::remove(report);
   SafetensorsFile got(tensors), want(base + ".safetensors");
-  const test::Diff d = test::compare(got.read("image").data, want.read("image").data);
-  EXPECT_LE(d.max_abs, 5e-3);
-  EXPECT_LE(d.mean_abs, 1e-3);
+  EXPECT_IMAGE_DIFF_MATCHES_DIFFUSERS(test::compare(got.read("image").data, want.read("image").data));
   // PNDM with skip_prk_steps runs steps + 1 model calls, so the last of the 11 is step010.
-  EXPECT_TENSOR_NEAR(got.read("latents"), want.read("step010_latents"), 1e-3);
+  EXPECT_LATENTS_MATCH_DIFFUSERS(got.read("latents"), want.read("step010_latents"));
   const HostTensor decoded = read_png(png);
   EXPECT_EQ(decoded.shape, (Shape{128, 128, 3}));
   EXPECT_LE(test::compare(decoded.data, got.read("image").data).max_abs, 0.5 / 255 + 1e-6);
@@ -100,12 +98,11 @@ TEST(Cli, GenerateReproducesDiffusersSdxlGolden) {
   SafetensorsFile got(tensors), want(base + ".safetensors");
   const test::Diff d = test::compare(got.read("image").data, want.read("image").data);
   std::cout << "sdxl cli image max abs error " << d.max_abs << ", mean " << d.mean_abs << "\n";
-  EXPECT_LE(d.max_abs, 5e-3);
-  EXPECT_LE(d.mean_abs, 1e-3);
-  EXPECT_TENSOR_NEAR(got.read("latents"), want.read("step007_latents"), 1e-3);
+  EXPECT_IMAGE_DIFF_MATCHES_DIFFUSERS(d);
+  EXPECT_LATENTS_MATCH_DIFFUSERS(got.read("latents"), want.read("step007_latents"));
   for (const char* name : {"prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"}) {
     SCOPED_TRACE(name);
-    EXPECT_TENSOR_NEAR(got.read(name), want.read(name), 1e-3);
+    EXPECT_TENSOR_MATCHES_DIFFUSERS(got.read(name), want.read(name), test::kReadmeComponentMaxAbs);
   }
   EXPECT_EQ(read_png(png).shape, (Shape{128, 128, 3}));
   std::filesystem::remove(png);

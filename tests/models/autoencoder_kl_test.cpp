@@ -13,11 +13,20 @@
 namespace websd {
 namespace {
 
-std::string sd15_dir() { return test::fixture("tiny-sd15/model/vae"); }
 std::string shapes_dir() { return test::asset("tiny-shapes/model/vae"); }
 
-HostTensor reference(const std::string& name) {
-  return SafetensorsFile(test::fixture("tiny-sd15/components.safetensors")).read(name);
+// The tiny models whose VAE diffusers ran: <model>/model/vae and <model>/components.safetensors.
+const char* const kReferenceModels[] = {"tiny-sd15", "tiny-sd2"};
+
+HostTensor reference(const std::string& model, const std::string& name) {
+  return SafetensorsFile(test::fixture(model + "/components.safetensors")).read(name);
+}
+
+void expect_matches(const std::string& what, const HostTensor& got, const HostTensor& want) {
+  SCOPED_TRACE(what);
+  const test::Diff d = test::compare(got.data, want.data);
+  std::cout << what << " max abs error " << d.max_abs << ", mean " << d.mean_abs << "\n";
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(got, want, test::kReadmeComponentMaxAbs);
 }
 
 bool all_finite(const HostTensor& t) {
@@ -34,17 +43,21 @@ HostTensor pattern(const Shape& shape) {
 // The fixture's latent is what diffusers' vae.decode() was given: no scaling_factor applied.
 TEST(AutoencoderKL, DecodeMatchesDiffusers) {
   CpuBackend be;
-  const AutoencoderKL vae = AutoencoderKL::load(sd15_dir(), be);
-  const Tensor image = vae.decode(be.upload(reference("vae_latent")));
-  EXPECT_TENSOR_NEAR(be.to_host(image), reference("vae_decoded"), 1e-3);
+  for (const std::string model : kReferenceModels) {
+    const AutoencoderKL vae = AutoencoderKL::load(test::fixture(model + "/model/vae"), be);
+    const Tensor image = vae.decode(be.upload(reference(model, "vae_latent")));
+    expect_matches(model + " vae_decoded", be.to_host(image), reference(model, "vae_decoded"));
+  }
 }
 
 TEST(AutoencoderKL, EncodeMatchesDiffusers) {
   CpuBackend be;
-  const AutoencoderKL vae = AutoencoderKL::load(sd15_dir(), be);
-  const AutoencoderKL::Posterior p = vae.encode(be.upload(reference("vae_image")));
-  EXPECT_TENSOR_NEAR(be.to_host(p.mean), reference("vae_posterior_mean"), 1e-3);
-  EXPECT_TENSOR_NEAR(be.to_host(p.std), reference("vae_posterior_std"), 1e-3);
+  for (const std::string model : kReferenceModels) {
+    const AutoencoderKL vae = AutoencoderKL::load(test::fixture(model + "/model/vae"), be);
+    const AutoencoderKL::Posterior p = vae.encode(be.upload(reference(model, "vae_image")));
+    expect_matches(model + " vae_posterior_mean", be.to_host(p.mean), reference(model, "vae_posterior_mean"));
+    expect_matches(model + " vae_posterior_std", be.to_host(p.std), reference(model, "vae_posterior_std"));
+  }
 }
 
 TEST(AutoencoderKL, RunsTinyShapes) {

@@ -53,8 +53,9 @@ TEST(ClipTextModel, MatchesTransformersOnTinySd15) {
 
   const ClipTextModel::Output out = model.forward(ids, 2);
   const HostTensor last = be.to_host(out.last_hidden_state);
-  EXPECT_TENSOR_NEAR(row(last, 1), reference("te_last_hidden_state"), 1e-3);
-  EXPECT_TENSOR_NEAR(row(be.to_host(out.penultimate_hidden_state), 1), reference("te_penultimate_hidden_state"), 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(row(last, 1), reference("te_last_hidden_state"), test::kReadmeComponentMaxAbs);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(row(be.to_host(out.penultimate_hidden_state), 1),
+                                  reference("te_penultimate_hidden_state"), test::kReadmeComponentMaxAbs);
   EXPECT_FALSE(out.text_embeds.has_value());
 
   // Pooled: the final state at each prompt's first end-of-text token.
@@ -95,7 +96,7 @@ TEST(ClipTextModel, MatchesTransformersOnTinySdxlEncoders) {
   const auto check = [&](const char* name, const Tensor& got) {
     const HostTensor want = ref.read(name), host = be.to_host(got);
     std::cout << name << " max abs error " << test::compare(host.data, want.data).max_abs << "\n";
-    EXPECT_TENSOR_NEAR(host, want, 1e-3);
+    EXPECT_TENSOR_MATCHES_DIFFUSERS(host, want, test::kReadmeComponentMaxAbs);
   };
   const ClipTextModel first = ClipTextModel::load(test::fixture("tiny-sdxl/model/text_encoder"), be);
   const ClipTextModel::Output a = first.forward(ids("te_input_ids"), 1);
@@ -109,6 +110,27 @@ TEST(ClipTextModel, MatchesTransformersOnTinySdxlEncoders) {
   check("te2_penultimate_hidden_state", b.penultimate_hidden_state);
   ASSERT_TRUE(b.text_embeds.has_value());
   check("te2_text_embeds", *b.text_embeds);
+}
+
+// SD 2.x's text encoder (OpenCLIP ViT-H converted: exact GELU, no projection), its prompt padded
+// with "!" (id 0) rather than end-of-text.
+TEST(ClipTextModel, MatchesTransformersOnTinySd2) {
+  CpuBackend be;
+  SafetensorsFile ref(test::fixture("tiny-sd2/components.safetensors"));
+  const ClipTextModel model = ClipTextModel::load(test::fixture("tiny-sd2/model/text_encoder"), be);
+  EXPECT_EQ(model.config().hidden_act, UnaryOp::GELU);
+  EXPECT_FALSE(model.config().with_projection);
+  const HostTensor ids = ref.read("te_input_ids");
+  ASSERT_EQ(ids.data.back(), 0.0f);
+  const ClipTextModel::Output out = model.forward(std::vector<int>(ids.data.begin(), ids.data.end()), 1);
+  for (const auto& [name, got] : {std::pair{"te_last_hidden_state", &out.last_hidden_state},
+                                  std::pair{"te_penultimate_hidden_state", &out.penultimate_hidden_state}}) {
+    SCOPED_TRACE(name);
+    const HostTensor want = ref.read(name), host = be.to_host(*got);
+    const test::Diff d = test::compare(host.data, want.data);
+    std::cout << "tiny-sd2 " << name << " max abs error " << d.max_abs << ", mean " << d.mean_abs << "\n";
+    EXPECT_TENSOR_MATCHES_DIFFUSERS(host, want, test::kReadmeComponentMaxAbs);
+  }
 }
 
 // Older transformers (and CLIPTextModelWithProjection) save under "text_model." with the
@@ -133,7 +155,8 @@ TEST(ClipTextModel, ProjectionWithPrefixedWeights) {
   const ClipTextModel model = ClipTextModel::load(dir, be);
   EXPECT_TRUE(model.config().with_projection);
   const ClipTextModel::Output out = model.forward(reference_ids(), 1);
-  EXPECT_TENSOR_NEAR(be.to_host(out.last_hidden_state), reference("te_last_hidden_state"), 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(be.to_host(out.last_hidden_state), reference("te_last_hidden_state"),
+                                  test::kReadmeComponentMaxAbs);
   ASSERT_TRUE(out.text_embeds.has_value());
   const HostTensor pooled = be.to_host(out.pooled), embeds = be.to_host(*out.text_embeds);
   ASSERT_EQ(embeds.shape, (Shape{1, 16}));

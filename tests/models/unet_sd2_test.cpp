@@ -77,6 +77,24 @@ TEST(UNetSd2, LinearProjectionEqualsTheConvolutionItReplaces) {
   test::expect_error_naming([&] { UNet2DConditionModel::load(wrong_dir, be); }, {"proj_in.weight"});
 }
 
+// The tiny SD 2.x UNet against diffusers: per-level heads (attention_head_dim [2, 4, 4, 4]), linear
+// projections and upcast_attention together.
+TEST(UNetSd2, TinySd2MatchesDiffusers) {
+  const std::string dir = test::fixture("tiny-sd2");
+  CpuBackend be;
+  const UNet2DConditionModel unet = UNet2DConditionModel::load(dir + "/model/unet", be);
+  EXPECT_EQ(unet.config().attention_heads, (std::vector<int>{2, 4, 4, 4}));
+  EXPECT_TRUE(unet.config().use_linear_projection);
+  SafetensorsFile ref(dir + "/components.safetensors");
+  const HostTensor timesteps = ref.read("unet_timestep");
+  const HostTensor got = be.to_host(
+      unet.forward(be.upload(ref.read("unet_sample")), timesteps.data, be.upload(ref.read("unet_context"))));
+  const HostTensor want = ref.read("unet_out");
+  const test::Diff d = test::compare(got.data, want.data);
+  std::cout << "tiny-sd2 UNet max abs error " << d.max_abs << ", mean " << d.mean_abs << "\n";
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(got, want, test::kReadmeComponentMaxAbs);
+}
+
 // Which level's head count each transformer uses: with every to_q zeroed except at one level, the
 // attention elsewhere is a plain average whatever the heads, so only that level's entry of
 // attention_head_dim may change the output. Down level i and up block n-1-i use entry i; the mid

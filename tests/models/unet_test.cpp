@@ -52,7 +52,7 @@ TEST(UNetTest, TinySd15MatchesDiffusers) {
   const HostTensor timesteps = ref.read("unet_timestep");
   Tensor out = unet.forward(be.upload(ref.read("unet_sample")), timesteps.data, be.upload(ref.read("unet_context")));
   const HostTensor got = be.to_host(out), want = ref.read("unet_out");
-  EXPECT_TENSOR_NEAR(got, want, 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(got, want, test::kReadmeComponentMaxAbs);
   std::cout << "tiny-sd15 UNet max abs error " << test::compare(got.data, want.data).max_abs << "\n";
 }
 
@@ -67,7 +67,7 @@ TEST(UNetTest, TinySdxlTextTimeMatchesDiffusers) {
   Tensor out = unet.forward(be.upload(ref.read("unet_sample")), timesteps.data, be.upload(ref.read("unet_context")),
                             &text_embeds, &time_ids);
   const HostTensor got = be.to_host(out), want = ref.read("unet_out");
-  EXPECT_TENSOR_NEAR(got, want, 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(got, want, test::kReadmeComponentMaxAbs);
   std::cout << "tiny-sdxl UNet max abs error " << test::compare(got.data, want.data).max_abs << "\n";
 
   const Tensor sample = be.upload(ref.read("unet_sample")), context = be.upload(ref.read("unet_context"));

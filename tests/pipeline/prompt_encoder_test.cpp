@@ -81,7 +81,22 @@ TEST(PromptEncoder, Sd15IsTheLastHiddenState) {
   CpuBackend be;
   const PromptEmbeddings e = sd15(be).encode(kCatPrompt, 0);
   SafetensorsFile ref(test::fixture("tiny-sd15/components.safetensors"));
-  EXPECT_TENSOR_NEAR(e.embeds, ref.read("te_last_hidden_state"), 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(e.embeds, ref.read("te_last_hidden_state"), test::kReadmeComponentMaxAbs);
+  EXPECT_FALSE(e.pooled.has_value());
+}
+
+// SD 2.x: the last hidden state too, of ids padded with "!" (tokenizer.json's pad token, id 0).
+TEST(PromptEncoder, Sd2IsTheLastHiddenStateOfBangPaddedIds) {
+  CpuBackend be;
+  std::vector<PromptEncoder::TextStage> stages;
+  stages.push_back(stage(be, "tiny-sd2"));
+  const PromptEncoder enc(be, std::move(stages));
+  SafetensorsFile ref(test::fixture("tiny-sd2/components.safetensors"));
+  const HostTensor ids = ref.read("te_input_ids");
+  EXPECT_EQ(ClipTokenizer::from_folder(test::fixture("tiny-sd2/model/tokenizer")).encode(kCatPrompt),
+            std::vector<int>(ids.data.begin(), ids.data.end()));
+  const PromptEmbeddings e = enc.encode(kCatPrompt, 0);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(e.embeds, ref.read("te_last_hidden_state"), test::kReadmeComponentMaxAbs);
   EXPECT_FALSE(e.pooled.has_value());
 }
 
@@ -94,7 +109,7 @@ TEST(PromptEncoder, Sd15ClipSkipNormalisesAnEarlierState) {
   const HostTensor penultimate = SafetensorsFile(test::fixture("tiny-sd15/components.safetensors")).read("te_penultimate_hidden_state");
   const HostTensor want = layer_norm(penultimate, weight(file, "final_layer_norm.weight"), weight(file, "final_layer_norm.bias"));
   const PromptEmbeddings skip1 = enc.encode(kCatPrompt, 1);
-  EXPECT_TENSOR_NEAR(skip1.embeds, want, 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(skip1.embeds, want, test::kReadmeComponentMaxAbs);
   EXPECT_GT(test::compare(skip1.embeds.data, enc.encode(kCatPrompt, 0).embeds.data).max_abs, 0.1);
 
   // The tiny encoder has 2 layers: clip_skip 2 normalises the embeddings, 3 is out of range.
@@ -115,10 +130,10 @@ TEST(PromptEncoder, SdxlConcatenatesPenultimateStatesAndPoolsTheSecond) {
   ASSERT_EQ(e.embeds.shape, (Shape{1, 77, 96}));
   const test::Diff first = test::compare(channels(e.embeds, 0, 32), ref.read("te_penultimate_hidden_state").data);
   const test::Diff second = test::compare(channels(e.embeds, 32, 64), ref.read("te2_penultimate_hidden_state").data);
-  EXPECT_LE(first.max_abs, 1e-3);
-  EXPECT_LE(second.max_abs, 1e-3);
+  EXPECT_DIFF_MATCHES_DIFFUSERS(first, test::kReadmeComponentMaxAbs);
+  EXPECT_DIFF_MATCHES_DIFFUSERS(second, test::kReadmeComponentMaxAbs);
   ASSERT_TRUE(e.pooled.has_value());
-  EXPECT_TENSOR_NEAR(*e.pooled, ref.read("te2_text_embeds"), 1e-3);
+  EXPECT_TENSOR_MATCHES_DIFFUSERS(*e.pooled, ref.read("te2_text_embeds"), test::kReadmeComponentMaxAbs);
 }
 
 // SDXL clip_skip k: hidden_states[-(k+2)], no final LayerNorm. With 2 layers, k = 1 is the

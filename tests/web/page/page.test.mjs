@@ -16,6 +16,7 @@ import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
 import { serveStatic } from '../host/static_server.mjs';
 import { serveArtifacts } from '../artifact_server.mjs';
 import { diff } from '../safetensors.mjs';
+import { imageWithinLimits } from '../tolerances.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
@@ -28,9 +29,6 @@ const ARTIFACTS = 'build/artifacts';
 // UNet steps (PNDM) that reuse the first one's pipelines and buffers, for ~1 min more.
 const SETTINGS = { prompt: 'a red circle on a white background', seed: 0,
   steps: Number(process.env.WEBSD_PAGE_STEPS ?? 1), cfgScale: 7.5 };
-// tests/fixtures/README.md's tolerances for the full pipeline's image.
-const MAX_ABS = 5e-3;
-const MEAN_ABS = 1e-3;
 const RUN_TIMEOUT_MS = 280000;
 
 let server, chrome, context, reference;
@@ -93,7 +91,8 @@ function assertMatchesReference(shown, label) {
   const d = diff(Float32Array.from(shown.image.data), reference.data);
   console.log(`${label}: ${shown.seconds.toFixed(1)} s in the page (${shown.status}); ` +
     `max abs ${d.max.toExponential(2)}, mean abs ${d.mean.toExponential(2)} against the cpu backend in node`);
-  assert.ok(d.max <= MAX_ABS && d.mean <= MEAN_ABS, `${label}: image differs: max abs ${d.max}, mean abs ${d.mean}`);
+  // tests/fixtures/README.md's limits for the full pipeline's image and the regression limit.
+  assert.ok(imageWithinLimits(d), `${label}: image differs: max abs ${d.max}, mean abs ${d.mean}`);
   // The canvas shows the picture, rounded to bytes; the progress bar reached the last step.
   const [h, w] = shown.image.shape;
   assert.equal(shown.pixels.length, h * w * 4);

@@ -1,6 +1,7 @@
 // The whole pipeline on the WebGPU backend, through the JS API and the Node CLI: the tiny-sd15
 // pndm_10 and dpmpp2m_8_neg goldens and the tiny-sdxl euler_8 golden on Node + Dawn (SwiftShader unless WEBSD_SWIFTSHADER=0), compared with diffusers'
-// image and with the CPU backend's, within tests/fixtures/README.md's tolerances for the image.
+// image and latents and with the CPU backend's image, within tests/fixtures/README.md's limits and
+// the regression limits (tests/web/tolerances.mjs).
 // Needs `make wasm` and the npm package `webgpu` (scripts/install_web_deps.sh).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,13 +15,12 @@ import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { createGpuHost } from '../../../web/host/gpu_host.mjs';
 import { nodeGpu } from '../../../web/host/node_gpu.mjs';
 import { diff, readSafetensors } from '../safetensors.mjs';
+import { imageWithinLimits, latentsWithinLimits } from '../tolerances.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const model = path.join(root, 'tests/fixtures/tiny-sd15/model');
 const fixtures = path.join(root, 'tests/fixtures');
 const cli = path.join(root, 'web/cli/websd-node.mjs');
-const MAX_ABS = 5e-3;
-const MEAN_ABS = 1e-3;
 const swiftshader = process.env.WEBSD_SWIFTSHADER !== '0';
 
 let websd;
@@ -38,11 +38,12 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function assertClose(got, want, what) {
+// within(d, want) is imageWithinLimits or latentsWithinLimits.
+function assertClose(got, want, what, within) {
   assert.deepEqual(got.shape, want.shape, what);
   const d = diff(got.data, want.data);
   console.log(`${what}: max abs ${d.max}, mean abs ${d.mean}`);
-  assert.ok(d.max <= MAX_ABS && d.mean <= MEAN_ABS, `${what}: max abs ${d.max}, mean abs ${d.mean}`);
+  assert.ok(within(d, want.data), `${what}: max abs ${d.max}, mean abs ${d.mean}`);
 }
 
 // A golden's settings as JS API options. Its scheduler_config (Python JSON: -Infinity) goes to a
@@ -85,9 +86,10 @@ for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8
     }
     assert.equal(steps.length, want.timesteps.data.length);
     assert.deepEqual(Array.from(gpu.timesteps.data), Array.from(want.timesteps.data));
-    assertClose(gpu.image, want.image, `${name}: webgpu vs diffusers`);
-    assertClose(gpu.image, cpu.image, `${name}: webgpu vs cpu backend`);
-    assertClose(gpu.latents, want[`step${String(steps.length - 1).padStart(3, '0')}_latents`], `${name}: final latents`);
+    assertClose(gpu.image, want.image, `${name}: webgpu vs diffusers`, imageWithinLimits);
+    assertClose(gpu.image, cpu.image, `${name}: webgpu vs cpu backend`, imageWithinLimits);
+    assertClose(gpu.latents, want[`step${String(steps.length - 1).padStart(3, '0')}_latents`], `${name}: final latents`,
+      latentsWithinLimits);
 
     assert.deepEqual(gpu.stages.map((s) => s.name), ['text_encoder', ...Array(steps.length).fill('unet_step'), 'vae_decode']);
     for (const s of gpu.stages) assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
