@@ -32,7 +32,7 @@ export default [
   // The Node CLI, the tests, and the config itself run in Node; the tests also hand functions to
   // the browser (Playwright's page.evaluate), whose bodies see the browser's globals.
   {
-    files: ['web/cli/**', 'eslint.config.js'],
+    files: ['web/cli/**', 'scripts/**', 'eslint.config.js'],
     languageOptions: { globals: { ...globals.node } },
   },
   {

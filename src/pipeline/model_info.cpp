@@ -61,6 +61,16 @@ Counts counts(const ModelSource& source, const std::string& component) {
     }
     return c;
   }
+  if (const auto& cache = source.tensor_cache()) {
+    for (const TensorShard& shard : cache->shards)
+      for (const CachedTensor& t : shard.tensors)
+        if (t.component() == component) {
+          ++c.tensors;
+          c.parameters += numel(t.shape);
+          c.dtypes.insert(websd::dtype_name(t.dtype));
+        }
+    return c;
+  }
   for (const std::string& file : Weights::component_files(source.folder(component))) {
     const SafetensorsFile f(file);
     for (const auto& [name, info] : f.tensors()) {
@@ -106,6 +116,10 @@ std::string describe_model(const std::string& path, const std::string& config_di
       out << ", " << ck->ignored().size() << " not used (training buffers, EMA copies; e.g. " << ck->ignored().front()
           << ")";
     out << "\n";
+  } else if (const auto& artifact = source.artifact()) {
+    out << "format     artifact model (" << artifact->converter << "): " << source.tensor_cache()->shards.size()
+        << " shards, " << (artifact->weight_bytes >> 20) << " MiB of " << artifact->dtype << " weights, "
+        << (artifact->total_bytes >> 20) << " MiB in all, every file verified\n";
   } else {
     out << "format     diffusers folder\n";
   }

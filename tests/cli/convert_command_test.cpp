@@ -34,6 +34,15 @@ TEST(ConvertCommand, ConvertThenGenerate) {
   ASSERT_EQ(f.status, 0) << f.output;
   // The same weights, the same picture, the same PNG bytes.
   EXPECT_EQ(test::read_bytes(from_artifact), test::read_bytes(from_folder));
+
+  // info describes the artifacts: the manifest's tensors, as many as the folder's model reads.
+  CliRun i = websd_cli("info --model " + quoted(out));
+  ASSERT_EQ(i.status, 0) << i.output;
+  EXPECT_NE(i.output.find("format     artifact model (websd convert 1): "), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("MiB of float16 weights"), std::string::npos) << i.output;
+  CliRun folder_info = websd_cli("info --model " + quoted(model));
+  const auto total_line = [](const std::string& text) { return text.substr(text.rfind("total")); };
+  EXPECT_EQ(total_line(i.output), total_line(folder_info.output));
 }
 
 TEST(ConvertCommand, BadModelPathIsAnError) {

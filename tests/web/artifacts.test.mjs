@@ -5,7 +5,8 @@
 // of bad artifact is refused with an error naming the file, shard or tensor, leaving nothing cached.
 // Needs `make build wasm` and the web host's npm packages.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { nodeGpu } from '../../web/host/node_gpu.mjs';
 import { serveArtifacts } from './artifact_server.mjs';
 import { diff } from './safetensors.mjs';
 
+const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = path.join(root, process.env.WEBSD_BUILD ?? 'build', 'websd');
 const MODELS = {
@@ -188,6 +190,22 @@ test('a server that corrupts a shard in flight: retried once, then an error, and
   assert.equal(server.requests.filter((r) => r === `corrupted-in-flight/${shard}`).length, 2, 'one retry');
   assert.deepEqual(await bad.keys(), []);
   server.faults.delete(shard);
+});
+
+test('the CLIs take an artifact URL: the Node CLI loads it into $WEBSD_CACHE, the native one hands it over', async () => {
+  const flags = ['--prompt', SETTINGS.prompt, '--steps', '2', '--seed', '3'];
+  const env = { ...process.env, WEBSD_CACHE: path.join(work, 'cli-cache') };
+  // Asynchronous: the server answering them runs in this process.
+  const node = async (model, out) => (await execFileAsync(process.execPath, [path.join(root, 'web/cli/websd-node.mjs'),
+    'generate', '--model', model, ...flags, '-o', path.join(work, out)], { env, encoding: 'utf8' })).stdout;
+  await node(MODELS['tiny-shapes'], 'folder.png');
+  assert.match(await node(`${server.url}/tiny-shapes/`, 'url.png'), /^loaded http:.+tiny-shapes\/ \(sd, \d+ MiB\)/m);
+  await execFileAsync(cli, ['generate', '--model', `${server.url}/tiny-shapes/`, ...flags, '-o', path.join(work, 'native.png')],
+    { env });
+  const png = (name) => readFileSync(path.join(work, name));
+  assert.ok(png('url.png').equals(png('folder.png')), 'the same PNG from the URL as from the folder');
+  assert.ok(png('native.png').equals(png('folder.png')), 'and through the native CLI');
+  assert.ok(await isCached(`${server.url}/tiny-shapes/`, { dir: env.WEBSD_CACHE }), 'cached in $WEBSD_CACHE');
 });
 
 test('purge removes one model from the cache', async () => {
