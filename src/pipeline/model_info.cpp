@@ -119,7 +119,7 @@ std::string describe_model(const std::string& path, const std::string& config_di
   } else if (const auto& artifact = source.artifact()) {
     out << "format     artifact model (" << artifact->converter << "): " << source.tensor_cache()->shards.size()
         << " shards, " << (artifact->weight_bytes >> 20) << " MiB of " << artifact->dtype << " weights, "
-        << (artifact->total_bytes >> 20) << " MiB in all, every file verified\n";
+        << (artifact->total_bytes >> 20) << " MiB in all (shards are verified as they load)\n";
   } else {
     out << "format     diffusers folder\n";
   }

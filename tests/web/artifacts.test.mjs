@@ -94,29 +94,32 @@ async function cacheFor(url, name) {
   return copy;
 }
 
-test('tiny-sd15 artifacts on WebGPU (Node + Dawn): shards staged straight into GPU buffers', async () => {
-  const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER !== '0' }), { mapTimeoutMs: 300000 });
-  await host.init();
-  try {
-    // One step: SwiftShader runs the kernels on this machine's CPU.
-    const settings = { ...SETTINGS, steps: 1 };
-    const want = await generate(websd.loadPipeline(MODELS['tiny-sd15'], { backend: 'webgpu', gpuHost: host }), settings);
-    const pipe = await websd.loadModel(`${server.url}/tiny-sd15/`, { backend: 'webgpu', gpuHost: host, cache });
-    assertSame(await generate(pipe, settings), want, 'tiny-sd15 webgpu');
-    // The weights never enter wasm memory on webgpu: fresh modules loading the same artifacts, one
-    // per backend, differ by about the CPU backend's float32 weights (26 MB).
-    const memory = async (backend) => {
-      const fresh = await loadWebsd();
-      (await fresh.loadModel(`${server.url}/tiny-sd15/`, { backend, gpuHost: host, cache })).dispose();
-      return fresh.memoryBytes;
-    };
-    const [cpu, gpu] = [await memory('cpu'), await memory('webgpu')];
-    console.log(`wasm memory after loading tiny-sd15 artifacts: cpu ${cpu >> 20} MiB, webgpu ${gpu >> 20} MiB`);
-    assert.ok(gpu <= cpu - 16 * 2 ** 20, `webgpu ${gpu} bytes, cpu ${cpu} bytes of wasm memory`);
-  } finally {
-    host.destroy();
-  }
-});
+test('artifacts on WebGPU (Node + Dawn) = the diffusers folders on WebGPU; shards staged straight into GPU buffers',
+  async () => {
+    const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER !== '0' }), { mapTimeoutMs: 300000 });
+    await host.init();
+    try {
+      // One step: SwiftShader runs the kernels on this machine's CPU.
+      const settings = { ...SETTINGS, steps: 1 };
+      for (const [name, folder] of Object.entries(MODELS)) {
+        const want = await generate(websd.loadPipeline(folder, { backend: 'webgpu', gpuHost: host }), settings);
+        const pipe = await websd.loadModel(`${server.url}/${name}/`, { backend: 'webgpu', gpuHost: host, cache });
+        assertSame(await generate(pipe, settings), want, `${name} webgpu`);
+      }
+      // The weights never enter wasm memory on webgpu: fresh modules loading the same artifacts, one
+      // per backend, differ by about the CPU backend's float32 weights (26 MB).
+      const memory = async (backend) => {
+        const fresh = await loadWebsd();
+        (await fresh.loadModel(`${server.url}/tiny-sd15/`, { backend, gpuHost: host, cache })).dispose();
+        return fresh.memoryBytes;
+      };
+      const [cpu, gpu] = [await memory('cpu'), await memory('webgpu')];
+      console.log(`wasm memory after loading tiny-sd15 artifacts: cpu ${cpu >> 20} MiB, webgpu ${gpu >> 20} MiB`);
+      assert.ok(gpu <= cpu - 16 * 2 ** 20, `webgpu ${gpu} bytes, cpu ${cpu} bytes of wasm memory`);
+    } finally {
+      host.destroy();
+    }
+  });
 
 test('a local artifact folder loads in Node (verified, not cached)', async () => {
   const want = await generate(websd.loadPipeline(MODELS['tiny-shapes'], { backend: 'cpu' }));
