@@ -78,6 +78,10 @@ class Backend {
 
   virtual BackendStats stats() const = 0;
   virtual void reset_peak() = 0;
+  // Gives back memory kept for reuse (the WebGPU backend's pooled buffers). The pipeline calls it
+  // where the tensors' sizes change (before the VAE decode, after a generation), so each stage's
+  // peak is what it holds live rather than what earlier stages left pooled.
+  virtual void trim() {}
 
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
   virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) = 0;

@@ -73,29 +73,18 @@ UNet2DConditionModel UNet2DConditionModel::random(const UNetConfig& cfg, Backend
   return UNet2DConditionModel(cfg, Weights::random(backend, seed));
 }
 
-Tensor UNet2DConditionModel::time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* text_embeds,
-                                            const Tensor* time_ids) const {
+Tensor UNet2DConditionModel::added_conditioning(const HostTensor& text, const HostTensor& ids) const {
   Backend& be = *backend_;
   const UNetConfig& c = config_;
-  Tensor emb = time_embedding_(
-      be, be.upload(sinusoidal_embedding(timesteps, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)));
-  if (!add_embedding_) {
-    if (text_embeds || time_ids)
-      throw Error(
-          "UNet: text_embeds/time_ids are SDXL conditioning, but this UNet's config.json has no "
-          "addition_embed_type \"text_time\"; pass none");
-    return emb;
-  }
-  if (!text_embeds || !time_ids)
-    throw Error(
-        "UNet: config.json has addition_embed_type \"text_time\" (SDXL); pass text_embeds [N, D] and "
-        "time_ids [N, 6]");
-  const HostTensor text = be.to_host(*text_embeds), ids = be.to_host(*time_ids);
-  if (text.shape.size() != 2 || ids.shape.size() != 2 || text.shape[0] != batch || ids.shape[0] != batch)
+  if (!add_embedding_)
+    throw Error("UNet: text_embeds/time_ids are SDXL conditioning, but this UNet's config.json has no "
+                "addition_embed_type \"text_time\"");
+  if (text.shape.size() != 2 || ids.shape.size() != 2 || text.shape[0] != ids.shape[0])
     throw Error("UNet: text_embeds " + shape_str(text.shape) + " and time_ids " + shape_str(ids.shape) +
-                " must be [N, D] and [N, k] with N = " + std::to_string(batch));
+                " must be [N, D] and [N, k] with the same N");
   // Each time id gets its own sinusoidal embedding; a batch entry's are laid side by side after
   // its text embedding.
+  const int64_t batch = text.shape[0];
   const int64_t text_dim = text.shape[1], ids_dim = ids.shape[1] * c.addition_time_embed_dim;
   if (text_dim + ids_dim != c.projection_class_embeddings_input_dim)
     throw Error("UNet: text_embeds " + shape_str(text.shape) + " and time_ids " + shape_str(ids.shape) + " make " +
@@ -109,11 +98,31 @@ Tensor UNet2DConditionModel::time_embedding(int64_t batch, std::span<const float
     std::copy_n(text.data.begin() + b * text_dim, text_dim, row);
     std::copy_n(ids_emb.data.begin() + b * ids_dim, ids_dim, row + text_dim);
   }
-  return be.add(emb, (*add_embedding_)(be, be.upload(added)));
+  return (*add_embedding_)(be, be.upload(added));
+}
+
+Tensor UNet2DConditionModel::time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* added) const {
+  Backend& be = *backend_;
+  const UNetConfig& c = config_;
+  Tensor emb = time_embedding_(
+      be, be.upload(sinusoidal_embedding(timesteps, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)));
+  if (!add_embedding_) {
+    if (added)
+      throw Error("UNet: added conditioning is SDXL's, but this UNet's config.json has no addition_embed_type "
+                  "\"text_time\"; pass none");
+    return emb;
+  }
+  if (!added)
+    throw Error("UNet: config.json has addition_embed_type \"text_time\" (SDXL); pass added_conditioning(text_embeds, "
+                "time_ids)");
+  if (added->shape != emb.shape)
+    throw Error("UNet: added conditioning has shape " + shape_str(added->shape) + "; the time embedding is " +
+                shape_str(emb.shape) + " (one row per batch entry, N = " + std::to_string(batch) + ")");
+  return be.add(emb, *added);
 }
 
 Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
-                                     const Tensor* text_embeds, const Tensor* time_ids) const {
+                                     const Tensor* added) const {
   Backend& be = *backend_;
   if (sample.shape.size() != 4 || sample.dim(1) != config_.in_channels)
     throw Error("UNet: sample has shape " + shape_str(sample.shape) + "; config.json expects [N, " +
@@ -133,7 +142,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
                   " channels; config.json's cross_attention_dim is " +
                   std::to_string(config_.cross_attention_dim[level]));
   }
-  const Tensor temb = time_embedding(batch, timesteps, text_embeds, time_ids);
+  const Tensor temb = time_embedding(batch, timesteps, added);
 
   Tensor h = conv_in_(be, sample);
   std::vector<Tensor> skips{h};

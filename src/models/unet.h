@@ -21,18 +21,23 @@ class UNet2DConditionModel {
   // Made-up weights (Weights::random), for measuring memory and speed of full-size models.
   static UNet2DConditionModel random(const UNetConfig& cfg, Backend& backend, uint64_t seed);
 
+  // SDXL's added conditioning: the pooled text embeddings [N, D] and the size/crop time ids [N, k],
+  // each id embedded as a sinusoid, through the add embedding → [N, time embedding width]. It is
+  // the same at every step of a generation, so it is made once, from host values (nothing is read
+  // back from the device), and handed to each forward().
+  Tensor added_conditioning(const HostTensor& text_embeds, const HostTensor& time_ids) const;
+
   // sample [N, in_channels, h, w] (any h, w); one timestep per batch entry; context [N, L,
-  // cross_attention_dim] → [N, out_channels, h, w]. text_embeds [N, D] and time_ids [N, k] are
-  // SDXL's added conditioning, required exactly when the config has addition_embed_type "text_time".
+  // cross_attention_dim] → [N, out_channels, h, w]. added: added_conditioning()'s result, required
+  // exactly when the config has addition_embed_type "text_time" (SDXL).
   Tensor forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
-                 const Tensor* text_embeds = nullptr, const Tensor* time_ids = nullptr) const;
+                 const Tensor* added = nullptr) const;
 
   const UNetConfig& config() const { return config_; }
 
  private:
   UNet2DConditionModel(const UNetConfig& cfg, const Weights& w);
-  Tensor time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* text_embeds,
-                        const Tensor* time_ids) const;
+  Tensor time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* added) const;
 
   UNetConfig config_;
   Backend* backend_;

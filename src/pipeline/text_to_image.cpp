@@ -154,11 +154,10 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
 
   // Unconditional first, as diffusers concatenates [negative, positive].
   const Tensor context = be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds);
-  std::optional<Tensor> text_embeds, time_ids;
-  if (positive.pooled) {
-    text_embeds = be.upload(guided ? batch_of(*negative.pooled, *positive.pooled) : *positive.pooled);
-    time_ids = be.upload(sdxl_time_ids(width, height, guided ? 2 : 1));
-  }
+  std::optional<Tensor> added;
+  if (positive.pooled)
+    added = unet_.added_conditioning(guided ? batch_of(*negative.pooled, *positive.pooled) : *positive.pooled,
+                                     sdxl_time_ids(width, height, guided ? 2 : 1));
 
   scheduler_->set_timesteps(params.steps);
   result.timesteps = scheduler_->timesteps();
@@ -190,8 +189,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     HostTensor noise;
     {
       StageTimer timer(be, result.stages, "unet_step");
-      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context, text_embeds ? &*text_embeds : nullptr,
-                                       time_ids ? &*time_ids : nullptr));
+      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context, added ? &*added : nullptr));
     }
     if (guided) {
       const size_t n = latents.data.size();
@@ -204,10 +202,13 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     if (on_step) on_step(i + 1, total, latents);
   }
   result.latents = latents;
+  // The UNet's pooled activations are no use to the VAE, whose tensors have other sizes.
+  be.trim();
   {
     StageTimer timer(be, result.stages, "vae_decode");
     result.image = decode_latents(be, vae_, latents);
   }
+  be.trim();  // between generations the model holds its weights only
   return result;
 }
 

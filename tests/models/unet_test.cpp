@@ -63,15 +63,24 @@ TEST(UNetTest, TinySdxlTextTimeMatchesDiffusers) {
   ASSERT_TRUE(unet.config().text_time);
   SafetensorsFile ref(dir + "/components.safetensors");
   const HostTensor timesteps = ref.read("unet_timestep");
-  const Tensor text_embeds = be.upload(ref.read("unet_text_embeds")), time_ids = be.upload(ref.read("unet_time_ids"));
-  Tensor out = unet.forward(be.upload(ref.read("unet_sample")), timesteps.data, be.upload(ref.read("unet_context")),
-                            &text_embeds, &time_ids);
+  const Tensor added = unet.added_conditioning(ref.read("unet_text_embeds"), ref.read("unet_time_ids"));
+  Tensor out = unet.forward(be.upload(ref.read("unet_sample")), timesteps.data, be.upload(ref.read("unet_context")), &added);
   const HostTensor got = be.to_host(out), want = ref.read("unet_out");
   EXPECT_TENSOR_MATCHES_DIFFUSERS(got, want, test::kReadmeComponentMaxAbs);
   std::cout << "tiny-sdxl UNet max abs error " << test::compare(got.data, want.data).max_abs << "\n";
 
   const Tensor sample = be.upload(ref.read("unet_sample")), context = be.upload(ref.read("unet_context"));
-  test::expect_error_naming([&] { unet.forward(sample, timesteps.data, context); }, {"text_time", "text_embeds"});
+  test::expect_error_naming([&] { unet.forward(sample, timesteps.data, context); }, {"text_time", "added_conditioning"});
+  // One row per batch entry: conditioning for one entry more than the sample has does not fit.
+  const HostTensor text = ref.read("unet_text_embeds"), ids = ref.read("unet_time_ids");
+  const int64_t rows = sample.dim(0) + 1;
+  HostTensor more_text({rows, text.shape[1]}), more_ids({rows, ids.shape[1]});
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(text.data.begin(), text.shape[1], more_text.data.begin() + r * text.shape[1]);
+    std::copy_n(ids.data.begin(), ids.shape[1], more_ids.data.begin() + r * ids.shape[1]);
+  }
+  const Tensor too_many = unet.added_conditioning(more_text, more_ids);
+  test::expect_error_naming([&] { unet.forward(sample, timesteps.data, context, &too_many); }, {"added conditioning"});
 }
 
 TEST(UNetTest, TinyShapesLoadsAndGivesFiniteOutput) {
@@ -143,16 +152,17 @@ TEST(UNetTest, RandomSdxlStyleModelTakesAddedConditioning) {
   UNet2DConditionModel unet = UNet2DConditionModel::random(cfg, be, 1);
   const std::vector<float> timesteps = {999.0f};
   const Tensor sample = be.upload(ramp({1, 4, 8, 8}, 1.0f)), context = be.upload(ramp({1, 7, 32}, 1.0f));
-  const Tensor text_embeds = be.upload(ramp({1, 64}, 1.0f));
-  const Tensor time_ids = be.upload(HostTensor({1, 6}, {128, 128, 0, 0, 128, 128}));
-  const HostTensor got = be.to_host(unet.forward(sample, timesteps, context, &text_embeds, &time_ids));
+  const HostTensor text_embeds = ramp({1, 64}, 1.0f);
+  const Tensor added = unet.added_conditioning(text_embeds, HostTensor({1, 6}, {128, 128, 0, 0, 128, 128}));
+  const HostTensor got = be.to_host(unet.forward(sample, timesteps, context, &added));
   EXPECT_EQ(got.shape, (Shape{1, 4, 8, 8}));
   expect_finite(got);
 
   test::expect_error_naming([&] { unet.forward(sample, timesteps, context); }, {"text_time", "time_ids"});
-  const Tensor short_ids = be.upload(HostTensor({1, 5}, {128, 128, 0, 0, 128}));
-  test::expect_error_naming([&] { unet.forward(sample, timesteps, context, &text_embeds, &short_ids); },
+  const HostTensor short_ids({1, 5}, {128, 128, 0, 0, 128});
+  test::expect_error_naming([&] { unet.added_conditioning(text_embeds, short_ids); },
                             {"projection_class_embeddings_input_dim"});
+  test::expect_error_naming([&] { unet.added_conditioning(ramp({2, 64}, 1.0f), short_ids); }, {"same N"});
 }
 
 TEST(UNetTest, PerResnetTransformerDepthsNeedTheReverseList) {
@@ -180,8 +190,9 @@ TEST(UNetTest, ForwardRejectsInputsThatDoNotFitTheConfig) {
         unet.forward(sample, one, be.upload(ramp({1, 7, 16}, 1.0f)));
       },
       {"cross_attention_dim"});
-  const Tensor text_embeds = be.upload(ramp({1, 64}, 1.0f));
-  test::expect_error_naming([&] { unet.forward(sample, one, context, &text_embeds); }, {"text_time"});
+  const Tensor added = be.upload(ramp({1, 64}, 1.0f));
+  test::expect_error_naming([&] { unet.forward(sample, one, context, &added); }, {"text_time"});
+  test::expect_error_naming([&] { unet.added_conditioning(ramp({1, 64}, 1.0f), HostTensor({1, 6})); }, {"text_time"});
 }
 
 TEST(UNetTest, UnknownConfigFieldIsRejectedByName) {

@@ -146,6 +146,8 @@ BackendStats WebGpuBackend::stats() const { return {dispatches_, pool_->held_byt
 
 void WebGpuBackend::reset_peak() { pool_->reset_peak(); }
 
+void WebGpuBackend::trim() { pool_->trim(); }
+
 Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
   check_upload(name(), shape, data.size());
   Tensor t = make(shape);

@@ -41,6 +41,7 @@ class WebGpuBackend : public Backend {
   // kernels: dispatches; live_bytes and peak_bytes: every buffer held, pooled ones included.
   BackendStats stats() const override;
   void reset_peak() override;
+  void trim() override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;

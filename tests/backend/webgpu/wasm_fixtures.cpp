@@ -90,10 +90,9 @@ std::string run(const std::string& fixtures) {
   SafetensorsFile xref(sdxl + "/components.safetensors");
   const HostTensor xt = xref.read("unet_timestep");
   check(r, "sdxl unet", xref.read("unet_out"), cpu, gpu, [&](Backend& be) {
-    const Tensor text_embeds = be.upload(xref.read("unet_text_embeds")), time_ids = be.upload(xref.read("unet_time_ids"));
-    return UNet2DConditionModel::load(sdxl + "/model/unet", be)
-        .forward(be.upload(xref.read("unet_sample")), xt.data, be.upload(xref.read("unet_context")), &text_embeds,
-                 &time_ids);
+    const UNet2DConditionModel unet = UNet2DConditionModel::load(sdxl + "/model/unet", be);
+    const Tensor added = unet.added_conditioning(xref.read("unet_text_embeds"), xref.read("unet_time_ids"));
+    return unet.forward(be.upload(xref.read("unet_sample")), xt.data, be.upload(xref.read("unet_context")), &added);
   });
   const BackendStats s = gpu.stats();
   r.add("gpu stats", 0, 0, true,

@@ -101,6 +101,15 @@ TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
     EXPECT_EQ(gpu.stats().live_bytes, 28);
     EXPECT_EQ(gpu.stats().peak_bytes, 28);
     EXPECT_THROW(gpu.upload({2}, std::vector<float>{1.0f}), Error);
+
+    // trim() gives the pooled buffers back and keeps the live ones.
+    { Tensor dead = gpu.upload({5}, std::vector<float>(5)); }
+    EXPECT_EQ(host->buffers.size(), 3u);
+    gpu.reset_peak();
+    gpu.trim();
+    EXPECT_EQ(host->buffers.size(), 2u);
+    EXPECT_EQ(gpu.stats().live_bytes, 28);
+    EXPECT_EQ(gpu.download(again), v);
   }
   EXPECT_TRUE(host->buffers.empty());  // the backend gives its pool back
 }
