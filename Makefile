@@ -8,7 +8,7 @@ DEMO_OUT ?= $(BUILD)/demo.png
 # Line coverage of src/ that `make coverage` (and so `make test`) requires.
 COVERAGE_MIN ?= 80
 
-.PHONY: all deps build demo test unit coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
+.PHONY: all deps build static-cli demo test unit coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
 
 all: build
 
@@ -26,6 +26,12 @@ build: deps $(BUILD)/CMakeCache.txt
 ARTIFACTS = $(BUILD)/artifacts
 $(ARTIFACTS)/tiny-shapes/model.json: $(BUILD)/websd $(shell find assets/tiny-shapes/model -type f)
 	$(BUILD)/websd convert --model assets/tiny-shapes/model -o $(ARTIFACTS)/tiny-shapes
+
+# A statically linked native CLI, for a machine that lacks this one's libraries (scripts/lent_gpu_artifacts.sh).
+STATIC_BUILD ?= build-static
+static-cli: deps
+	cmake -S . -B $(STATIC_BUILD) -DCMAKE_BUILD_TYPE=Release -DWEBSD_STATIC=ON -DWEBSD_TESTS=OFF
+	cmake --build $(STATIC_BUILD) -j $(JOBS) --target websd
 
 demo: build
 	$(BUILD)/websd generate --model assets/tiny-shapes/model --prompt "$(DEMO_PROMPT)" --seed 0 --steps 20 -o $(DEMO_OUT)
@@ -87,7 +93,7 @@ test-wasm: build wasm web-host-deps
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 
 clean:
-	rm -rf $(BUILD) $(COVERAGE_BUILD) $(WASM_BUILD)
+	rm -rf $(BUILD) $(COVERAGE_BUILD) $(WASM_BUILD) $(STATIC_BUILD)
 
 # The JavaScript GPU host (web/host) under Node + Dawn and in headless Chromium; SwiftShader stands
 # in for a GPU unless WEB_SWIFTSHADER=0.

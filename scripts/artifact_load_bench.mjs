@@ -6,7 +6,7 @@
 // process's peak RSS, and for a generation the per-stage report. docs/performance.md records it.
 //
 //   node scripts/artifact_load_bench.mjs DIST/NAME [--backend webgpu|cpu] [--steps N --width W --height H
-//        --cfg-scale G]   (no --steps: load only)
+//        --cfg-scale G --runs R]   (no --steps: load only; R generations, the first compiling the kernels)
 // webgpu runs on Dawn (the npm package webgpu); WEBSD_SWIFTSHADER=1 picks SwiftShader.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +19,9 @@ import { serveArtifacts } from '../tests/web/artifact_server.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: {
   backend: { type: 'string', default: 'webgpu' }, steps: { type: 'string' }, width: { type: 'string' },
-  height: { type: 'string' }, 'cfg-scale': { type: 'string' } } });
+  height: { type: 'string' }, 'cfg-scale': { type: 'string' }, runs: { type: 'string', default: '1' } } });
 if (positionals.length !== 1) {
-  console.error('usage: artifact_load_bench.mjs DIST/NAME [--backend webgpu|cpu] [--steps N --width W --height H --cfg-scale G]');
+  console.error('usage: artifact_load_bench.mjs DIST/NAME [--backend webgpu|cpu] [--steps N --width W --height H --cfg-scale G --runs R]');
   process.exit(2);
 }
 const dir = path.resolve(positionals[0]);
@@ -65,10 +65,12 @@ try {
     const options = { prompt: 'a photograph of an astronaut riding a horse', seed: 0, steps: Number(values.steps),
       width: Number(values.width ?? 0), height: Number(values.height ?? 0) };
     if (values['cfg-scale'] !== undefined) options.cfgScale = Number(values['cfg-scale']);
-    const start = performance.now();
-    const r = await pipe.generate(options);
-    console.log(JSON.stringify({ phase: 'generate', seconds: +((performance.now() - start) / 1000).toFixed(3),
-      wasmMiB: mib(websd.memoryBytes), peakRssMiB: peakRssMiB(), stages: r.stages }));
+    for (let run = 1; run <= Number(values.runs); run++) {
+      const start = performance.now();
+      const r = await pipe.generate(options);
+      console.log(JSON.stringify({ phase: `generate ${run}`, seconds: +((performance.now() - start) / 1000).toFixed(3),
+        wasmMiB: mib(websd.memoryBytes), peakRssMiB: peakRssMiB(), stages: r.stages }));
+    }
   }
   pipe.dispose();
 } finally {

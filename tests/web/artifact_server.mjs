@@ -1,17 +1,19 @@
 // An HTTP server on 127.0.0.1 (loopback only) for artifact-model tests: serves one folder with CORS
 // (pages load models from another origin), records the paths asked for, and serves what a fault
-// function makes of a file (faults: file name → (bytes) => bytes) to play a broken server.
+// function makes of a file (faults: file name → (bytes) => bytes) to play a broken server; the next
+// request for a file named in `drops` has its connection cut before any answer.
 import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
  * @param {string} dir
- * @returns {Promise<{ url: string, faults: Map<string, (b: Buffer) => Buffer>, requests: string[],
- *   close: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, faults: Map<string, (b: Buffer) => Buffer>, drops: Set<string>,
+ *   requests: string[], close: () => Promise<void> }>}
  */
 export async function serveArtifacts(dir) {
   const faults = new Map();
+  const drops = new Set();
   const requests = [];
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).slice(1);
@@ -20,6 +22,10 @@ export async function serveArtifacts(dir) {
     const headers = { 'access-control-allow-origin': '*', 'cache-control': 'no-store' };
     if (!file.startsWith(dir + path.sep) || !existsSync(file)) {
       res.writeHead(404, headers).end();
+      return;
+    }
+    if (drops.delete(path.basename(file))) {
+      req.socket.destroy();
       return;
     }
     const body = readFileSync(file);
@@ -31,5 +37,5 @@ export async function serveArtifacts(dir) {
     server.close(() => resolve());
     server.closeAllConnections();
   });
-  return { url: `http://127.0.0.1:${server.address().port}`, faults, requests, close };
+  return { url: `http://127.0.0.1:${server.address().port}`, faults, drops, requests, close };
 }

@@ -195,6 +195,18 @@ test('a server that corrupts a shard in flight: retried once, then an error, and
   server.faults.delete(shard);
 });
 
+test('a connection cut once, on model.json and on a shard: each tried again, and the model loads', async () => {
+  const url = variant('connection-cut', {});
+  const shard = shardOf(path.join(work, 'dist/connection-cut'), 1);
+  server.drops.add('model.json').add(shard);
+  const fresh = await openModelCache({ dir: path.join(work, 'cache-connection-cut') });
+  (await websd.loadModel(url, { backend: 'cpu', cache: fresh })).dispose();
+  for (const file of ['model.json', shard]) {
+    assert.equal(server.requests.filter((r) => r === `connection-cut/${file}`).length, 2, `${file}: one retry`);
+  }
+  assert.ok(await isCached(url, { cache: fresh }));
+});
+
 test('the CLIs take an artifact URL: the Node CLI loads it into $WEBSD_CACHE, the native one hands it over', async () => {
   const flags = ['--prompt', SETTINGS.prompt, '--steps', '2', '--seed', '3'];
   const env = { ...process.env, WEBSD_CACHE: path.join(work, 'cli-cache') };

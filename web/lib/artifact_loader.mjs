@@ -127,15 +127,19 @@ async function modelBase(model) {
   return pathToFileURL(text.endsWith('/') ? text : `${text}/`);
 }
 
-// model.json from the network, else (the network failed, not the server) from the cache.
+// model.json from the network, else (the network failed twice, not the server) from the cache. The
+// second try is for a keep-alive connection that the server closes just as the client reuses it.
 async function networkFirst(url, get, cache) {
   let response;
-  try {
-    response = await get(url);
-  } catch (e) {
-    const cached = await cache?.get(url);
-    if (cached) return cached;
-    throw new Error(`${url}: cannot be fetched (${e.message}) and the model is not cached`, { cause: e });
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await get(url);
+    } catch (e) {
+      if (attempt < 2) continue;
+      const cached = await cache?.get(url);
+      if (cached) return cached;
+      throw new Error(`${url}: cannot be fetched (${e.message}) and the model is not cached`, { cause: e });
+    }
   }
   if (!response.ok) {
     throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`.trim() +
