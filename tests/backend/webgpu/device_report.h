@@ -3,6 +3,8 @@
 // return through ccall: {"cases": [{"name", "maxErr", "tol", "ok", "detail"}]}.
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,6 +52,17 @@ inline Diff diff(const std::vector<float>& got, const std::vector<float>& want, 
   }
   if (!want.empty()) d.mean /= static_cast<double>(want.size());
   return d;
+}
+
+// The body of an extern "C" entry point: make()'s JSON, or {"error": message} when it throws. The
+// text lives in `keep` until the entry point's next call.
+inline const char* entry_point(std::string& keep, const std::function<std::string()>& make) {
+  try {
+    keep = make();
+  } catch (const std::exception& e) {
+    keep = "{\"error\":\"" + Report::escape(e.what()) + "\"}";
+  }
+  return keep.c_str();
 }
 
 }  // namespace websd::device_test

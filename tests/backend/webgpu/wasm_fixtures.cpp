@@ -105,10 +105,5 @@ std::string run(const std::string& fixtures) {
 
 extern "C" EMSCRIPTEN_KEEPALIVE const char* websd_webgpu_fixtures(const char* fixtures_dir) {
   static std::string report;
-  try {
-    report = websd::run(fixtures_dir);
-  } catch (const std::exception& e) {
-    report = "{\"error\":\"" + websd::device_test::Report::escape(e.what()) + "\"}";
-  }
-  return report.c_str();
+  return websd::device_test::entry_point(report, [fixtures_dir] { return websd::run(fixtures_dir); });
 }

@@ -1,6 +1,8 @@
 // The C++ WebGPU backend (compiled to wasm) against the CPU backend on a real WebGPU device:
 // Node + Dawn, SwiftShader unless WEBSD_SWIFTSHADER=0. Needs `make wasm` and the npm package
-// `webgpu` (scripts/install_web_deps.sh). The cases live in tests/backend/webgpu/wasm_selftest.cpp.
+// `webgpu` (scripts/install_web_deps.sh). The cases are the table in tests/backend/op_cases.cpp, run
+// by tests/backend/webgpu/wasm_selftest.cpp. WEBSD_OPS_PERF=1 (for a real GPU) also times the
+// table's Stable Diffusion shapes and prints ms and GFLOP/s per op (WEBSD_OPS_PERF_REPEATS, default 10).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -25,6 +27,23 @@ test('webgpu backend ops match the cpu backend', { timeout: 300000 }, async () =
     for (const c of cases.filter((c) => c.name.startsWith('silu') || c.name.startsWith('linear'))) {
       assert.equal(c.ok, false);
       assert.match(c.detail, /gpu host: destroyed/);
+    }
+  } finally {
+    host.destroy();
+  }
+});
+
+test('op timings at Stable Diffusion shapes (WEBSD_OPS_PERF=1)', { skip: process.env.WEBSD_OPS_PERF !== '1' && 'WEBSD_OPS_PERF is not 1',
+  timeout: 600000 }, async () => {
+  const { host, call } = await openDeviceModule('webgpu_selftest');
+  try {
+    const repeats = Number(process.env.WEBSD_OPS_PERF_REPEATS ?? 10);
+    const report = await call('websd_webgpu_op_perf', ['number'], [repeats]);
+    assert.equal(report.error, undefined, report.error);
+    console.log('| op | ms | GFLOP/s |\n| --- | --- | --- |');
+    for (const c of report.cases) {
+      assert.ok(c.ms > 0, `${c.name}: ${c.ms} ms`);
+      console.log(`| ${c.name} | ${c.ms.toFixed(3)} | ${c.gflops > 0 ? c.gflops.toFixed(0) : ''} |`);
     }
   } finally {
     host.destroy();
