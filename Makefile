@@ -46,10 +46,12 @@ unit: build
 $(COVERAGE_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEBSD_COVERAGE=ON
 
+# One CPU thread per test (ctest runs them side by side): threads racing on the optimised build's
+# counters would corrupt them; the threaded paths are tested in `unit`.
 coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
 	cmake --build $(COVERAGE_BUILD) -j $(JOBS)
 	find $(COVERAGE_BUILD) -name '*.gcda' -delete
-	cd $(COVERAGE_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) $(COVERAGE_CTEST_ARGS)
+	cd $(COVERAGE_BUILD) && WEBSD_THREADS=1 ctest --output-on-failure --no-tests=error -j $(JOBS) $(COVERAGE_CTEST_ARGS)
 	gcovr --root . --filter 'src/' --object-directory $(COVERAGE_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
 	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(COVERAGE_BUILD)/coverage.txt
 

@@ -52,6 +52,8 @@ struct BackendStats {
   uint64_t kernels = 0;     // kernel launches so far (GPU dispatches; ops on the CPU)
   int64_t live_bytes = 0;   // device memory held now (for a GPU: buffers alive, pooled ones included)
   int64_t peak_bytes = 0;   // the most held at once since reset_peak()
+  uint64_t pipelines = 0;   // GPU pipelines compiled so far (none on the CPU)
+  double compile_ms = 0;    // wall time spent compiling them
 };
 
 // The operations the three Stable Diffusion models are built from. Images are NCHW, sequences

@@ -102,12 +102,13 @@ class StageTimer {
   StageTimer(Backend& backend, std::vector<StageReport>& out, std::string name)
       : backend_(backend), out_(out), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
     backend_.reset_peak();
-    kernels_ = backend_.stats().kernels;
+    before_ = backend_.stats();
   }
   ~StageTimer() {
     const BackendStats s = backend_.stats();
     const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start_;
-    out_.push_back({name_, ms.count(), s.kernels - kernels_, s.peak_bytes});
+    out_.push_back({name_, ms.count(), s.kernels - before_.kernels, s.peak_bytes, s.pipelines - before_.pipelines,
+                    s.compile_ms - before_.compile_ms});
   }
   StageTimer(const StageTimer&) = delete;
   StageTimer& operator=(const StageTimer&) = delete;
@@ -117,7 +118,7 @@ class StageTimer {
   std::vector<StageReport>& out_;
   std::string name_;
   std::chrono::steady_clock::time_point start_;
-  uint64_t kernels_ = 0;
+  BackendStats before_;
 };
 
 // Two [1, ...] tensors as one batch of 2.

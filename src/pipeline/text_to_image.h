@@ -41,6 +41,8 @@ struct StageReport {
   double ms = 0;            // wall time, the stage's results read back to the host
   uint64_t kernels = 0;     // kernels launched (GPU dispatches)
   int64_t peak_bytes = 0;   // the most device memory held during the stage, weights included
+  uint64_t pipelines = 0;   // GPU pipelines compiled during the stage (a kernel's first use)
+  double compile_ms = 0;    // and the time that took, part of ms
 };
 
 struct GenerateResult {

@@ -28,6 +28,8 @@ val stages_to_js(const std::vector<StageReport>& stages) {
     stage.set("ms", s.ms);
     stage.set("kernels", static_cast<double>(s.kernels));
     stage.set("peakBytes", static_cast<double>(s.peak_bytes));
+    stage.set("pipelines", static_cast<double>(s.pipelines));
+    stage.set("compileMs", s.compile_ms);
     out.call<void>("push", stage);
   }
   return out;

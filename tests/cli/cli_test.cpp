@@ -69,6 +69,8 @@ TEST(Cli, GenerateReproducesDiffusersGolden) {
     EXPECT_GT(stage["ms"].get<double>(), 0);
     EXPECT_GT(stage["kernels"].get<int64_t>(), 0);
     EXPECT_GT(stage["peakBytes"].get<int64_t>(), 0);
+    EXPECT_EQ(stage["pipelines"], 0);
+    EXPECT_EQ(stage["compileMs"], 0);
   }
   std::filesystem::remove(report);
   SafetensorsFile got(tensors), want(base + ".safetensors");

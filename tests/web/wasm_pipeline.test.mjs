@@ -37,7 +37,8 @@ function assertStages(stages, unetSteps) {
     ['text_encoder', ...Array(unetSteps).fill('unet_step'), 'vae_decode']);
   for (const s of stages) {
     assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
-    assert.deepEqual(Object.keys(s).sort(), ['kernels', 'ms', 'name', 'peakBytes']);
+    assert.deepEqual(Object.keys(s).sort(), ['compileMs', 'kernels', 'ms', 'name', 'peakBytes', 'pipelines']);
+    assert.equal(s.pipelines, 0, 'the CPU backend compiles nothing');
   }
 }
 

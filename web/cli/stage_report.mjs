@@ -2,10 +2,14 @@
 // CLI's src/cli/stage_report.cpp prints the same line and the same JSON; keep them in step.
 
 /**
- * @typedef {{ name: string, ms: number, kernels: number, peakBytes: number }} Stage
+ * @typedef {{ name: string, ms: number, kernels: number, peakBytes: number, pipelines: number,
+ *   compileMs: number }} Stage
  */
 
-/** One line: text encoder ms; UNet steps (count, mean and min ms); VAE decode ms; kernels; peak. */
+/**
+ * One line: text encoder ms; UNet steps (count, mean and min ms); VAE decode ms; kernels; peak; and
+ * where GPU pipelines were compiled, how many and how long that took.
+ */
 export function formatStages(backend, /** @type {Stage[]} */ stages) {
   const of = (name) => stages.filter((s) => s.name === name);
   const sum = (list) => list.reduce((t, s) => t + s.ms, 0);
@@ -14,9 +18,11 @@ export function formatStages(backend, /** @type {Stage[]} */ stages) {
   const min = unet.length ? Math.min(...unet) : 0;
   const kernels = stages.reduce((t, s) => t + s.kernels, 0);
   const peak = stages.reduce((m, s) => Math.max(m, s.peakBytes), 0);
+  const pipelines = stages.reduce((t, s) => t + s.pipelines, 0);
+  const compiled = pipelines ? `; ${pipelines} pipelines compiled in ${stages.reduce((t, s) => t + s.compileMs, 0).toFixed(1)} ms` : '';
   return `text encoder ${sum(of('text_encoder')).toFixed(1)} ms; unet ${unet.length} steps, mean ${mean.toFixed(1)} ms, ` +
     `min ${min.toFixed(1)} ms; vae decode ${sum(of('vae_decode')).toFixed(1)} ms; ${kernels} kernels; ` +
-    `peak ${backend} memory ${(peak / 2 ** 20).toFixed(1)} MiB`;
+    `peak ${backend} memory ${(peak / 2 ** 20).toFixed(1)} MiB${compiled}`;
 }
 
 /** With --runs N > 1: "runs: 12.493 s, 8.210 s, ..." — each whole generation's wall time. */
@@ -24,7 +30,10 @@ export function formatRuns(/** @type {number[]} */ runSeconds) {
   return `runs: ${runSeconds.map((s) => `${s.toFixed(3)} s`).join(', ')}`;
 }
 
-/** The --report file: { backend, stages: [{ name, ms, kernels, peakBytes }] (the last run's), runSeconds }. */
+/**
+ * The --report file: { backend, stages: [{ name, ms, kernels, peakBytes, pipelines, compileMs }] (the
+ * last run's), runSeconds }.
+ */
 export function stagesJson(backend, /** @type {Stage[]} */ stages, /** @type {number[]} */ runSeconds) {
   return `${JSON.stringify({ backend, stages, runSeconds }, null, 2)}\n`;
 }

@@ -19,8 +19,7 @@
 
 import { openModelCache } from './model_cache.mjs';
 import { fetchVerified, forEachShard } from './verified_fetch.mjs';
-
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+import { isNode } from './runtime.mjs';
 
 /**
  * @typedef {{ status: 'initiate' | 'download' | 'progress' | 'done' | 'ready', name: string, file?: string,

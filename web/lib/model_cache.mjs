@@ -10,9 +10,9 @@
 // job (verified_fetch.mjs does both). A put that runs out of storage rejects with an Error named
 // 'QuotaExceededError' whose message says how much was needed and how to make room.
 
-export const CACHE_NAME = 'websd-models-v1';
+import { isNode } from './runtime.mjs';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+export const CACHE_NAME = 'websd-models-v1';
 
 /**
  * @typedef {object} ModelCache

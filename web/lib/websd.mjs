@@ -26,8 +26,9 @@
 // — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
 // (or null), pooledPromptEmbeds, negativePooledPromptEmbeds (SDXL's pooled text embeddings; null
 // for SD 1.x/2.x), timesteps, stages }, where stages is the per-stage report [{ name:
-// 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }] (one unet_step per UNet
-// call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included). loadPipeline()
+// 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes, pipelines, compileMs }] (one
+// unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included;
+// pipelines: GPU kernels compiled in the stage, on their first use, and compileMs its share of ms). loadPipeline()
 // is synchronous and throws on a bad folder or backend. onStep(step, total) is called after each
 // step; if it throws, the run stops and generate rejects with that error. Any other failure rejects
 // with an Error carrying websd's one-line message. The CPU backend computes on the calling thread
@@ -48,10 +49,10 @@
 // purge(url) are exported; see web/lib/artifact_loader.mjs for the progress events and the rules.
 
 import { loadArtifactModel } from './artifact_loader.mjs';
+import { isNode } from './runtime.mjs';
 
 export { isCached, purge } from './model_cache.mjs';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../build-wasm/web/websd_web.mjs';
 
 export async function loadWebsd({ moduleUrl = new URL(defaultModule, import.meta.url) } = {}) {

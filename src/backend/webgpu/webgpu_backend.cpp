@@ -2,6 +2,7 @@
 #include "backend/webgpu/webgpu_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "backend/webgpu/kernels/attention.h"
@@ -119,7 +120,10 @@ Tensor WebGpuBackend::make(const Shape& shape, wgsl::Storage storage) {
 uint32_t WebGpuBackend::pipeline(const std::string& key, const std::function<std::string()>& make_source) {
   auto it = pipelines_.find(key);
   if (it != pipelines_.end()) return it->second;
-  const uint32_t p = host_->create_pipeline(make_source(), "main");
+  const std::string source = make_source();
+  const auto start = std::chrono::steady_clock::now();
+  const uint32_t p = host_->create_pipeline(source, "main");
+  compile_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   pipelines_.emplace(key, p);
   return p;
 }
@@ -142,7 +146,9 @@ void WebGpuBackend::dispatch(uint32_t pipeline, std::initializer_list<const Tens
   ++dispatches_;
 }
 
-BackendStats WebGpuBackend::stats() const { return {dispatches_, pool_->held_bytes(), pool_->peak_held_bytes()}; }
+BackendStats WebGpuBackend::stats() const {
+  return {dispatches_, pool_->held_bytes(), pool_->peak_held_bytes(), pipelines_.size(), compile_ms_};
+}
 
 void WebGpuBackend::reset_peak() { pool_->reset_peak(); }
 

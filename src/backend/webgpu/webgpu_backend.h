@@ -60,7 +60,6 @@ class WebGpuBackend : public Backend {
   Tensor concat_channels(const Tensor& a, const Tensor& b) override;
   Tensor embedding(const Tensor& table, std::span<const int> ids) override;
 
-  size_t pipeline_count() const { return pipelines_.size(); }
   int64_t tensor_bytes() const { return pool_->in_use_bytes(); }  // held by live tensors
 
  private:
@@ -88,6 +87,7 @@ class WebGpuBackend : public Backend {
   std::shared_ptr<BufferPool> pool_;
   std::map<std::string, uint32_t> pipelines_;
   uint64_t dispatches_ = 0;
+  double compile_ms_ = 0;
 };
 
 }  // namespace websd

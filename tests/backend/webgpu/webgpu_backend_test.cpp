@@ -181,8 +181,9 @@ TEST(WebGpuBackend, PipelinesAreCachedByOpAndShape) {
   gpu.scale(a, 3.0f);  // the factor is a uniform: no new pipeline
   gpu.unary(a, UnaryOp::SiLU);
   gpu.unary(a, UnaryOp::QuickGELU);
-  EXPECT_EQ(gpu.pipeline_count(), 4u);
+  EXPECT_EQ(gpu.stats().pipelines, 4u);
   EXPECT_EQ(host->sources.size(), 4u);
+  EXPECT_GT(gpu.stats().compile_ms, 0.0);
   EXPECT_THROW(gpu.add(a, gpu.upload(HostTensor({4}))), Error);
 }
 
@@ -296,9 +297,9 @@ TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
   // The VAE's downsampler: stride 2, padded only below and right.
   EXPECT_EQ(gpu.conv2d(x, w, nullptr, {2, 0, 1, 0, 1}).shape, (Shape{2, 29, 8, 11}));
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
-  EXPECT_EQ(gpu.pipeline_count(), 2u);
+  EXPECT_EQ(gpu.stats().pipelines, 2u);
   gpu.conv2d(x, w, &b, Conv2dParams::same(1));
-  EXPECT_EQ(gpu.pipeline_count(), 2u);
+  EXPECT_EQ(gpu.stats().pipelines, 2u);
 
   Tensor w_bad = gpu.upload(HostTensor({29, 12, 3, 3}));
   expect_error([&] { gpu.conv2d(x, w_bad, nullptr, {}); }, "webgpu backend: conv2d: weight [29, 12, 3, 3] does not match input");
@@ -329,7 +330,7 @@ TEST(WebGpuBackend, AttentionChecksShapesAndWrapsItsGrid) {
   EXPECT_EQ(d.x, 4u);  // one 64-query block × 2 batches × 2 heads
   EXPECT_EQ(d.y, 1u);
   gpu.attention(q, kv, kv, 2, true);
-  EXPECT_EQ(gpu.pipeline_count(), 2u);  // causal is a kernel of its own
+  EXPECT_EQ(gpu.stats().pipelines, 2u);  // causal is a kernel of its own
   // Values may be wider than queries and keys, as in the CPU backend.
   Tensor v_wide = gpu.upload(HostTensor({2, 77, 160}));
   EXPECT_EQ(gpu.attention(q, kv, v_wide, 2, false).shape, (Shape{2, 37, 160}));
@@ -369,9 +370,9 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   EXPECT_NE(host->sources.back().find("const SIZE: u32 = 442u;"), std::string::npos);
   EXPECT_NE(host->sources.back().find("exp(-v)"), std::string::npos);
   gpu.group_norm(x, g, b, 32, 1e-6f, true);  // eps is a uniform: same pipeline
-  EXPECT_EQ(gpu.pipeline_count(), 1u);
+  EXPECT_EQ(gpu.stats().pipelines, 1u);
   gpu.group_norm(x, g, b, 32, 1e-6f, false);
-  EXPECT_EQ(gpu.pipeline_count(), 2u);
+  EXPECT_EQ(gpu.stats().pipelines, 2u);
   EXPECT_THROW(gpu.group_norm(x, g, b, 3, 1e-5f, false), Error);
   EXPECT_THROW(gpu.group_norm(x, gpu.upload(HostTensor({32})), b, 32, 1e-5f, false), Error);
   Tensor s = gpu.upload(HostTensor({3, 77, 33}));

@@ -93,6 +93,10 @@ for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8
 
     assert.deepEqual(gpu.stages.map((s) => s.name), ['text_encoder', ...Array(steps.length).fill('unet_step'), 'vae_decode']);
     for (const s of gpu.stages) assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
+    // Kernels compile on first use: in each model's first stage, never again in later UNet steps.
+    const [text, first, ...rest] = gpu.stages;
+    for (const s of [text, first, rest.at(-1)]) assert.ok(s.pipelines > 0 && s.compileMs > 0 && s.compileMs < s.ms, JSON.stringify(s));
+    for (const s of rest.slice(0, -1)) assert.equal(s.pipelines, 0, JSON.stringify(s));
     console.log(`host stats: ${JSON.stringify(host.stats())}`);
     assert.equal(host.stats().buffers, 0, 'disposing the pipeline destroyed every buffer');
   });
@@ -106,7 +110,7 @@ test('the Node CLI runs --backend webgpu and reports its stages', { timeout: 900
     '--steps', '1', '--cfg-scale', '1', '--scheduler', 'euler', '--seed', '1', '-o', png, '--report', report],
   { encoding: 'utf8', env: { ...process.env, WEBSD_SWIFTSHADER: swiftshader ? '1' : '0' } });
   assert.match(stdout, /^wrote .*webgpu\.png \(128x128, 1 steps, /);
-  assert.match(stdout.split('\n')[1], /^text encoder .* ms; unet 1 steps, .*; \d+ kernels; peak webgpu memory \d+\.\d MiB$/);
+  assert.match(stdout.split('\n')[1], /^text encoder .* ms; unet 1 steps, .*; \d+ kernels; peak webgpu memory \d+\.\d MiB; \d+ pipelines compiled in \d+\.\d+ ms$/);
   const written = JSON.parse(readFileSync(report, 'utf8'));
   assert.equal(written.backend, 'webgpu');
   assert.ok(written.stages.every((s) => s.kernels > 0));
