@@ -6,7 +6,8 @@
 # the kernels) — whose per-stage report (--report, the second run) docs/performance.md records;
 # then full-size SDXL (random weights), one Euler step at 1024×1024, the same way. Writes logs and
 # the reports to $OUT (or /tmp/websd-bench). WEBSD_BENCH="sd15 sdxl" (the default) picks the
-# benchmarks; the tests run when their files came along.
+# benchmarks, WEBSD_PRECISIONS="auto f32" (the default) the kernels (--precision); the tests run
+# when their files came along (WEBSD_OPS_PERF=1 adds the op timings to selftest.log).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/websd-bench}"
@@ -21,22 +22,25 @@ node --input-type=module -e "
 status=0
 if [ -f build-wasm/tests/webgpu_selftest.js ]; then
   node --test tests/web/webgpu/backend.test.mjs > "$out/selftest.log" 2>&1 || status=1
-  grep -E "^# (FAIL|host stats)|^# (pass|fail)" "$out/selftest.log"
+  grep -E "^# (FAIL|host stats)|^# (pass|fail)|tensor cores" "$out/selftest.log" | grep -v "^# ok" | head -40
 fi
 if [ -d tests/fixtures/tiny-sd15 ] && [ -f tests/web/webgpu/pipeline.test.mjs ]; then
   node --test tests/web/webgpu/pipeline.test.mjs > "$out/golden.log" 2>&1 || status=1
   grep -E "^# (pass|fail)|max" "$out/golden.log" | head -20
 fi
 benches=" ${WEBSD_BENCH:-sd15 sdxl} "
-if [[ "$benches" == *" sd15 "* ]]; then
-  node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu \
-    --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 \
-    --width 512 --height 512 --runs 2 -o "$out/sd15_random.png" --report "$out/sd15_report.json" 2>&1 | tee "$out/sd15.log" || status=1
-fi
-# SDXL: one Euler step (one UNet call, batch 2) at 1024×1024, guidance 5, then the VAE decode.
-if [[ "$benches" == *" sdxl "* ]]; then
-  node web/cli/websd-node.mjs generate --model assets/configs/sdxl --random-weights 0 --backend webgpu \
-    --prompt "a photograph of an astronaut riding a horse" --steps 1 --cfg-scale 5 --seed 0 --scheduler euler \
-    --width 1024 --height 1024 --runs 2 -o "$out/sdxl_random.png" --report "$out/sdxl_report.json" 2>&1 | tee "$out/sdxl.log" || status=1
-fi
+# Each benchmark on the tensor cores where the GPU has them (auto), then on the float32 kernels.
+for precision in ${WEBSD_PRECISIONS:-auto f32}; do
+  if [[ "$benches" == *" sd15 "* ]]; then
+    node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu --precision "$precision" \
+      --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 --width 512 --height 512 \
+      --runs 2 -o "$out/sd15_$precision.png" --report "$out/sd15_${precision}_report.json" 2>&1 | tee "$out/sd15_$precision.log" || status=1
+  fi
+  # SDXL: one Euler step (one UNet call, batch 2) at 1024×1024, guidance 5, then the VAE decode.
+  if [[ "$benches" == *" sdxl "* ]]; then
+    node web/cli/websd-node.mjs generate --model assets/configs/sdxl --random-weights 0 --backend webgpu --precision "$precision" \
+      --prompt "a photograph of an astronaut riding a horse" --steps 1 --cfg-scale 5 --seed 0 --scheduler euler \
+      --width 1024 --height 1024 --runs 2 -o "$out/sdxl_$precision.png" --report "$out/sdxl_${precision}_report.json" 2>&1 | tee "$out/sdxl_$precision.log" || status=1
+  fi
+done
 exit $status

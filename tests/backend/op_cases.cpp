@@ -1,5 +1,6 @@
 #include "backend/op_cases.h"
 
+#include <cmath>
 #include <random>
 #include <utility>
 
@@ -18,6 +19,13 @@ uint32_t seed_of(const std::string& name) {
 
 double numel(const Shape& s) { return static_cast<double>(websd::numel(s)); }
 
+// A product of depth k with activations up to |x| and weights (float16-exact) up to |w| on the
+// tensor cores: each activation is rounded to float16 (relative error ≤ 2^-11, spread evenly), so
+// each sum drifts by a random walk of standard deviation ≈ 0.2·2^-11·√k·|x|·|w|; allow ten of them.
+double f16_product_tol(int64_t k, double x_max, double w_max) {
+  return std::ldexp(1.0, -10) * std::sqrt(static_cast<double>(k)) * x_max * w_max;
+}
+
 OpCase linear(Shape x, int64_t n, bool bias, std::string note = "") {
   const int64_t k = x.back();
   const double flops = 2 * numel(x) * static_cast<double>(n);
@@ -29,6 +37,7 @@ OpCase linear(Shape x, int64_t n, bool bias, std::string note = "") {
            [bias](Backend& b, Inputs t) { return b.linear(t[0], t[1], bias ? &t[2] : nullptr); }, 1e-5, true, flops};
   // Its grid is (column tiles, row tiles), not wrapped: a row count past 65535 tiles is no model's.
   c.wrap = false;
+  c.f16_tol = f16_product_tol(k, 1, 1);
   return c;
 }
 
@@ -42,8 +51,10 @@ OpCase conv(Shape x, int64_t cout, int64_t k, bool bias, Conv2dParams p, std::st
                      std::to_string(cout) + (bias ? " + bias" : "") + note;
   std::vector<Input> in{{x, -2, 2}, {{cout, x[1], k, k}, -0.5, 0.5, true}};
   if (bias) in.push_back({{cout}, -1, 1, true});
-  return {"conv2d", std::move(name), std::move(in),
-          [bias, p](Backend& b, Inputs t) { return b.conv2d(t[0], t[1], bias ? &t[2] : nullptr, p); }, 1e-5, true, flops};
+  OpCase c{"conv2d", std::move(name), std::move(in),
+           [bias, p](Backend& b, Inputs t) { return b.conv2d(t[0], t[1], bias ? &t[2] : nullptr, p); }, 1e-5, true, flops};
+  c.f16_tol = f16_product_tol(x[1] * k * k, 2, 0.5);
+  return c;
 }
 
 OpCase attention(Shape q, Shape kv, int heads, bool causal, std::string note = "", int64_t v_channels = 0) {
@@ -104,6 +115,10 @@ std::vector<OpCase> make_cases() {
   c.push_back(linear({3, 37, 53}, 29, true));
   c.push_back(linear({3, 37, 53}, 29, false));
   c.push_back(linear({300, 129}, 65, false));
+  // Shapes the tensor-core kernels take (K and N whole 16s): ragged rows, column tiles of 4, 2, 1.
+  c.push_back(linear({3, 37, 64}, 96, true));
+  c.push_back(linear({2, 77, 48}, 48, false));
+  c.push_back(linear({1, 200, 320}, 320, true));
 
   c.push_back({"nchw_to_nlc", "nchw_to_nlc [2,64,17,13]", {{{2, 64, 17, 13}, -3, 3}},
                [](Backend& b, Inputs t) { return b.nchw_to_nlc(t[0]); }, 0, false});
@@ -136,6 +151,11 @@ std::vector<OpCase> make_cases() {
   c.push_back(conv({2, 4, 32, 32}, 320, 3, true, Conv2dParams::same(1), " (conv_in)"));
   c.push_back(conv({1, 32, 19, 21}, 3, 3, true, Conv2dParams::same(1), " (conv_out)"));
   c.push_back(conv({1, 64, 9, 11}, 40, 3, true, Conv2dParams::same(1)));
+  // Shapes the tensor-core kernels take (Cin·kh·kw and Cout whole 16s): row tiles of 1, 4 and 2.
+  c.push_back(conv({2, 16, 17, 13}, 48, 3, true, Conv2dParams::same(1)));
+  c.push_back(conv({2, 32, 17, 23}, 64, 3, false, Conv2dParams::same(1, 2)));
+  c.push_back(conv({1, 32, 9, 11}, 32, 1, true, {}));
+  c.push_back(conv({2, 16, 17, 23}, 32, 3, true, {2, 0, 1, 0, 1}));
 
   c.push_back(attention({1, 37, 40}, {1, 37, 40}, 1, false, " (self)"));
   c.push_back(attention({2, 333, 160}, {2, 77, 160}, 2, false));

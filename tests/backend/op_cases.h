@@ -31,6 +31,8 @@ struct OpCase {
   double tol = 1e-5;
   bool relative = true;  // |got − want| / max(|want|, 1); else absolute
   double flops = 0;      // for timing: the op's arithmetic (2 per multiply-add)
+  // On the tensor-core path (operands rounded to float16, sums in float32); 0: the same as tol.
+  double f16_tol = 0;
   // Opt-outs from the runner's variants, each for a stated reason at the case.
   bool wrap = true;
   bool split = true;

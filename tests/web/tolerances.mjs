@@ -42,3 +42,14 @@ export function latentsWithinLimits({ max }, want) {
   for (const v of want) scale = Math.max(scale, Math.abs(v));
   return max <= README_LIMITS.latentsMaxAbs && max <= REGRESSION_LIMITS.latentsRelative * scale;
 }
+
+// The WebGPU backend's tensor-core path (float16 operands, float32 sums; issue 9's rule): a whole
+// pipeline's image against the same float32 references.
+export const F16_IMAGE_LIMITS = Object.freeze({
+  imageMaxAbs: 3e-2,
+  imageMeanAbs: 2e-3,
+});
+
+export function imageWithinF16Limits({ max, mean }) {
+  return max <= F16_IMAGE_LIMITS.imageMaxAbs && mean <= F16_IMAGE_LIMITS.imageMeanAbs;
+}

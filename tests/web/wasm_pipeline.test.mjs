@@ -161,7 +161,7 @@ test('randomWeights builds the models from a config-only folder', async () => {
   const stdout = execFileSync('node', [cli, 'generate', '--model', folder, '--random-weights', '0', '--prompt', 'x',
     '--steps', '1', '--cfg-scale', '1', '-o', png, '--runs', '2', '--report', report], { encoding: 'utf8' });
   assert.match(stdout, /^wrote .*random\.png \(128x128, 1 steps, /);
-  assert.match(stdout, /\nruns: \d+\.\d{3} s, \d+\.\d{3} s\n$/);
+  assert.match(stdout, /\nfirst run: text encoder .*\nruns: \d+\.\d{3} s, \d+\.\d{3} s\n$/);
   assert.equal(JSON.parse(readFileSync(report, 'utf8')).runSeconds.length, 2);
 });
 

@@ -13,11 +13,13 @@ import { formatRuns, formatStages, stagesJson } from './stage_report.mjs';
 
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
 const BACKENDS = ['cpu', 'webgpu'];
+// webgpu: 'auto' multiplies on the tensor cores in float16 where the GPU has them; 'f32' never.
+const PRECISIONS = ['auto', 'f32'];
 const USAGE = `usage:
   websd-node.mjs generate --model DIR|FILE|URL [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
                  [--seed S] [--width W] [--height H] [--clip-skip N]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
-                 [--backend cpu|webgpu] [--random-weights SEED] -o OUT.png
+                 [--backend cpu|webgpu] [--precision auto|f32] [--random-weights SEED] -o OUT.png
                  [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
   websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT
   websd-node.mjs info --model DIR|FILE [--config DIR]`;
@@ -28,7 +30,7 @@ const COMMANDS = {
       model: { type: 'string' }, config: { type: 'string' }, prompt: { type: 'string' }, 'negative-prompt': { type: 'string' },
       steps: { type: 'string' }, 'cfg-scale': { type: 'string' }, seed: { type: 'string' },
       width: { type: 'string' }, height: { type: 'string' }, 'clip-skip': { type: 'string' }, scheduler: { type: 'string' },
-      'scheduler-config': { type: 'string' }, backend: { type: 'string' },
+      'scheduler-config': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
       'random-weights': { type: 'string' }, output: { type: 'string', short: 'o' },
       'save-tensors': { type: 'string' }, report: { type: 'string' }, runs: { type: 'string' },
     },
@@ -67,6 +69,9 @@ function generateOptions(v) {
     throw new UsageError('--scheduler excludes --scheduler-config');
   if (v.backend !== undefined && !BACKENDS.includes(v.backend))
     throw new UsageError(`--backend: '${v.backend}' is not one of ${BACKENDS.join(', ')}`);
+  if (v.precision !== undefined && !PRECISIONS.includes(v.precision))
+    throw new UsageError(`--precision: '${v.precision}' is not one of ${PRECISIONS.join(', ')}`);
+  if (v.precision !== undefined && v.backend !== 'webgpu') throw new UsageError('--precision needs --backend webgpu');
   for (const flag of ['seed', 'random-weights'])
     if (v[flag] !== undefined && !/^\d+$/.test(v[flag])) throw new UsageError(`--${flag}: '${v[flag]}' is not an unsigned integer`);
   return {
@@ -89,13 +94,14 @@ async function generate(v) {
   const backend = v.backend ?? 'cpu';
   const websd = await loadWebsd();
   // Referenced until the end of the run: Dawn must outlive the device the host holds.
-  const gpuHost = backend === 'webgpu' ? await nodeGpuHost() : undefined;
+  const gpuHost = backend === 'webgpu' ? await nodeGpuHost(v.precision ?? 'auto') : undefined;
   const randomWeights = v['random-weights'] === undefined ? undefined : BigInt(v['random-weights']);
   const runs = v.runs === undefined ? 1 : integer(v.runs, '--runs', { min: 1 });
   const pipe = await openModel(websd, v, { backend, gpuHost, randomWeights });
   try {
     // Each run is the whole generation again in this process; the outputs are the last run's.
     let r;
+    let first;  // the first run's stages: the kernels compile there
     const runSeconds = [];
     for (let run = 0; run < runs; run++) {
       const start = performance.now();
@@ -103,6 +109,7 @@ async function generate(v) {
         ? (step, total) => process.stderr.write(`\rgenerating ${step}/${total}  ${((performance.now() - start) / 1000).toFixed(1)}s`)
         : null;
       r = await pipe.generate(options, progress);
+      first ??= r.stages;
       if (progress) process.stderr.write('\n');
       runSeconds.push((performance.now() - start) / 1000);
     }
@@ -120,7 +127,7 @@ async function generate(v) {
     console.log(`wrote ${v.output} (${width}x${height}, ${options.steps} steps, ${seconds.toFixed(3)} s, ` +
                 `wasm memory ${Math.round(websd.memoryBytes / 2 ** 20)} MiB)`);
     console.log(formatStages(backend, r.stages));
-    if (runs > 1) console.log(formatRuns(runSeconds));
+    if (runs > 1) console.log(`first run: ${formatStages(backend, first)}\n${formatRuns(runSeconds)}`);
   } finally {
     pipe.dispose();
     gpuHost?.destroy();
@@ -157,11 +164,13 @@ const mib = (n) => Math.round(n / 2 ** 20);
 
 // Dawn in Node; a full-size UNet step on SwiftShader takes minutes, hence the long read timeout
 // (a lost device is still reported at once).
-async function nodeGpuHost() {
+async function nodeGpuHost(precision) {
   const { nodeGpu } = await import('../host/node_gpu.mjs');
   const { createGpuHost } = await import('../host/gpu_host.mjs');
   const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER === '1' }), { mapTimeoutMs: 600000 });
-  await host.init();
+  const device = await host.init({ precision });
+  console.log(`webgpu: ${device.adapterInfo.description || device.adapterInfo.vendor || 'adapter'}, ` +
+              (device.tensorCores ? 'tensor cores (float16 products)' : 'float32 kernels'));
   return host;
 }
 

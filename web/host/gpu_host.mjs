@@ -25,6 +25,27 @@ const RAISED_LIMITS = [
 const align = (n, a) => Math.ceil(n / a) * a;
 
 /**
+ * What the tensor-core kernels need (src/backend/webgpu/kernels/tensor_core_gemm.h): float16 in
+ * shaders and subgroup matrices. Chromium exposes subgroup matrices as an experiment; Dawn in Node
+ * only with the toggles node_gpu.mjs sets.
+ * @type {GPUFeatureName[]}
+ */
+export const TENSOR_CORE_FEATURES = /** @type {any} */ (['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix']);
+
+/**
+ * The device has the features and a float16 × float16 → float32 subgroup matrix of 16×16×16, and
+ * its subgroups are of one width (the kernels run one subgroup per workgroup).
+ * @param {GPUDevice} dev
+ * @param {any} info the adapter's GPUAdapterInfo
+ */
+function hasTensorCores(dev, info) {
+  const configs = /** @type {any[]} */ (info.subgroupMatrixConfigs ?? []);
+  return TENSOR_CORE_FEATURES.every((f) => dev.features.has(f)) && info.subgroupMinSize > 0 &&
+    info.subgroupMinSize === info.subgroupMaxSize && configs.some((c) => c.M === 16 && c.N === 16 && c.K === 16 &&
+      c.componentType === 'f16' && c.resultComponentType === 'f32');
+}
+
+/**
  * @typedef {{ buffer: number, offset?: number, size?: number }} Binding
  *   A range of a host buffer; offset defaults to 0, size to the rest of the buffer.
  * @typedef {{ dispatches: number, submits: number, bytesAllocated: number,
@@ -65,6 +86,8 @@ export function createGpuHost(gpu, options = {}) {
   /** @type {Error | null} */ let lostError = null;
   /** @type {Set<Promise<void>>} */ const pendingChecks = new Set();
   let destroyed = false;
+  let tensorCores = false;
+  let subgroupSize = 0;
 
   const counters = { dispatches: 0, submits: 0, bytesAllocated: 0, peakBytesAllocated: 0, pipelines: 0 };
 
@@ -170,9 +193,12 @@ export function createGpuHost(gpu, options = {}) {
   return {
     /**
      * Requests the adapter and a device with the adapter's best limits.
-     * @param {{ requiredFeatures?: GPUFeatureName[], powerPreference?: GPUPowerPreference }} [opts]
-     *   requiredFeatures: features to enable where the adapter has them ('shader-f16'); those it
-     *   lacks are left out (check the returned `features`).
+     * @param {{ requiredFeatures?: GPUFeatureName[], powerPreference?: GPUPowerPreference,
+     *   precision?: 'auto' | 'f32' }} [opts]
+     *   requiredFeatures: features to enable where the adapter has them; those it lacks are left
+     *   out (check the returned `features`). By default the tensor-core features (TENSOR_CORE_FEATURES).
+     *   precision: 'auto' (default) lets the engine multiply on the tensor cores in float16 where the
+     *   device can (`tensorCores` in the result); 'f32' keeps every kernel in float32.
      */
     async init(opts = {}) {
       if (device) throw new Error('gpu host: init() called twice');
@@ -183,7 +209,11 @@ export function createGpuHost(gpu, options = {}) {
         const v = /** @type {any} */ (adapter.limits)[k];
         if (typeof v === 'number') requiredLimits[k] = v;
       }
-      const requiredFeatures = (opts.requiredFeatures ?? []).filter((f) => adapter.features.has(f));
+      const precision = opts.precision ?? 'auto';
+      if (precision !== 'auto' && precision !== 'f32') {
+        throw new Error(`gpu host: precision '${precision}' is not 'auto' or 'f32'`);
+      }
+      const requiredFeatures = (opts.requiredFeatures ?? TENSOR_CORE_FEATURES).filter((f) => adapter.features.has(f));
       const dev = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
       device = dev;
       dev.lost.then((info) => {
@@ -195,6 +225,8 @@ export function createGpuHost(gpu, options = {}) {
       });
       uniformAlign = dev.limits.minUniformBufferOffsetAlignment;
       const info = adapter.info ?? {};
+      tensorCores = precision === 'auto' && hasTensorCores(dev, info);
+      subgroupSize = Number(info.subgroupMaxSize ?? 0);
       /** @type {Record<string, number>} */ const limits = {};
       for (const k of RAISED_LIMITS) limits[k] = /** @type {any} */ (dev.limits)[k];
       return {
@@ -203,6 +235,7 @@ export function createGpuHost(gpu, options = {}) {
           isFallbackAdapter: Boolean(info.isFallbackAdapter ?? /** @type {any} */ (adapter).isFallbackAdapter) },
         features: [...dev.features].sort(),
         limits,
+        tensorCores,
       };
     },
 
@@ -398,6 +431,16 @@ export function createGpuHost(gpu, options = {}) {
     },
 
     /** The GPUDevice itself, for tests and tools (the backend goes through the calls above). */
+    /** Whether the engine may multiply on the tensor cores (see init's `precision`). */
+    tensorCores() {
+      return tensorCores;
+    },
+
+    /** The adapter's widest subgroup (0 if it does not say): the tensor-core kernels' workgroup. */
+    subgroupSize() {
+      return subgroupSize;
+    },
+
     gpuDevice() {
       return device;
     },

@@ -5,6 +5,13 @@ import { existsSync } from 'node:fs';
 /** SwiftShader (a CPU Vulkan driver) as Debian's chromium package installs it. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * Dawn hides shader-f16 on NVIDIA's Vulkan driver (a workaround for an old driver bug) and subgroup
+ * matrices behind its unsafe APIs; these toggles expose both, so the engine's tensor-core kernels
+ * can run (docs/performance.md). On adapters without the features they change nothing.
+ */
+export const DAWN_TENSOR_CORE_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+
 /** @type {GPU | null} */
 let instance = null;
 
@@ -15,7 +22,7 @@ let instance = null;
  * @param {{ swiftshader?: boolean, dawnFlags?: string[] }} [options]
  *   swiftshader: use SwiftShader's Vulkan driver (sets VK_ICD_FILENAMES unless already set; needs
  *   libvulkan1 and the chromium package); default: when WEBSD_SWIFTSHADER=1.
- *   dawnFlags: extra Dawn options, e.g. 'enable-dawn-features=dump_shaders'.
+ *   dawnFlags: Dawn options; default DAWN_TENSOR_CORE_TOGGLES.
  * @returns {Promise<GPU>}
  */
 export async function nodeGpu(options = {}) {
@@ -34,6 +41,6 @@ export async function nodeGpu(options = {}) {
     throw new Error(`node_gpu: cannot load the npm package 'webgpu' (run scripts/install_web_deps.sh): ${e}`);
   }
   Object.assign(globalThis, dawn.globals);
-  instance = dawn.create(options.dawnFlags ?? []);
+  instance = dawn.create(options.dawnFlags ?? DAWN_TENSOR_CORE_TOGGLES);
   return /** @type {GPU} */ (instance);
 }

@@ -21,6 +21,10 @@ struct GpuLimits {
   uint64_t max_storage_buffer_binding_size = 128ull << 20;
   uint64_t max_buffer_size = 256ull << 20;
   uint32_t max_storage_buffers_per_shader_stage = 8;
+  // shader-f16 and float16 subgroup matrices of 16×16×16 in subgroups of one width, and the host
+  // allows their use (kernels/tensor_core_gemm.h).
+  bool tensor_cores = false;
+  uint32_t subgroup_size = 0;  // the adapter's widest subgroup; 0 if unknown
 };
 
 // What the WebGPU backend needs from a GPU: the C++ face of web/host/gpu_host.mjs (integer handles,

@@ -82,6 +82,14 @@ EM_JS(double, websd_js_limit, (const char* name), {
   return typeof v === 'number' ? v : 0;
 });
 
+EM_JS(int, websd_js_tensor_cores, (), {
+  return Module['websdGpuHost'].tensorCores() ? 1 : 0;
+});
+
+EM_JS(int, websd_js_subgroup_size, (), {
+  return Module['websdGpuHost'].subgroupSize();
+});
+
 EM_JS(int, websd_js_error_length, (), {
   return lengthBytesUTF8(String(Module['websdGpuHostError'] || 'gpu host: unknown error')) + 1;
 });
@@ -112,6 +120,8 @@ class JsGpuHost : public GpuHost {
     limits_.max_buffer_size = static_cast<uint64_t>(websd_js_limit("maxBufferSize"));
     limits_.max_storage_buffers_per_shader_stage =
         static_cast<uint32_t>(websd_js_limit("maxStorageBuffersPerShaderStage"));
+    limits_.tensor_cores = websd_js_tensor_cores() != 0;
+    limits_.subgroup_size = static_cast<uint32_t>(websd_js_subgroup_size());
   }
 
   uint32_t create_buffer(uint64_t bytes) override {

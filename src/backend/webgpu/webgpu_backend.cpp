@@ -12,6 +12,7 @@
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/op_shapes.h"
 #include "backend/webgpu/kernels/norm.h"
+#include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "core/error.h"
 #include "core/half.h"
 
@@ -86,6 +87,10 @@ std::vector<GpuBinding> bindings_of(std::initializer_list<const Tensor*> tensors
 void check(bool ok, const char* op, const std::string& what) {
   if (!ok) throw op_error("webgpu", op, what);
 }
+
+// The most a tensor-core product's packed float16 operand may take (one binding); larger products
+// run over ranges of rows (kernels/tensor_core_gemm.h).
+constexpr uint64_t kPackBudget = 64ull << 20;
 
 uint32_t u32_count(int64_t n, const char* op) {
   check(n <= UINT32_MAX, op, std::to_string(n) + " values is more than 32-bit indices reach");
@@ -407,6 +412,38 @@ Tensor WebGpuBackend::unary(const Tensor& x, UnaryOp op) {
   return elementwise(e, x, nullptr, 0.0f);
 }
 
+bool WebGpuBackend::tensor_cores_take(wgsl::GemmKind kind, const Tensor& w, uint32_t k, uint32_t weight_rows) const {
+  const GpuBuffer& wb = buf(w);
+  return limits_.tensor_cores && limits_.subgroup_size > 0 && wb.storage == wgsl::Storage::F16 && wb.ids.size() == 1 &&
+         wgsl::tensor_core_gemm_fits(kind, k, weight_rows);
+}
+
+void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
+                                     const Tensor& y, const char* op) {
+  const uint64_t rows = wgsl::tensor_core_rows(spec), unit = wgsl::kTensorCorePackRows;
+  const uint64_t budget = std::min({kPackBudget, limits_.max_storage_buffer_binding_size, limits_.max_buffer_size});
+  const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
+  check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
+                         " bytes of one binding");
+  spec.pack_rows = static_cast<uint32_t>(std::min(fit, (rows + unit - 1) / unit * unit));
+  spec.subgroup = limits_.subgroup_size;
+  spec.x = view(x);
+  if (b) spec.b = view(*b);
+  spec.y = view(y);
+  const Tensor packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
+  wgsl::TensorCoreGemmSpec pack = spec, gemm = spec;
+  const uint32_t pack_groups = wgsl::tensor_core_pack_groups(spec), gemm_groups = wgsl::tensor_core_gemm_groups(spec);
+  pack.groups_x = grid_width(pack_groups);
+  gemm.groups_x = grid_width(gemm_groups);
+  const uint32_t pack_pipeline = pipeline(wgsl::tensor_core_pack_key(pack), [&] { return wgsl::tensor_core_pack_source(pack); });
+  const uint32_t gemm_pipeline = pipeline(wgsl::tensor_core_gemm_key(gemm), [&] { return wgsl::tensor_core_gemm_source(gemm); });
+  for (uint32_t p0 = 0; p0 < rows; p0 += spec.pack_rows) {
+    const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
+    dispatch(pack_pipeline, {&x, &packed}, first, pack_groups, pack.groups_x, op);
+    dispatch(gemm_pipeline, {&packed, &w, b, &y}, first, gemm_groups, gemm.groups_x, op);
+  }
+}
+
 Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) {
   in(x);
   in(w);
@@ -419,6 +456,10 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) 
   spec.bias = b != nullptr;
   Tensor y = make(os);
   if (y.numel() == 0) return y;
+  if (tensor_cores_take(wgsl::GemmKind::Linear, w, spec.k, spec.n)) {
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "linear");
+    return y;
+  }
   spec.x = view(x);
   spec.w = view(w);
   if (b) spec.b = view(*b);
@@ -454,6 +495,10 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   spec.pad_top = static_cast<uint32_t>(p.pad_top);
   spec.pad_left = static_cast<uint32_t>(p.pad_left);
   spec.bias = b != nullptr;
+  if (tensor_cores_take(wgsl::GemmKind::Conv, w, u32_count(w.numel() / g.out_channels, "conv2d"), spec.out_channels)) {
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "conv2d");
+    return y;
+  }
   spec.x = view(x);
   spec.w = view(w);
   if (b) spec.b = view(*b);

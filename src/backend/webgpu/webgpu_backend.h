@@ -16,10 +16,13 @@ namespace wgsl {
 enum class ElementwiseOp;  // kernels/elementwise.h
 struct LayoutSpec;         // kernels/layout.h
 struct NormSpec;           // kernels/norm.h
+struct TensorCoreGemmSpec;  // kernels/tensor_core_gemm.h
+enum class GemmKind;
 }
 
 // The WebGPU backend: tensors in GPU storage buffers behind a GpuHost (activations float32,
-// weights float16 packed in u32; a tensor above maxStorageBufferBindingSize split over several
+// weights float16 packed in u32; linear and conv2d on the tensor cores in float16 where the device
+// has them, float32 elsewhere; a tensor above maxStorageBufferBindingSize split over several
 // buffers), buffers reused through a pool by liveness, kernels generated as WGSL specialised on the
 // shapes and storage of each call (pipelines cached by op, shapes and storage).
 class WebGpuBackend : public Backend {
@@ -79,6 +82,13 @@ class WebGpuBackend : public Backend {
                      const Shape* out_shape = nullptr);
   // One workgroup per normalised row (kernels/norm.h).
   Tensor norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const char* op);
+  // Whether a product with weight w [weight_rows, k] runs on the tensor cores: the device has them
+  // and w is one float16 binding of whole 16s.
+  bool tensor_cores_take(wgsl::GemmKind kind, const Tensor& w, uint32_t k, uint32_t weight_rows) const;
+  // Linear or conv2d (spec's dims set) on the tensor cores into y, over ranges of rows whose packed
+  // float16 operand fits one binding.
+  void tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
+                        const Tensor& y, const char* op);
   // One invocation per output value of a layout kernel (kernels/layout.h), the grid wrapped into rows.
   Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, const Tensor& in0, const Tensor* in1, const char* op);
 

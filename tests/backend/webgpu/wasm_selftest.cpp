@@ -14,6 +14,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/op_cases.h"
 #include "backend/webgpu/js_gpu_host.h"
+#include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "backend/webgpu/device_report.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
@@ -21,13 +22,13 @@
 namespace websd {
 namespace {
 
-// The device with smaller limits than it has: a smaller workgroup grid, so a dispatch has to wrap
-// into several rows; a smaller maxStorageBufferBindingSize, so tensors take the split-buffer path.
-// It also records the largest grid dispatched since reset_groups().
+// The device with the tensor cores on or off, and smaller limits than it has: a smaller workgroup
+// grid, so a dispatch has to wrap into several rows; a smaller maxStorageBufferBindingSize, so
+// tensors take the split-buffer path. It also records the largest grid dispatched since reset_groups().
 class LimitedHost : public GpuHost {
  public:
-  explicit LimitedHost(std::shared_ptr<GpuHost> inner, uint32_t max_groups = UINT32_MAX, uint64_t max_binding = 0)
-      : inner_(std::move(inner)), max_(max_groups), max_binding_(max_binding) {}
+  LimitedHost(std::shared_ptr<GpuHost> inner, bool tensor_cores, uint32_t max_groups = UINT32_MAX, uint64_t max_binding = 0)
+      : inner_(std::move(inner)), tensor_cores_(tensor_cores), max_(max_groups), max_binding_(max_binding) {}
   uint32_t create_buffer(uint64_t bytes) override { return inner_->create_buffer(bytes); }
   void destroy_buffer(uint32_t id) noexcept override { inner_->destroy_buffer(id); }
   void write_buffer(uint32_t id, uint64_t o, std::span<const uint8_t> b) override { inner_->write_buffer(id, o, b); }
@@ -43,6 +44,7 @@ class LimitedHost : public GpuHost {
     GpuLimits l = inner_->limits();
     l.max_workgroups_per_dimension = std::min(l.max_workgroups_per_dimension, max_);
     if (max_binding_) l.max_storage_buffer_binding_size = max_binding_;
+    l.tensor_cores = tensor_cores_;
     return l;
   }
   void reset_groups() { largest_ = 0; }
@@ -50,6 +52,7 @@ class LimitedHost : public GpuHost {
 
  private:
   std::shared_ptr<GpuHost> inner_;
+  bool tensor_cores_;
   uint32_t max_;
   uint64_t max_binding_;
   uint32_t largest_ = 0;
@@ -104,14 +107,18 @@ uint64_t largest_binding(const op_cases::OpCase& c, const std::vector<HostTensor
   return bytes;
 }
 
-// Every case of tests/backend/op_cases.cpp against the CPU backend on three variants of the
-// device: as it is; with a grid limit so small that the case's largest dispatch wraps into rows
-// (the last one ragged); and with a binding limit that splits the case's largest tensor in two
-// (each tensor then takes at most two of the 8 storage buffers WebGPU guarantees).
+// Every case of tests/backend/op_cases.cpp against the CPU backend on the float32 kernels in three
+// variants of the device: as it is; with a grid limit so small that the case's largest dispatch
+// wraps into rows (the last one ragged); and with a binding limit that splits the case's largest
+// tensor in two (each tensor then takes at most two of the 8 storage buffers WebGPU guarantees).
+// Where the device has tensor cores, again on them, as it is and split, within the case's f16_tol.
 void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
   CpuBackend cpu;
-  auto recorder = std::make_shared<LimitedHost>(host);
+  auto recorder = std::make_shared<LimitedHost>(host, false);
   WebGpuBackend plain(recorder);
+  const bool tensor_cores = host->limits().tensor_cores;
+  WebGpuBackend f16(std::make_shared<LimitedHost>(host, true));
+  if (!tensor_cores) r.add("tensor-core variants skipped: this adapter has no shader-f16 with f16 subgroup matrices", 0, 0, true, "");
   for (const op_cases::OpCase& c : op_cases::cases()) {
     std::vector<HostTensor> inputs;
     std::vector<float> want;
@@ -126,17 +133,64 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
     compare(r, c.name, c.tol, c.relative, want, [&] { return run_case(plain, c, inputs); });
     if (c.wrap) {
       const auto width = static_cast<uint32_t>(std::sqrt(static_cast<double>(recorder->largest_grid()))) + 1;
-      WebGpuBackend wrapped(std::make_shared<LimitedHost>(host, width));
+      WebGpuBackend wrapped(std::make_shared<LimitedHost>(host, false, width));
       compare(r, c.name + " (grid wrapped at " + std::to_string(width) + ")", c.tol, c.relative, want,
               [&] { return run_case(wrapped, c, inputs); });
     }
+    const uint64_t half = std::max<uint64_t>((largest_binding(c, inputs, want.size()) / 2 + 1023) / 1024 * 1024, 1024);
     if (c.split) {
-      const uint64_t half = std::max<uint64_t>((largest_binding(c, inputs, want.size()) / 2 + 1023) / 1024 * 1024, 1024);
-      WebGpuBackend split(std::make_shared<LimitedHost>(host, UINT32_MAX, half));
+      WebGpuBackend split(std::make_shared<LimitedHost>(host, false, UINT32_MAX, half));
       compare(r, c.name + " (split at " + std::to_string(half) + " bytes)", c.tol, c.relative, want,
               [&] { return run_case(split, c, inputs); });
     }
+    if (!tensor_cores) continue;
+    const double f16_tol = c.f16_tol > 0 ? c.f16_tol : c.tol;
+    compare(r, c.name + " (tensor cores)", f16_tol, c.relative, want, [&] { return run_case(f16, c, inputs); });
+    if (c.split) {
+      // Its packed operand runs over ranges of rows too, the budget being a binding's.
+      WebGpuBackend split(std::make_shared<LimitedHost>(host, true, UINT32_MAX, half));
+      compare(r, c.name + " (tensor cores, split at " + std::to_string(half) + " bytes)", f16_tol, c.relative, want,
+              [&] { return run_case(split, c, inputs); });
+    }
   }
+}
+
+// Every case through a backend that takes the tensor-core kernels wherever a shape allows, whether
+// or not the adapter runs them: on Dawn's null adapter (which validates and compiles WGSL but runs
+// nothing) this checks their WGSL without a GPU; the values are not compared.
+// A linear or conv2d case whose product the tensor-core kernels take (two dispatches or more: pack
+// and gemm per range), the others one.
+bool takes_tensor_cores(const op_cases::OpCase& c) {
+  if (c.op != "linear" && c.op != "conv2d") return false;
+  const Shape& w = c.inputs[1].shape;
+  const int64_t k = numel(w) / w[0];
+  return wgsl::tensor_core_gemm_fits(c.op == "conv2d" ? wgsl::GemmKind::Conv : wgsl::GemmKind::Linear,
+                                     static_cast<uint32_t>(k), static_cast<uint32_t>(w[0]));
+}
+
+std::string tensor_core_compile() {
+  Report r;
+  WebGpuBackend gpu(std::make_shared<LimitedHost>(make_js_gpu_host(), true));
+  int taken = 0;
+  for (const op_cases::OpCase& c : op_cases::cases()) {
+    try {
+      const uint64_t before = gpu.stats().kernels;
+      const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
+      std::vector<Tensor> t;
+      for (size_t i = 0; i < inputs.size(); ++i)
+        t.push_back(c.inputs[i].weight ? gpu.upload_weight(inputs[i].shape, inputs[i].data) : gpu.upload(inputs[i]));
+      const Tensor y = c.run(gpu, t);
+      const uint64_t dispatches = gpu.stats().kernels - before;
+      gpu.download(y);
+      const bool tc = takes_tensor_cores(c);
+      taken += tc;
+      r.add(c.name, 0, 0, !tc || dispatches >= 2, std::to_string(dispatches) + " dispatches");
+    } catch (const std::exception& e) {
+      r.add(c.name, -1, 0, false, e.what());
+    }
+  }
+  r.add("cases on the tensor cores", taken, 0, taken >= 7, std::to_string(taken) + " of them");
+  return r.text();
 }
 
 std::vector<float> run_on(Backend& b, const std::function<Tensor(Backend&)>& op) { return b.download(op(b)); }
@@ -170,31 +224,38 @@ std::string run() {
 // The perf cases' time on the device: each op once (compiling its kernels), then the best of three
 // batches of `repeats` runs back to back, each batch ended by reading back one value computed
 // after it (the queue runs in order), so no large read-back is timed. {"cases": [{name, ms, gflops}]}.
+// Each case on the float32 kernels, then where the device has them on the tensor cores (only the
+// ops that use them: linear, conv2d).
 std::string perf(int repeats) {
-  WebGpuBackend gpu(make_js_gpu_host());
-  const Tensor probe = gpu.upload(HostTensor({1}));
-  const auto sync = [&] { gpu.download(gpu.scale(probe, 1.0f)); };
+  const std::shared_ptr<GpuHost> host = make_js_gpu_host();
   std::ostringstream json;
   json << "{\"cases\":[";
   bool first = true;
-  for (const op_cases::OpCase& c : op_cases::perf_cases()) {
-    const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
-    std::vector<Tensor> t;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      t.push_back(c.inputs[i].weight ? gpu.upload_weight(inputs[i].shape, inputs[i].data) : gpu.upload(inputs[i]));
-    }
-    Tensor y = c.run(gpu, t);
-    sync();
-    double ms = INFINITY;
-    for (int batch = 0; batch < 3; ++batch) {
-      const double start = emscripten_get_now();
-      for (int i = 0; i < repeats; ++i) y = c.run(gpu, t);
+  for (const bool tensor_cores : {false, true}) {
+    if (tensor_cores && !host->limits().tensor_cores) break;
+    WebGpuBackend gpu(std::make_shared<LimitedHost>(host, tensor_cores));
+    const Tensor probe = gpu.upload(HostTensor({1}));
+    const auto sync = [&] { gpu.download(gpu.scale(probe, 1.0f)); };
+    for (const op_cases::OpCase& c : op_cases::perf_cases()) {
+      if (tensor_cores && c.op != "linear" && c.op != "conv2d") continue;
+      const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
+      std::vector<Tensor> t;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        t.push_back(c.inputs[i].weight ? gpu.upload_weight(inputs[i].shape, inputs[i].data) : gpu.upload(inputs[i]));
+      }
+      Tensor y = c.run(gpu, t);
       sync();
-      ms = std::min(ms, (emscripten_get_now() - start) / repeats);
+      double ms = INFINITY;
+      for (int batch = 0; batch < 3; ++batch) {
+        const double start = emscripten_get_now();
+        for (int i = 0; i < repeats; ++i) y = c.run(gpu, t);
+        sync();
+        ms = std::min(ms, (emscripten_get_now() - start) / repeats);
+      }
+      json << (first ? "" : ",") << "{\"name\":\"" << Report::escape(c.name) << (tensor_cores ? " [tensor cores]" : "")
+           << "\",\"ms\":" << ms << ",\"gflops\":" << c.flops / ms / 1e6 << "}";
+      first = false;
     }
-    json << (first ? "" : ",") << "{\"name\":\"" << Report::escape(c.name) << "\",\"ms\":" << ms
-         << ",\"gflops\":" << c.flops / ms / 1e6 << "}";
-    first = false;
   }
   json << "]}";
   return json.str();
@@ -206,6 +267,12 @@ std::string perf(int repeats) {
 extern "C" EMSCRIPTEN_KEEPALIVE const char* websd_webgpu_selftest() {
   static std::string report;
   return websd::device_test::entry_point(report, [] { return websd::run(); });
+}
+
+// tests/web/webgpu/backend.test.mjs, on Dawn's null adapter.
+extern "C" EMSCRIPTEN_KEEPALIVE const char* websd_webgpu_tensor_core_compile() {
+  static std::string report;
+  return websd::device_test::entry_point(report, [] { return websd::tensor_core_compile(); });
 }
 
 // WEBSD_OPS_PERF=1 in tests/web/webgpu/backend.test.mjs.

@@ -11,6 +11,7 @@
 #include "backend/webgpu/kernels/layout.h"
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/webgpu/kernels/norm.h"
+#include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
 #include "core/half.h"
@@ -280,6 +281,68 @@ void expect_error(F f, const std::string& needle) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
+}
+
+// Products of whole 16s take the tensor cores where the device has them: a pack and a gemm dispatch
+// per range of rows, each with the range's first row as its uniform.
+TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
+  auto host = std::make_shared<FakeHost>();
+  host->lim.tensor_cores = true;
+  host->lim.subgroup_size = 32;
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({2, 77, 320}));
+  Tensor w = gpu.upload_weight({640, 320}, std::vector<float>(640 * 320));
+  Tensor b = gpu.upload(HostTensor({640}));
+  EXPECT_EQ(gpu.linear(x, w, &b).shape, (Shape{2, 77, 640}));
+  ASSERT_EQ(host->dispatches.size(), 2u);
+  EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, packed
+  EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);
+  EXPECT_EQ(host->dispatches[0].x, 192u * 320 / 2 / 256);  // 154 rows packed as 192, a word per invocation
+  EXPECT_EQ(host->dispatches[1].bindings, 4u);  // packed, w, bias, y
+  EXPECT_EQ(host->dispatches[1].x, 3u * 10);    // 64-row × 64-column tiles
+  EXPECT_NE(host->sources.back().find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
+  EXPECT_NE(host->sources.back().find("@workgroup_size(32)"), std::string::npos);
+  EXPECT_EQ(gpu.stats().pipelines, 2u);
+
+  // Not whole 16s, or a float32 weight: the float32 kernel, one dispatch.
+  gpu.linear(gpu.upload(HostTensor({5, 53})), gpu.upload_weight({32, 53}, std::vector<float>(32 * 53)), nullptr);
+  EXPECT_EQ(host->dispatches.size(), 3u);
+  const std::vector<float> f32_bytes(640 * 320);
+  WeightBytes wb{WeightBytes::DType::F32, {reinterpret_cast<const uint8_t*>(f32_bytes.data()), f32_bytes.size() * 4}};
+  gpu.linear(x, gpu.upload_weight_bytes({640, 320}, wb), nullptr);
+  EXPECT_EQ(host->dispatches.size(), 4u);
+
+  // A conv whose packed im2col matrix is over the binding limit runs over ranges of 128 pixels:
+  // 512 pixels × 144 values × 2 bytes against a limit of 128 rows' worth.
+  host->lim.max_storage_buffer_binding_size = 128 * 144 * 2;
+  WebGpuBackend ranged(host);
+  const size_t before = host->dispatches.size();
+  Tensor cx = ranged.upload(HostTensor({2, 16, 16, 16}));
+  Tensor cw = ranged.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144));
+  EXPECT_EQ(ranged.conv2d(cx, cw, nullptr, Conv2dParams::same(1)).shape, (Shape{2, 32, 16, 16}));
+  ASSERT_EQ(host->dispatches.size() - before, 8u);
+  for (size_t i = before; i < host->dispatches.size(); i += 2) {
+    EXPECT_EQ(host->dispatches[i].bindings, 2u);
+    EXPECT_EQ(host->dispatches[i + 1].bindings, 2u + 2u);  // packed, w, y in two halves
+    EXPECT_EQ(host->dispatches[i + 1].x, 2u);               // 32 channels (tiles of 2·16) × 128 pixels (2·64)
+  }
+  // Cout 3: the float32 kernel.
+  ranged.conv2d(cx, ranged.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));
+  EXPECT_EQ(host->dispatches.size() - before, 9u);
+
+  host->lim = GpuLimits{};  // no tensor cores
+  WebGpuBackend plain(host);
+  plain.linear(plain.upload(HostTensor({2, 77, 320})), plain.upload_weight({640, 320}, std::vector<float>(640 * 320)), nullptr);
+  EXPECT_EQ(host->dispatches.size() - before, 10u);
+  EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
+
+  wgsl::TensorCoreGemmSpec bad;
+  bad.k = 32;
+  bad.n = 32;
+  bad.pack_rows = 48;  // not a multiple of 64
+  expect_error([&] { wgsl::tensor_core_gemm_source(bad); }, "tensor-core linear: no kernel for K 32");
+  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(wgsl::GemmKind::Conv, 36, 320));
+  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(wgsl::GemmKind::Linear, 320, 8));
 }
 
 TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { openDeviceModule, printCases } from './device_module.mjs';
+import { nodeGpu } from '../../../web/host/node_gpu.mjs';
 
 test('webgpu backend ops match the cpu backend', { timeout: 300000 }, async () => {
   const { host, call } = await openDeviceModule('webgpu_selftest');
@@ -31,6 +32,26 @@ test('webgpu backend ops match the cpu backend', { timeout: 300000 }, async () =
   } finally {
     host.destroy();
   }
+});
+
+// SwiftShader has no subgroup matrices, so the tensor-core kernels run only on a real GPU; Dawn's
+// null adapter offers every feature and validates and compiles each pipeline (running nothing),
+// which catches a WGSL mistake here. Their values are checked where they run (the test above).
+test('tensor-core kernels compile for every op case (Dawn null adapter)', { timeout: 300000 }, async () => {
+  await nodeGpu();  // WebGPU's globals
+  const dawn = await import('webgpu');
+  const gpu = dawn.create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
+  const { host, call } = await openDeviceModule('webgpu_selftest', { gpu });
+  try {
+    assert.ok(host.gpuDevice().features.has('chromium-experimental-subgroup-matrix'), 'the null adapter offers subgroup matrices');
+    const report = await call('websd_webgpu_tensor_core_compile');
+    assert.equal(report.error, undefined, report.error);
+    assert.deepEqual(report.cases.filter((c) => !c.ok), []);
+    assert.ok(host.stats().pipelines > 0);
+  } finally {
+    host.destroy();
+  }
+  assert.ok(gpu);  // Dawn's instance lives until its devices are gone
 });
 
 test('op timings at Stable Diffusion shapes (WEBSD_OPS_PERF=1)', { skip: process.env.WEBSD_OPS_PERF !== '1' && 'WEBSD_OPS_PERF is not 1',

@@ -10,8 +10,9 @@ import { nodeGpu } from '../../../web/host/node_gpu.mjs';
 const require = createRequire(import.meta.url);
 const build = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
 
-export async function openDeviceModule(name) {
-  const gpu = await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER !== '0' });
+/** @param {{ gpu?: GPU }} [options] gpu: another GPU object than nodeGpu()'s (Dawn's null adapter) */
+export async function openDeviceModule(name, options = {}) {
+  const gpu = options.gpu ?? await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER !== '0' });
   const host = createGpuHost(gpu, { mapTimeoutMs: 120000 });
   await host.init();
   // The host's init is async, so it is ready before the module starts; C++ finds it there.

@@ -15,7 +15,7 @@ import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { createGpuHost } from '../../../web/host/gpu_host.mjs';
 import { nodeGpu } from '../../../web/host/node_gpu.mjs';
 import { diff, readSafetensors } from '../safetensors.mjs';
-import { imageWithinLimits, latentsWithinLimits } from '../tolerances.mjs';
+import { imageWithinF16Limits, imageWithinLimits, latentsWithinLimits } from '../tolerances.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const model = path.join(root, 'tests/fixtures/tiny-sd15/model');
@@ -24,17 +24,25 @@ const cli = path.join(root, 'web/cli/websd-node.mjs');
 const swiftshader = process.env.WEBSD_SWIFTSHADER !== '0';
 
 let websd;
-let host;
+let host;        // float32 kernels
+let tensorHost;  // the tensor cores, where the adapter has them; else null
 let work;
 before(async () => {
   websd = await loadWebsd();
   // SwiftShader runs a whole UNet between two reads: give the read time.
-  host = createGpuHost(await nodeGpu({ swiftshader }), { mapTimeoutMs: 300000 });
-  await host.init();
+  const gpu = await nodeGpu({ swiftshader });
+  host = createGpuHost(gpu, { mapTimeoutMs: 300000 });
+  await host.init({ precision: 'f32' });
+  tensorHost = createGpuHost(gpu, { mapTimeoutMs: 300000 });
+  if (!(await tensorHost.init()).tensorCores) {
+    tensorHost.destroy();
+    tensorHost = null;
+  }
   work = mkdtempSync(path.join(tmpdir(), 'websd-webgpu-'));
 });
 after(() => {
   host?.destroy();
+  tensorHost?.destroy();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -107,11 +115,37 @@ test('the Node CLI runs --backend webgpu and reports its stages', { timeout: 900
   const png = path.join(work, 'webgpu.png');
   const report = path.join(work, 'stages.json');
   const stdout = execFileSync('node', [cli, 'generate', '--backend', 'webgpu', '--model', model, '--prompt', 'a red circle',
-    '--steps', '1', '--cfg-scale', '1', '--scheduler', 'euler', '--seed', '1', '-o', png, '--report', report],
+    '--steps', '1', '--cfg-scale', '1', '--scheduler', 'euler', '--seed', '1', '-o', png, '--report', report,
+    '--precision', 'f32'],
   { encoding: 'utf8', env: { ...process.env, WEBSD_SWIFTSHADER: swiftshader ? '1' : '0' } });
-  assert.match(stdout, /^wrote .*webgpu\.png \(128x128, 1 steps, /);
-  assert.match(stdout.split('\n')[1], /^text encoder .* ms; unet 1 steps, .*; \d+ kernels; peak webgpu memory \d+\.\d MiB; \d+ pipelines compiled in \d+\.\d+ ms$/);
+  const lines = stdout.split('\n');
+  assert.match(lines[0], /^webgpu: .+, float32 kernels$/);
+  assert.match(lines[1], /^wrote .*webgpu\.png \(128x128, 1 steps, /);
+  assert.match(lines[2], /^text encoder .* ms; unet 1 steps, .*; \d+ kernels; peak webgpu memory \d+\.\d MiB; \d+ pipelines compiled in \d+\.\d+ ms$/);
   const written = JSON.parse(readFileSync(report, 'utf8'));
   assert.equal(written.backend, 'webgpu');
   assert.ok(written.stages.every((s) => s.kernels > 0));
 });
+
+// The tensor-core path against the same references, within issue 9's float16 limits (a real GPU;
+// SwiftShader has no shader-f16).
+for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8_neg'], ['tiny-sdxl', 'euler_8']]) {
+  test(`${family} ${name} golden on the webgpu tensor cores is within the float16 limits`, { timeout: 1800000 }, async (t) => {
+    if (!tensorHost) {
+      t.skip('this adapter has no shader-f16 with float16 subgroup matrices');
+      return;
+    }
+    const want = readSafetensors(path.join(fixtures, family, 'golden', `${name}.safetensors`));
+    const pipe = websd.loadPipeline(path.join(fixtures, family, 'model'), { backend: 'webgpu', gpuHost: tensorHost });
+    let gpu;
+    try {
+      gpu = await pipe.generate(goldenOptions(family, name));
+    } finally {
+      pipe.dispose();
+    }
+    assertClose(gpu.image, want.image, `${name}: webgpu tensor cores vs diffusers`, imageWithinF16Limits);
+    const last = `step${String(want.timesteps.data.length - 1).padStart(3, '0')}_latents`;
+    const d = diff(gpu.latents.data, want[last].data);
+    console.log(`${name}: tensor-core final latents: max abs ${d.max}, mean abs ${d.mean}`);
+  });
+}

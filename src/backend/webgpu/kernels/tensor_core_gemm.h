@@ -1,0 +1,62 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "backend/webgpu/kernels/conv2d.h"
+#include "backend/webgpu/kernels/matmul.h"
+#include "backend/webgpu/kernels/tensor_io.h"
+
+namespace websd::wgsl {
+
+// Linear and conv2d on the tensor cores (WGSL subgroup matrices, float16 × float16 → float32), for
+// adapters with shader-f16 and chromium-experimental-subgroup-matrix in 16×16×16 and subgroups of one width.
+// Two dispatches per product:
+//   pack: gathers the activation operand into a float16 matrix [rows, K] (x's rows for linear, the
+//         im2col rows of a range of output pixels for conv2d), rounding float32 to float16 (values
+//         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
+//   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
+//         float32; one subgroup per workgroup computes TI×TJ tiles of 16×16, loading straight from
+//         storage, then writes its tile through workgroup memory, adding the bias.
+// Linear: L = pack(x rows [p0, p0 + rows)) [rows, K], R = w [N, K], C = those rows of y [M, N].
+// Conv2d: L = w [Cout, Cin·kh·kw], R = pack(x) for output pixels [p0, p0 + rows), C = y's channels ×
+// those pixels. p0 is the one uniform of both kernels (binding after the tensors), so a product
+// whose packed matrix would be too big for one binding runs over ranges with the same two pipelines.
+enum class GemmKind { Linear, Conv };
+
+struct TensorCoreGemmSpec {
+  GemmKind kind = GemmKind::Linear;
+  // Linear: m rows of x, n outputs, k inputs. Conv: as Conv2dSpec; k = in_channels·kernel_h·kernel_w.
+  uint32_t m = 0, n = 0, k = 0;
+  uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0, out_channels = 0, kernel_h = 0, kernel_w = 0;
+  uint32_t out_h = 0, out_w = 0, stride = 1, pad_top = 0, pad_left = 0;
+  uint32_t pack_rows = 0;  // rows of the packed matrix (a multiple of 64): one range of x's rows or of the pixels
+  bool bias = false;
+  uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (the kernel being generated)
+  uint32_t subgroup = 32;  // the device's subgroup width: the gemm's workgroup is one subgroup
+  TensorView x, b, y;     // the packed matrix and the weight are single float16 bindings
+};
+
+constexpr uint32_t kTensorCorePackRows = 64;  // the packed matrix's rows come in multiples of this
+
+// The same product as the float32 kernel's spec describes (its views and grid aside).
+TensorCoreGemmSpec tensor_core_spec(const MatmulSpec& linear);
+TensorCoreGemmSpec tensor_core_spec(const Conv2dSpec& conv);
+
+// Whether the product fits these kernels: K and the weight's rows whole 16s (anything else runs the
+// float32 kernels).
+bool tensor_core_gemm_fits(GemmKind kind, uint32_t k, uint32_t weight_rows);
+// Tiles of 16 per workgroup along C's rows (TI) and columns (TJ).
+uint32_t tensor_core_ti(const TensorCoreGemmSpec& spec);
+uint32_t tensor_core_tj(const TensorCoreGemmSpec& spec);
+// Rows the ranges cover in all: M for linear, batch · out_h · out_w pixels for conv2d.
+uint32_t tensor_core_rows(const TensorCoreGemmSpec& spec);
+
+// Workgroups of each dispatch, and their sources and pipeline keys.
+uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& spec);
+uint32_t tensor_core_gemm_groups(const TensorCoreGemmSpec& spec);
+std::string tensor_core_pack_source(const TensorCoreGemmSpec& spec);
+std::string tensor_core_gemm_source(const TensorCoreGemmSpec& spec);
+std::string tensor_core_pack_key(const TensorCoreGemmSpec& spec);
+std::string tensor_core_gemm_key(const TensorCoreGemmSpec& spec);
+
+}  // namespace websd::wgsl
