@@ -7,7 +7,9 @@
 # then full-size SDXL (random weights), one Euler step at 1024×1024, the same way. Writes logs and
 # the reports to $OUT (or /tmp/websd-bench). WEBSD_BENCH="sd15 sdxl" (the default) picks the
 # benchmarks, WEBSD_PRECISIONS="auto f32" (the default) the kernels (--precision); the tests run
-# when their files came along (WEBSD_OPS_PERF=1 adds the op timings to selftest.log).
+# when their files came along (WEBSD_OPS_PERF=1 adds the op timings to selftest.log); last, a
+# profiled run per benchmark (the kernels by GPU time). PNGs stay in /tmp (the device tool returns
+# at most 8 files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/websd-bench}"
@@ -34,13 +36,23 @@ for precision in ${WEBSD_PRECISIONS:-auto f32}; do
   if [[ "$benches" == *" sd15 "* ]]; then
     node web/cli/websd-node.mjs generate --model assets/configs/sd15 --random-weights 0 --backend webgpu --precision "$precision" \
       --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 --width 512 --height 512 \
-      --runs 2 -o "$out/sd15_$precision.png" --report "$out/sd15_${precision}_report.json" 2>&1 | tee "$out/sd15_$precision.log" || status=1
+      --runs 2 -o "/tmp/sd15_$precision.png" --report "$out/sd15_${precision}_report.json" 2>&1 | tee "$out/sd15_$precision.log" || status=1
   fi
   # SDXL: one Euler step (one UNet call, batch 2) at 1024×1024, guidance 5, then the VAE decode.
   if [[ "$benches" == *" sdxl "* ]]; then
     node web/cli/websd-node.mjs generate --model assets/configs/sdxl --random-weights 0 --backend webgpu --precision "$precision" \
       --prompt "a photograph of an astronaut riding a horse" --steps 1 --cfg-scale 5 --seed 0 --scheduler euler \
-      --width 1024 --height 1024 --runs 2 -o "$out/sdxl_$precision.png" --report "$out/sdxl_${precision}_report.json" 2>&1 | tee "$out/sdxl_$precision.log" || status=1
+      --width 1024 --height 1024 --runs 2 -o "/tmp/sdxl_$precision.png" --report "$out/sdxl_${precision}_report.json" 2>&1 | tee "$out/sdxl_$precision.log" || status=1
   fi
+done
+# The kernels by GPU time (--profile: timestamp queries, a pass per dispatch, so not a benchmark):
+# SD 1.5 with two steps, SDXL with one, on the first precision.
+first="${WEBSD_PRECISIONS:-auto f32}"; first="${first%% *}"
+for bench in $benches; do
+  size=512; steps=2; [ "$bench" = sdxl ] && size=1024 && steps=1
+  node web/cli/websd-node.mjs generate --model "assets/configs/$bench" --random-weights 0 --backend webgpu --precision "$first" \
+    --prompt "a photograph of an astronaut riding a horse" --steps $steps --cfg-scale 5 --seed 0 --scheduler euler \
+    --width $size --height $size --runs 2 --profile -o "/tmp/${bench}_profile.png" > "$out/${bench}_profile.log" 2>&1 || status=1
+  grep -A16 "^kernel profile" "$out/${bench}_profile.log"
 done
 exit $status

@@ -31,6 +31,20 @@ export function formatRuns(/** @type {number[]} */ runSeconds) {
 }
 
 /**
+ * --profile's table: the kernels (pipeline keys) by GPU time in the last run, the 15 longest, or
+ * why there is none.
+ * @param {{ name: string, ms: number, dispatches: number }[] | null} rows
+ */
+export function formatProfile(rows) {
+  if (!rows) return 'kernel profile: this device has no timestamp-query';
+  const total = rows.reduce((sum, r) => sum + r.ms, 0);
+  const lines = rows.slice(0, 15).map((r) => `${r.ms.toFixed(2).padStart(9)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)} % ` +
+    `${String(r.dispatches).padStart(6)}x  ${r.name.length > 110 ? `${r.name.slice(0, 107)}...` : r.name}`);
+  return [`kernel profile (GPU timestamps, one pass per dispatch): ${total.toFixed(1)} ms in ${rows.length} kernels`,
+    ...lines].join('\n');
+}
+
+/**
  * The --report file: { backend, stages: [{ name, ms, kernels, peakBytes, pipelines, compileMs }] (the
  * last run's), runSeconds }.
  */

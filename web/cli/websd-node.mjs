@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadWebsd } from '../lib/websd.mjs';
-import { formatRuns, formatStages, stagesJson } from './stage_report.mjs';
+import { formatProfile, formatRuns, formatStages, stagesJson } from './stage_report.mjs';
 
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
 const BACKENDS = ['cpu', 'webgpu'];
@@ -19,7 +19,7 @@ const USAGE = `usage:
   websd-node.mjs generate --model DIR|FILE|URL [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
                  [--seed S] [--width W] [--height H] [--clip-skip N]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
-                 [--backend cpu|webgpu] [--precision auto|f32] [--random-weights SEED] -o OUT.png
+                 [--backend cpu|webgpu] [--precision auto|f32] [--profile] [--random-weights SEED] -o OUT.png
                  [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
   websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT
   websd-node.mjs info --model DIR|FILE [--config DIR]`;
@@ -31,6 +31,7 @@ const COMMANDS = {
       steps: { type: 'string' }, 'cfg-scale': { type: 'string' }, seed: { type: 'string' },
       width: { type: 'string' }, height: { type: 'string' }, 'clip-skip': { type: 'string' }, scheduler: { type: 'string' },
       'scheduler-config': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
+      profile: { type: 'boolean' },
       'random-weights': { type: 'string' }, output: { type: 'string', short: 'o' },
       'save-tensors': { type: 'string' }, report: { type: 'string' }, runs: { type: 'string' },
     },
@@ -71,7 +72,8 @@ function generateOptions(v) {
     throw new UsageError(`--backend: '${v.backend}' is not one of ${BACKENDS.join(', ')}`);
   if (v.precision !== undefined && !PRECISIONS.includes(v.precision))
     throw new UsageError(`--precision: '${v.precision}' is not one of ${PRECISIONS.join(', ')}`);
-  if (v.precision !== undefined && v.backend !== 'webgpu') throw new UsageError('--precision needs --backend webgpu');
+  for (const flag of ['precision', 'profile'])
+    if (v[flag] !== undefined && v.backend !== 'webgpu') throw new UsageError(`--${flag} needs --backend webgpu`);
   for (const flag of ['seed', 'random-weights'])
     if (v[flag] !== undefined && !/^\d+$/.test(v[flag])) throw new UsageError(`--${flag}: '${v[flag]}' is not an unsigned integer`);
   return {
@@ -94,7 +96,7 @@ async function generate(v) {
   const backend = v.backend ?? 'cpu';
   const websd = await loadWebsd();
   // Referenced until the end of the run: Dawn must outlive the device the host holds.
-  const gpuHost = backend === 'webgpu' ? await nodeGpuHost(v.precision ?? 'auto') : undefined;
+  const gpuHost = backend === 'webgpu' ? await nodeGpuHost(v.precision ?? 'auto', v.profile ?? false) : undefined;
   const randomWeights = v['random-weights'] === undefined ? undefined : BigInt(v['random-weights']);
   const runs = v.runs === undefined ? 1 : integer(v.runs, '--runs', { min: 1 });
   const pipe = await openModel(websd, v, { backend, gpuHost, randomWeights });
@@ -103,7 +105,9 @@ async function generate(v) {
     let r;
     let first;  // the first run's stages: the kernels compile there
     const runSeconds = [];
+    let profile = null;
     for (let run = 0; run < runs; run++) {
+      if (v.profile) await gpuHost.profile();  // the last run's kernels only
       const start = performance.now();
       const progress = process.stderr.isTTY
         ? (step, total) => process.stderr.write(`\rgenerating ${step}/${total}  ${((performance.now() - start) / 1000).toFixed(1)}s`)
@@ -112,6 +116,7 @@ async function generate(v) {
       first ??= r.stages;
       if (progress) process.stderr.write('\n');
       runSeconds.push((performance.now() - start) / 1000);
+      if (v.profile) profile = await gpuHost.profile();
     }
     const seconds = runSeconds.at(-1);
     websd.writePng(v.output, r.image);
@@ -128,6 +133,7 @@ async function generate(v) {
                 `wasm memory ${Math.round(websd.memoryBytes / 2 ** 20)} MiB)`);
     console.log(formatStages(backend, r.stages));
     if (runs > 1) console.log(`first run: ${formatStages(backend, first)}\n${formatRuns(runSeconds)}`);
+    if (v.profile) console.log(formatProfile(profile));
   } finally {
     pipe.dispose();
     gpuHost?.destroy();
@@ -164,10 +170,11 @@ const mib = (n) => Math.round(n / 2 ** 20);
 
 // Dawn in Node; a full-size UNet step on SwiftShader takes minutes, hence the long read timeout
 // (a lost device is still reported at once).
-async function nodeGpuHost(precision) {
+async function nodeGpuHost(precision, profile) {
   const { nodeGpu } = await import('../host/node_gpu.mjs');
   const { createGpuHost } = await import('../host/gpu_host.mjs');
-  const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER === '1' }), { mapTimeoutMs: 600000 });
+  const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER === '1' }),
+    { mapTimeoutMs: 600000, profile });
   const device = await host.init({ precision });
   console.log(`webgpu: ${device.adapterInfo.description || device.adapterInfo.vendor || 'adapter'}, ` +
               (device.tensorCores ? 'tensor cores (float16 products)' : 'float32 kernels'));

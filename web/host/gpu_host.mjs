@@ -50,14 +50,15 @@ function hasTensorCores(dev, info) {
  *   A range of a host buffer; offset defaults to 0, size to the rest of the buffer.
  * @typedef {{ dispatches: number, submits: number, bytesAllocated: number,
  *   peakBytesAllocated: number, pipelines: number, buffers: number }} HostStats
- * @typedef {{ maxDispatchesPerSubmit?: number, mapTimeoutMs?: number, label?: string }} HostOptions
+ * @typedef {{ maxDispatchesPerSubmit?: number, mapTimeoutMs?: number, label?: string, profile?: boolean }} HostOptions
  */
 
 /**
  * @param {GPU} gpu `navigator.gpu`, or the object from node_gpu.mjs's nodeGpu(). The host keeps a
  *   reference to it for as long as the host lives (Dawn needs that in Node).
  * @param {HostOptions} [options] maxDispatchesPerSubmit (default 64): dispatches recorded before
- *   an automatic submit; mapTimeoutMs (default 30000): how long readBuffer waits for the GPU.
+ *   an automatic submit; mapTimeoutMs (default 30000): how long readBuffer waits for the GPU;
+ *   profile: time every dispatch with timestamp queries where the device has them (see profile()).
  */
 export function createGpuHost(gpu, options = {}) {
   const maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 64;
@@ -66,7 +67,7 @@ export function createGpuHost(gpu, options = {}) {
 
   /** @type {GPUDevice | null} */ let device = null;
   /** @type {Map<number, { buffer: GPUBuffer, size: number }>} */ const buffers = new Map();
-  /** @type {Map<number, { pipeline: GPUComputePipeline, source: string }>} */ const pipelines = new Map();
+  /** @type {Map<number, { pipeline: GPUComputePipeline, source: string, name: string }>} */ const pipelines = new Map();
   /** @type {Map<string, number>} */ const pipelineCache = new Map();  // entryPoint + source → id
   /** @type {Map<number, Uint8Array>} */ const staged = new Map();  // stageBytes
   let nextId = 1;  // 0 is never a valid handle, so C++ can use it as "none"
@@ -86,6 +87,10 @@ export function createGpuHost(gpu, options = {}) {
   /** @type {Error | null} */ let lostError = null;
   /** @type {Set<Promise<void>>} */ const pendingChecks = new Set();
   let destroyed = false;
+  // profile: the timestamp query set (two per dispatch of a batch), each batch's kernel names, the
+  // totals per name; null when not profiling.
+  /** @type {{ querySet: GPUQuerySet, names: string[], totals: Map<string, { ns: number, dispatches: number }> } | null} */
+  let timing = null;
   let tensorCores = false;
   let subgroupSize = 0;
 
@@ -155,9 +160,11 @@ export function createGpuHost(gpu, options = {}) {
     scoped('submit', () => {
       const enc = encoder ?? dev.createCommandEncoder({ label });
       pass?.end();
+      const timed = timing && timing.names.length > 0 ? copyTimestamps(enc, timing.names) : null;
       if (extra) extra(enc);
       if (uniformUsed > 0) dev.queue.writeBuffer(/** @type {GPUBuffer} */ (uniformBuffer), 0, uniformStaging, 0, uniformUsed);
       dev.queue.submit([enc.finish()]);
+      timed?.();
     });
     counters.submits++;
     encoder = null;
@@ -166,6 +173,35 @@ export function createGpuHost(gpu, options = {}) {
     uniformUsed = 0;
     for (const b of destroyAfterSubmit) b.destroy();
     destroyAfterSubmit = [];
+  }
+
+  /**
+   * Copies the batch's timestamps out of the query set; the function it returns, called once the
+   * batch is submitted, adds each dispatch's time to its kernel's total when the GPU has run it
+   * (profile()).
+   */
+  function copyTimestamps(/** @type {GPUCommandEncoder} */ enc, /** @type {string[]} */ names) {
+    const dev = /** @type {GPUDevice} */ (device);
+    const t = /** @type {NonNullable<typeof timing>} */ (timing);
+    const bytes = names.length * 16;
+    const resolved = dev.createBuffer({ label: `${label} timestamps`, size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readable = dev.createBuffer({ label: `${label} timestamps read`, size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.resolveQuerySet(t.querySet, 0, names.length * 2, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, readable, 0, bytes);
+    destroyAfterSubmit.push(resolved);
+    t.names = [];
+    return () => track(readable.mapAsync(GPUMapMode.READ).then(() => {
+      const stamps = new BigInt64Array(readable.getMappedRange());
+      names.forEach((name, i) => {
+        const total = t.totals.get(name) ?? { ns: 0, dispatches: 0 };
+        total.ns += Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i]));
+        total.dispatches++;
+        t.totals.set(name, total);
+      });
+      readable.destroy();
+    }));
   }
 
   /** Returns the byte offset in the uniform buffer where `bytes` will be when the batch is submitted. */
@@ -213,7 +249,8 @@ export function createGpuHost(gpu, options = {}) {
       if (precision !== 'auto' && precision !== 'f32') {
         throw new Error(`gpu host: precision '${precision}' is not 'auto' or 'f32'`);
       }
-      const requiredFeatures = (opts.requiredFeatures ?? TENSOR_CORE_FEATURES).filter((f) => adapter.features.has(f));
+      const wanted = [...(opts.requiredFeatures ?? TENSOR_CORE_FEATURES), ...(options.profile ? ['timestamp-query'] : [])];
+      const requiredFeatures = /** @type {GPUFeatureName[]} */ (wanted).filter((f) => adapter.features.has(f));
       const dev = await adapter.requestDevice({ label, requiredLimits, requiredFeatures });
       device = dev;
       dev.lost.then((info) => {
@@ -224,6 +261,10 @@ export function createGpuHost(gpu, options = {}) {
         record(gpuError('a host call', ev.error));
       });
       uniformAlign = dev.limits.minUniformBufferOffsetAlignment;
+      if (options.profile && dev.features.has('timestamp-query')) {
+        timing = { querySet: dev.createQuerySet({ label: `${label} timestamps`, type: 'timestamp',
+          count: 2 * maxDispatchesPerSubmit }), names: [], totals: new Map() };
+      }
       const info = adapter.info ?? {};
       tensorCores = precision === 'auto' && hasTensorCores(dev, info);
       subgroupSize = Number(info.subgroupMaxSize ?? 0);
@@ -310,11 +351,12 @@ export function createGpuHost(gpu, options = {}) {
 
     /**
      * Compiles a compute pipeline (layout 'auto': every binding the shader declares must be used by
-     * the entry point). The same source and entry point give the same handle without recompiling.
+     * the entry point); `name` names it in profile(). The same source and entry point give the same
+     * handle without recompiling.
      * Compilation errors, with line:column, are thrown by the next call or awaited operation.
      * @returns {number} a pipeline handle
      */
-    createPipeline(/** @type {string} */ wgslSource, /** @type {string} */ entryPoint) {
+    createPipeline(/** @type {string} */ wgslSource, /** @type {string} */ entryPoint, name = entryPoint) {
       check();
       const key = `${entryPoint}\n${wgslSource}`;
       const cached = pipelineCache.get(key);
@@ -335,7 +377,7 @@ export function createGpuHost(gpu, options = {}) {
         record(new Error(`WGSL compilation of entry point '${entryPoint}' failed:\n` +
           (text.length ? text.join('\n') : `  ${err?.message.trim()}`)));
       }));
-      pipelines.set(id, { pipeline, source: wgslSource });
+      pipelines.set(id, { pipeline, source: wgslSource, name });
       pipelineCache.set(key, id);
       counters.pipelines++;
       return id;
@@ -373,6 +415,13 @@ export function createGpuHost(gpu, options = {}) {
       scoped(`dispatch(pipeline ${pipelineId})`, () => {
         const group = dev.createBindGroup({ layout: p.pipeline.getBindGroupLayout(0), entries });
         encoder ??= dev.createCommandEncoder({ label });
+        if (timing) {  // a pass of its own, between two timestamps
+          pass?.end();
+          const at = timing.names.length * 2;
+          pass = encoder.beginComputePass({ label,
+            timestampWrites: { querySet: timing.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } });
+          timing.names.push(p.name);
+        }
         pass ??= encoder.beginComputePass({ label });
         pass.setPipeline(p.pipeline);
         pass.setBindGroup(0, group);
@@ -430,7 +479,6 @@ export function createGpuHost(gpu, options = {}) {
       check();
     },
 
-    /** The GPUDevice itself, for tests and tools (the backend goes through the calls above). */
     /** Whether the engine may multiply on the tensor cores (see init's `precision`). */
     tensorCores() {
       return tensorCores;
@@ -441,6 +489,25 @@ export function createGpuHost(gpu, options = {}) {
       return subgroupSize;
     },
 
+    /**
+     * GPU time per kernel since the last call, longest first, when the host was created with
+     * `profile: true` on a device with `timestamp-query` (else null). Each dispatch then runs in a
+     * compute pass of its own, timed by the GPU's timestamps: the times are for comparing kernels,
+     * not a benchmark (the passes add their own cost).
+     * @returns {Promise<{ name: string, ms: number, dispatches: number }[] | null>}
+     */
+    async profile() {
+      check();
+      if (!timing) return null;
+      submit(null);
+      await withTimeout(Promise.all(pendingChecks), 'profile');
+      check();
+      const rows = [...timing.totals].map(([name, t]) => ({ name, ms: t.ns / 1e6, dispatches: t.dispatches }));
+      timing.totals.clear();
+      return rows.sort((a, b) => b.ms - a.ms);
+    },
+
+    /** The GPUDevice itself, for tests and tools (the backend goes through the calls above). */
     gpuDevice() {
       return device;
     },

@@ -21,6 +21,7 @@ struct GpuLimits {
   uint64_t max_storage_buffer_binding_size = 128ull << 20;
   uint64_t max_buffer_size = 256ull << 20;
   uint32_t max_storage_buffers_per_shader_stage = 8;
+  uint32_t max_workgroup_storage = 16384;  // maxComputeWorkgroupStorageSize
   // shader-f16 and float16 subgroup matrices of 16×16×16 in subgroups of one width, and the host
   // allows their use (kernels/tensor_core_gemm.h).
   bool tensor_cores = false;
@@ -43,7 +44,8 @@ class GpuHost {
                                    uint64_t /*bytes*/) {
     throw Error("gpu host: staging id " + std::to_string(staged) + ": this host keeps no staged bytes");
   }
-  virtual uint32_t create_pipeline(const std::string& wgsl, const std::string& entry_point) = 0;
+  // `name` names the kernel in the host's profile (the backend passes its pipeline cache key).
+  virtual uint32_t create_pipeline(const std::string& wgsl, const std::string& entry_point, const std::string& name) = 0;
   // Bindings are group 0, bindings 0..n-1; non-empty uniforms become binding n.
   virtual void dispatch(uint32_t pipeline, std::span<const GpuBinding> bindings, std::span<const uint8_t> uniforms,
                         uint32_t x, uint32_t y, uint32_t z) = 0;

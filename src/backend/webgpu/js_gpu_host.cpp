@@ -42,8 +42,8 @@ EM_JS(int, websd_js_write_buffer_staged, (double id, double offset, double stage
   catch (e) { Module['websdGpuHostError'] = String(e && e.message || e); return 0; }
 });
 
-EM_JS(double, websd_js_create_pipeline, (const char* wgsl, const char* entry), {
-  try { return Module['websdGpuHost'].createPipeline(UTF8ToString(wgsl), UTF8ToString(entry)); }
+EM_JS(double, websd_js_create_pipeline, (const char* wgsl, const char* entry, const char* name), {
+  try { return Module['websdGpuHost'].createPipeline(UTF8ToString(wgsl), UTF8ToString(entry), UTF8ToString(name)); }
   catch (e) { Module['websdGpuHostError'] = String(e && e.message || e); return 0; }
 });
 
@@ -120,6 +120,7 @@ class JsGpuHost : public GpuHost {
     limits_.max_buffer_size = static_cast<uint64_t>(websd_js_limit("maxBufferSize"));
     limits_.max_storage_buffers_per_shader_stage =
         static_cast<uint32_t>(websd_js_limit("maxStorageBuffersPerShaderStage"));
+    limits_.max_workgroup_storage = static_cast<uint32_t>(websd_js_limit("maxComputeWorkgroupStorageSize"));
     limits_.tensor_cores = websd_js_tensor_cores() != 0;
     limits_.subgroup_size = static_cast<uint32_t>(websd_js_subgroup_size());
   }
@@ -151,9 +152,9 @@ class JsGpuHost : public GpuHost {
       throw Error(take_js_error());
   }
 
-  uint32_t create_pipeline(const std::string& wgsl, const std::string& entry_point) override {
+  uint32_t create_pipeline(const std::string& wgsl, const std::string& entry_point, const std::string& name) override {
     rethrow_deferred();
-    const double id = websd_js_create_pipeline(wgsl.c_str(), entry_point.c_str());
+    const double id = websd_js_create_pipeline(wgsl.c_str(), entry_point.c_str(), name.c_str());
     if (id == 0) throw Error(take_js_error());
     return static_cast<uint32_t>(id);
   }

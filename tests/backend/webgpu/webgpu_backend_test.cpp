@@ -35,7 +35,7 @@ class FakeHost : public GpuHost {
   void write_buffer(uint32_t id, uint64_t offset, std::span<const uint8_t> bytes) override {
     std::copy(bytes.begin(), bytes.end(), buffers.at(id).begin() + static_cast<std::ptrdiff_t>(offset));
   }
-  uint32_t create_pipeline(const std::string& wgsl, const std::string&) override {
+  uint32_t create_pipeline(const std::string& wgsl, const std::string&, const std::string&) override {
     sources.push_back(wgsl);
     return next++;
   }
@@ -335,6 +335,30 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   plain.linear(plain.upload(HostTensor({2, 77, 320})), plain.upload_weight({640, 320}, std::vector<float>(640 * 320)), nullptr);
   EXPECT_EQ(host->dispatches.size() - before, 10u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
+
+  // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup
+  // memory allows (48 KiB), one at WebGPU's default 16 KiB, the float32 kernel for wide heads.
+  host->lim.tensor_cores = true;
+  host->lim.subgroup_size = 32;
+  host->lim.max_workgroup_storage = 49152;
+  WebGpuBackend att(host);
+  Tensor q = att.upload(HostTensor({2, 100, 320}));
+  Tensor kv = att.upload(HostTensor({2, 77, 320}));
+  size_t at = host->dispatches.size();
+  EXPECT_EQ(att.attention(q, kv, kv, 8, false).shape, (Shape{2, 100, 320}));
+  ASSERT_EQ(host->dispatches.size() - at, 4u);
+  EXPECT_EQ(host->dispatches.back().bindings, 4u);
+  EXPECT_EQ(host->dispatches.back().x, 16u * 4);  // 2·8 heads × 4 blocks of 32 queries
+  EXPECT_NE(host->sources.back().find("const BQ: u32 = 32u;"), std::string::npos);
+  host->lim.max_workgroup_storage = 16384;
+  WebGpuBackend small(host);
+  at = host->dispatches.size();
+  small.attention(small.upload(HostTensor({2, 100, 320})), small.upload(HostTensor({2, 77, 320})),
+                  small.upload(HostTensor({2, 77, 320})), 8, false);
+  EXPECT_EQ(host->dispatches.back().x, 16u * 7);  // blocks of 16 queries
+  small.attention(small.upload(HostTensor({1, 64, 512})), small.upload(HostTensor({1, 64, 512})),
+                  small.upload(HostTensor({1, 64, 512})), 1, false);
+  EXPECT_EQ(host->dispatches.size() - at, 5u);  // the VAE's 512-wide head: one float32 dispatch
 
   wgsl::TensorCoreGemmSpec bad;
   bad.k = 32;

@@ -52,6 +52,29 @@ test('saxpy over 1000 floats, two dispatches with different uniforms in one batc
   assert.equal(s.submits, 2, 'one submit carries both dispatches and the first read, the second read its own');
 });
 
+test('profile: GPU time per named kernel, every dispatch counted, across batches and reads', async () => {
+  const { host, info } = await newHost({ profile: true, maxDispatchesPerSubmit: 3 });
+  const n = 1 << 16, x = dyadic(n, 3);
+  const idx = host.createBuffer(n * 4), idy = host.createBuffer(n * 4);
+  host.writeBuffer(idx, 0, bytesOf(x));
+  const a = host.createPipeline(SAXPY_WGSL, 'main', 'saxpy a');
+  const b = host.createPipeline(`${SAXPY_WGSL}\n`, 'main', 'saxpy b');
+  for (let i = 0; i < 5; i++) host.dispatch(a, [{ buffer: idx }, { buffer: idy }], saxpyUniforms(n, 2, 1), n / 64, 1, 1);
+  host.dispatch(b, [{ buffer: idx }, { buffer: idy }], saxpyUniforms(n, -1, 0.5), n / 64, 1, 1);
+  assert.deepEqual(floatsOf(await host.readBuffer(idy, 0, n * 4)), Float32Array.from(x, (v) => 0.5 - v), 'kernels still run');
+  host.dispatch(a, [{ buffer: idx }, { buffer: idy }], saxpyUniforms(n, 2, 1), n / 64, 1, 1);
+  const rows = await host.profile();
+  if (!info.features.includes('timestamp-query')) {
+    assert.equal(rows, null);
+    return;
+  }
+  assert.deepEqual(rows.map((r) => [r.name, r.dispatches]).sort(), [['saxpy a', 6], ['saxpy b', 1]]);
+  for (const r of rows) assert.ok(r.ms >= 0 && Number.isFinite(r.ms), JSON.stringify(r));
+  assert.deepEqual(await host.profile(), [], 'profile() starts the totals again');
+  const plain = (await newHost()).host;
+  assert.equal(await plain.profile(), null, 'not asked for');
+});
+
 test('tiled matmul 37×53×29 matches the JS reference exactly', async () => {
   const { host } = await newHost();
   const c = await runMatmul(host);

@@ -1,12 +1,12 @@
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 
+#include "backend/webgpu/kernels/f16_pack.h"
 #include "backend/webgpu/kernels/unroll.h"
 #include "core/error.h"
 
 namespace websd::wgsl {
 namespace {
 
-constexpr uint32_t kPackWorkgroup = 256;
 
 std::string u32(uint64_t v) { return std::to_string(v) + "u"; }
 
@@ -102,7 +102,7 @@ uint32_t tensor_core_rows(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.b
 
 uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& s) {
   validate(s);
-  return static_cast<uint32_t>((pack_words(s) + kPackWorkgroup - 1) / kPackWorkgroup);
+  return f16_pack_groups(pack_words(s));
 }
 
 uint32_t tensor_core_gemm_groups(const TensorCoreGemmSpec& s) {
@@ -123,7 +123,7 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
   std::string src = bind_tensor("x", s.x, false, binding);
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read_write> packed: array<u32>;\n";
   src += uniform_p0(binding);
-  src += constants(s) + "const WORDS: u32 = " + u32(pack_words(s)) + ";\n";
+  src += constants(s);
   // Element (r, k) of the packed matrix: a row of x, or the im2col row of pixel p0 + r (zero in the
   // padding and past the last pixel).
   if (is_conv(s)) {
@@ -146,19 +146,7 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
 }
 )";
   }
-  // One invocation per u32 word: two neighbouring k of one row (K is even).
-  src += R"(const F16_MAX: f32 = 65504.0;
-@compute @workgroup_size()" + std::to_string(kPackWorkgroup) + R"()
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let word = (wg.x + wg.y * GROUPS_X) * )" + u32(kPackWorkgroup) + R"( + t;
-  if (word >= WORDS) { return; }
-  let r = word / (K / 2u);
-  let k = word % (K / 2u) * 2u;
-  let pair = clamp(vec2<f32>(gather(r, k), gather(r, k + 1u)), vec2<f32>(-F16_MAX), vec2<f32>(F16_MAX));
-  packed[word] = pack2x16float(pair);
-}
-)";
-  return src;
+  return src + f16_pack_main(pack_words(s), s.k, s.groups_x);
 }
 
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
