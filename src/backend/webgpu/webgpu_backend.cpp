@@ -12,8 +12,6 @@
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/op_shapes.h"
 #include "backend/webgpu/kernels/norm.h"
-#include "backend/webgpu/kernels/f16_pack.h"
-#include "backend/webgpu/kernels/tensor_core_attention.h"
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "core/error.h"
 #include "core/half.h"
@@ -513,44 +511,6 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   return y;
 }
 
-uint32_t WebGpuBackend::tensor_core_query_tiles(const wgsl::AttentionSpec& a) const {
-  if (!limits_.tensor_cores || limits_.subgroup_size == 0) return 0;
-  wgsl::TensorCoreAttentionSpec s = wgsl::tensor_core_spec(a);
-  for (s.query_tiles = 2; s.query_tiles > 0; --s.query_tiles) {
-    if (wgsl::tensor_core_attention_workgroup_bytes(s) > limits_.max_workgroup_storage) continue;
-    const uint64_t binding = std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size);
-    bool packs_fit = true;
-    for (const wgsl::AttentionPackSpec& p : {wgsl::tensor_core_pack_q(s), wgsl::tensor_core_pack_k(s), wgsl::tensor_core_pack_v(s)})
-      packs_fit = packs_fit && wgsl::attention_pack_values(p) * 2 <= binding && wgsl::attention_pack_values(p) <= UINT32_MAX;
-    return packs_fit ? s.query_tiles : 0;
-  }
-  return 0;
-}
-
-void WebGpuBackend::tensor_core_attention(const wgsl::AttentionSpec& a, uint32_t query_tiles, const Tensor& q,
-                                          const Tensor& k, const Tensor& v, const Tensor& y) {
-  wgsl::TensorCoreAttentionSpec s = wgsl::tensor_core_spec(a);
-  s.query_tiles = query_tiles;
-  s.subgroup = limits_.subgroup_size;
-  s.y = view(y);
-  const std::pair<wgsl::AttentionPackSpec, const Tensor*> packs[] = {
-      {wgsl::tensor_core_pack_q(s), &q}, {wgsl::tensor_core_pack_k(s), &k}, {wgsl::tensor_core_pack_v(s), &v}};
-  std::vector<Tensor> packed;
-  for (const auto& [spec, input] : packs) {
-    wgsl::AttentionPackSpec pack = spec;
-    pack.x = view(*input);
-    const uint32_t groups = wgsl::f16_pack_groups(wgsl::attention_pack_values(pack) / 2);
-    pack.groups_x = grid_width(groups);
-    packed.push_back(make({static_cast<int64_t>(wgsl::attention_pack_values(pack))}, wgsl::Storage::F16));
-    const uint32_t p = pipeline(wgsl::attention_pack_key(pack), [&] { return wgsl::attention_pack_source(pack); });
-    dispatch(p, {input, &packed.back()}, {}, groups, pack.groups_x, "attention");
-  }
-  const uint32_t groups = wgsl::tensor_core_attention_groups(s);
-  s.groups_x = grid_width(groups);
-  const uint32_t p = pipeline(wgsl::tensor_core_attention_key(s), [&] { return wgsl::tensor_core_attention_source(s); });
-  dispatch(p, {&packed[0], &packed[1], &packed[2], &y}, {}, groups, s.groups_x, "attention");
-}
-
 Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) {
   in(q);
   in(k);
@@ -568,10 +528,6 @@ Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& 
   spec.head_dim = u32_count(g.channels / heads, "attention");
   spec.value_dim = u32_count(g.value_channels / heads, "attention");
   spec.causal = causal;
-  if (const uint32_t query_tiles = tensor_core_query_tiles(spec)) {
-    tensor_core_attention(spec, query_tiles, q, k, v, y);
-    return y;
-  }
   spec.q = view(q);
   spec.k = view(k);
   spec.v = view(v);

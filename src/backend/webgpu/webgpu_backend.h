@@ -17,7 +17,6 @@ enum class ElementwiseOp;  // kernels/elementwise.h
 struct LayoutSpec;         // kernels/layout.h
 struct NormSpec;           // kernels/norm.h
 struct TensorCoreGemmSpec;  // kernels/tensor_core_gemm.h
-struct AttentionSpec;       // kernels/attention.h
 enum class GemmKind;
 }
 
@@ -90,12 +89,6 @@ class WebGpuBackend : public Backend {
   // float16 operand fits one binding.
   void tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
                         const Tensor& y, const char* op);
-  // The 16-row query tiles per workgroup attention runs with on the tensor cores (2, or 1 where
-  // workgroup memory is short), or 0 for the float32 kernel: the device has no tensor cores, or the
-  // kernel's workgroup memory or a float16 pack does not fit its limits.
-  uint32_t tensor_core_query_tiles(const wgsl::AttentionSpec& spec) const;
-  void tensor_core_attention(const wgsl::AttentionSpec& spec, uint32_t query_tiles, const Tensor& q, const Tensor& k,
-                             const Tensor& v, const Tensor& y);
   // One invocation per output value of a layout kernel (kernels/layout.h), the grid wrapped into rows.
   Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, const Tensor& in0, const Tensor* in1, const char* op);
 

@@ -336,29 +336,14 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   EXPECT_EQ(host->dispatches.size() - before, 10u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
 
-  // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup
-  // memory allows (48 KiB), one at WebGPU's default 16 KiB, the float32 kernel for wide heads.
+  // Attention stays on its float32 kernel: one dispatch.
   host->lim.tensor_cores = true;
   host->lim.subgroup_size = 32;
-  host->lim.max_workgroup_storage = 49152;
   WebGpuBackend att(host);
-  Tensor q = att.upload(HostTensor({2, 100, 320}));
-  Tensor kv = att.upload(HostTensor({2, 77, 320}));
-  size_t at = host->dispatches.size();
-  EXPECT_EQ(att.attention(q, kv, kv, 8, false).shape, (Shape{2, 100, 320}));
-  ASSERT_EQ(host->dispatches.size() - at, 4u);
-  EXPECT_EQ(host->dispatches.back().bindings, 4u);
-  EXPECT_EQ(host->dispatches.back().x, 16u * 4);  // 2·8 heads × 4 blocks of 32 queries
-  EXPECT_NE(host->sources.back().find("const BQ: u32 = 32u;"), std::string::npos);
-  host->lim.max_workgroup_storage = 16384;
-  WebGpuBackend small(host);
-  at = host->dispatches.size();
-  small.attention(small.upload(HostTensor({2, 100, 320})), small.upload(HostTensor({2, 77, 320})),
-                  small.upload(HostTensor({2, 77, 320})), 8, false);
-  EXPECT_EQ(host->dispatches.back().x, 16u * 7);  // blocks of 16 queries
-  small.attention(small.upload(HostTensor({1, 64, 512})), small.upload(HostTensor({1, 64, 512})),
-                  small.upload(HostTensor({1, 64, 512})), 1, false);
-  EXPECT_EQ(host->dispatches.size() - at, 5u);  // the VAE's 512-wide head: one float32 dispatch
+  const size_t at = host->dispatches.size();
+  att.attention(att.upload(HostTensor({2, 100, 320})), att.upload(HostTensor({2, 77, 320})),
+                att.upload(HostTensor({2, 77, 320})), 8, false);
+  EXPECT_EQ(host->dispatches.size() - at, 1u);
 
   wgsl::TensorCoreGemmSpec bad;
   bad.k = 32;
