@@ -91,7 +91,7 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # tests/web/artifacts.test.mjs converts models with the native CLI, hence build.
 test-wasm: build wasm web-host-deps
 	cd $(WASM_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
-	node --test tests/web/*.test.mjs tests/web/lib/*.test.mjs
+	node --test tests/web/*.test.mjs tests/web/cli/*.test.mjs tests/web/lib/*.test.mjs
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
 
 clean:

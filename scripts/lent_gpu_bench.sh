@@ -53,6 +53,6 @@ for bench in $benches; do
   node web/cli/websd-node.mjs generate --model "assets/configs/$bench" --random-weights 0 --backend webgpu --precision "$first" \
     --prompt "a photograph of an astronaut riding a horse" --steps $steps --cfg-scale 5 --seed 0 --scheduler euler \
     --width $size --height $size --runs 2 --profile -o "/tmp/${bench}_profile.png" > "$out/${bench}_profile.log" 2>&1 || status=1
-  grep -A16 "^kernel profile" "$out/${bench}_profile.log"
+  grep -A24 "^kernel profile" "$out/${bench}_profile.log"
 done
 exit $status

@@ -31,17 +31,29 @@ export function formatRuns(/** @type {number[]} */ runSeconds) {
 }
 
 /**
- * --profile's table: the kernels (pipeline keys) by GPU time in the last run, the 15 longest, or
- * why there is none.
+ * --profile's tables: the kernel kinds (a pipeline key up to its first ':', e.g. `tc-gemm`,
+ * `attention`) by GPU time in the last run, then the 30 longest kernels (whole pipeline keys, one
+ * shape each); or why there is none.
  * @param {{ name: string, ms: number, dispatches: number }[] | null} rows
  */
 export function formatProfile(rows) {
   if (!rows) return 'kernel profile: this device has no timestamp-query';
   const total = rows.reduce((sum, r) => sum + r.ms, 0);
-  const lines = rows.slice(0, 15).map((r) => `${r.ms.toFixed(2).padStart(9)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)} % ` +
-    `${String(r.dispatches).padStart(6)}x  ${r.name.length > 110 ? `${r.name.slice(0, 107)}...` : r.name}`);
+  /** @type {Map<string, { name: string, ms: number, dispatches: number }>} */
+  const kinds = new Map();
+  for (const r of rows) {
+    const name = r.name.split(':')[0];
+    const kind = kinds.get(name) ?? { name, ms: 0, dispatches: 0 };
+    kind.ms += r.ms;
+    kind.dispatches += r.dispatches;
+    kinds.set(name, kind);
+  }
+  const line = (/** @type {{ name: string, ms: number, dispatches: number }} */ r) =>
+    `${r.ms.toFixed(2).padStart(9)} ms ${(100 * r.ms / total).toFixed(1).padStart(5)} % ` +
+    `${String(r.dispatches).padStart(6)}x  ${r.name.length > 110 ? `${r.name.slice(0, 107)}...` : r.name}`;
   return [`kernel profile (GPU timestamps, one pass per dispatch): ${total.toFixed(1)} ms in ${rows.length} kernels`,
-    ...lines].join('\n');
+    'by kind:', ...[...kinds.values()].sort((a, b) => b.ms - a.ms).map(line),
+    'longest kernels:', ...rows.slice(0, 30).map(line)].join('\n');
 }
 
 /**

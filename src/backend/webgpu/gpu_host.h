@@ -21,6 +21,7 @@ struct GpuLimits {
   uint64_t max_storage_buffer_binding_size = 128ull << 20;
   uint64_t max_buffer_size = 256ull << 20;
   uint32_t max_storage_buffers_per_shader_stage = 8;
+  uint32_t max_workgroup_storage = 16384;  // maxComputeWorkgroupStorageSize
   // shader-f16 and float16 subgroup matrices of 16×16×16 in subgroups of one width, and the host
   // allows their use (kernels/tensor_core_gemm.h).
   bool tensor_cores = false;

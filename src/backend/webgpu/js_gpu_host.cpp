@@ -120,6 +120,7 @@ class JsGpuHost : public GpuHost {
     limits_.max_buffer_size = static_cast<uint64_t>(websd_js_limit("maxBufferSize"));
     limits_.max_storage_buffers_per_shader_stage =
         static_cast<uint32_t>(websd_js_limit("maxStorageBuffersPerShaderStage"));
+    limits_.max_workgroup_storage = static_cast<uint32_t>(websd_js_limit("maxComputeWorkgroupStorageSize"));
     limits_.tensor_cores = websd_js_tensor_cores() != 0;
     limits_.subgroup_size = static_cast<uint32_t>(websd_js_subgroup_size());
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "backend/webgpu/kernels/attention.h"
 #include "backend/webgpu/kernels/conv2d.h"
@@ -12,6 +13,8 @@
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/op_shapes.h"
 #include "backend/webgpu/kernels/norm.h"
+#include "backend/webgpu/kernels/f16_pack.h"
+#include "backend/webgpu/kernels/tensor_core_attention.h"
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "core/error.h"
 #include "core/half.h"
@@ -278,9 +281,19 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
   spec.gamma = view(gamma);
   spec.beta = view(beta);
   spec.y = view(y);
-  spec.groups_x = grid_width(spec.rows);
+  spec.chunks = wgsl::norm_chunks(spec.rows, spec.row_size);
+  const uint32_t groups = spec.rows * spec.chunks;
+  spec.groups_x = grid_width(groups);
+  const std::span<const uint8_t> eps_bytes{reinterpret_cast<const uint8_t*>(&eps), sizeof eps};
   const uint32_t p = pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
-  dispatch(p, {&x, &gamma, &beta, &y}, {reinterpret_cast<const uint8_t*>(&eps), sizeof eps}, spec.rows, spec.groups_x, op);
+  if (spec.chunks == 1) {
+    dispatch(p, {&x, &gamma, &beta, &y}, eps_bytes, groups, spec.groups_x, op);
+    return y;
+  }
+  const Tensor stats = make({int64_t{groups} * 2});
+  const uint32_t s = pipeline(wgsl::norm_stats_key(spec), [&] { return wgsl::norm_stats_source(spec); });
+  dispatch(s, {&x, &stats}, {}, groups, spec.groups_x, op);
+  dispatch(p, {&x, &gamma, &beta, &stats, &y}, eps_bytes, groups, spec.groups_x, op);
   return y;
 }
 
@@ -412,10 +425,10 @@ Tensor WebGpuBackend::unary(const Tensor& x, UnaryOp op) {
   return elementwise(e, x, nullptr, 0.0f);
 }
 
-bool WebGpuBackend::tensor_cores_take(wgsl::GemmKind kind, const Tensor& w, uint32_t k, uint32_t weight_rows) const {
+bool WebGpuBackend::tensor_cores_take(const Tensor& w, uint32_t k, uint32_t weight_rows) const {
   const GpuBuffer& wb = buf(w);
   return limits_.tensor_cores && limits_.subgroup_size > 0 && wb.storage == wgsl::Storage::F16 && wb.ids.size() == 1 &&
-         wgsl::tensor_core_gemm_fits(kind, k, weight_rows);
+         wgsl::tensor_core_gemm_fits(k, weight_rows);
 }
 
 void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
@@ -427,20 +440,33 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
                          " bytes of one binding");
   spec.pack_rows = static_cast<uint32_t>(std::min(fit, (rows + unit - 1) / unit * unit));
   spec.subgroup = limits_.subgroup_size;
+  spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   if (b) spec.b = view(*b);
   spec.y = view(y);
   const Tensor packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
-  wgsl::TensorCoreGemmSpec pack = spec, gemm = spec;
+  const bool split = spec.splits > 1;
+  std::optional<Tensor> partial;  // at most the budget, so a single buffer like `packed`
+  if (split) partial = make({static_cast<int64_t>(wgsl::tensor_core_partial_values(spec))});
+  wgsl::TensorCoreGemmSpec pack = spec, gemm = spec, reduce = spec;
   const uint32_t pack_groups = wgsl::tensor_core_pack_groups(spec), gemm_groups = wgsl::tensor_core_gemm_groups(spec);
+  const uint32_t reduce_groups = split ? wgsl::tensor_core_reduce_groups(spec) : 0;
   pack.groups_x = grid_width(pack_groups);
   gemm.groups_x = grid_width(gemm_groups);
+  reduce.groups_x = grid_width(reduce_groups);
   const uint32_t pack_pipeline = pipeline(wgsl::tensor_core_pack_key(pack), [&] { return wgsl::tensor_core_pack_source(pack); });
   const uint32_t gemm_pipeline = pipeline(wgsl::tensor_core_gemm_key(gemm), [&] { return wgsl::tensor_core_gemm_source(gemm); });
+  const uint32_t reduce_pipeline =
+      split ? pipeline(wgsl::tensor_core_reduce_key(reduce), [&] { return wgsl::tensor_core_reduce_source(reduce); }) : 0;
   for (uint32_t p0 = 0; p0 < rows; p0 += spec.pack_rows) {
     const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
     dispatch(pack_pipeline, {&x, &packed}, first, pack_groups, pack.groups_x, op);
-    dispatch(gemm_pipeline, {&packed, &w, b, &y}, first, gemm_groups, gemm.groups_x, op);
+    if (!split) {
+      dispatch(gemm_pipeline, {&packed, &w, b, &y}, first, gemm_groups, gemm.groups_x, op);
+      continue;
+    }
+    dispatch(gemm_pipeline, {&packed, &w, &*partial}, {}, gemm_groups, gemm.groups_x, op);
+    dispatch(reduce_pipeline, {&*partial, b, &y}, first, reduce_groups, reduce.groups_x, op);
   }
 }
 
@@ -456,7 +482,7 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) 
   spec.bias = b != nullptr;
   Tensor y = make(os);
   if (y.numel() == 0) return y;
-  if (tensor_cores_take(wgsl::GemmKind::Linear, w, spec.k, spec.n)) {
+  if (tensor_cores_take(w, spec.k, spec.n)) {
     tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "linear");
     return y;
   }
@@ -495,7 +521,7 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   spec.pad_top = static_cast<uint32_t>(p.pad_top);
   spec.pad_left = static_cast<uint32_t>(p.pad_left);
   spec.bias = b != nullptr;
-  if (tensor_cores_take(wgsl::GemmKind::Conv, w, u32_count(w.numel() / g.out_channels, "conv2d"), spec.out_channels)) {
+  if (tensor_cores_take(w, u32_count(w.numel() / g.out_channels, "conv2d"), spec.out_channels)) {
     tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "conv2d");
     return y;
   }
@@ -509,6 +535,44 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
   dispatch(pl, {&x, &w, b, &y}, {}, tiles, spec.groups_x, "conv2d");
   return y;
+}
+
+uint32_t WebGpuBackend::tensor_core_query_tiles(const wgsl::AttentionSpec& a) const {
+  if (!limits_.tensor_cores || limits_.subgroup_size == 0) return 0;
+  wgsl::TensorCoreAttentionSpec s = wgsl::tensor_core_spec(a);
+  for (s.query_tiles = 2; s.query_tiles > 0; --s.query_tiles) {
+    if (wgsl::tensor_core_attention_workgroup_bytes(s) > limits_.max_workgroup_storage) continue;
+    const uint64_t binding = std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size);
+    bool packs_fit = true;
+    for (const wgsl::AttentionPackSpec& p : {wgsl::tensor_core_pack_q(s), wgsl::tensor_core_pack_k(s), wgsl::tensor_core_pack_v(s)})
+      packs_fit = packs_fit && wgsl::attention_pack_values(p) * 2 <= binding && wgsl::attention_pack_values(p) <= UINT32_MAX;
+    return packs_fit ? s.query_tiles : 0;
+  }
+  return 0;
+}
+
+void WebGpuBackend::tensor_core_attention(const wgsl::AttentionSpec& a, uint32_t query_tiles, const Tensor& q,
+                                          const Tensor& k, const Tensor& v, const Tensor& y) {
+  wgsl::TensorCoreAttentionSpec s = wgsl::tensor_core_spec(a);
+  s.query_tiles = query_tiles;
+  s.subgroup = limits_.subgroup_size;
+  s.y = view(y);
+  const std::pair<wgsl::AttentionPackSpec, const Tensor*> packs[] = {
+      {wgsl::tensor_core_pack_q(s), &q}, {wgsl::tensor_core_pack_k(s), &k}, {wgsl::tensor_core_pack_v(s), &v}};
+  std::vector<Tensor> packed;
+  for (const auto& [spec, input] : packs) {
+    wgsl::AttentionPackSpec pack = spec;
+    pack.x = view(*input);
+    const uint32_t groups = wgsl::f16_pack_groups(wgsl::attention_pack_values(pack) / 2);
+    pack.groups_x = grid_width(groups);
+    packed.push_back(make({static_cast<int64_t>(wgsl::attention_pack_values(pack))}, wgsl::Storage::F16));
+    const uint32_t p = pipeline(wgsl::attention_pack_key(pack), [&] { return wgsl::attention_pack_source(pack); });
+    dispatch(p, {input, &packed.back()}, {}, groups, pack.groups_x, "attention");
+  }
+  const uint32_t groups = wgsl::tensor_core_attention_groups(s);
+  s.groups_x = grid_width(groups);
+  const uint32_t p = pipeline(wgsl::tensor_core_attention_key(s), [&] { return wgsl::tensor_core_attention_source(s); });
+  dispatch(p, {&packed[0], &packed[1], &packed[2], &y}, {}, groups, s.groups_x, "attention");
 }
 
 Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) {
@@ -528,6 +592,10 @@ Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& 
   spec.head_dim = u32_count(g.channels / heads, "attention");
   spec.value_dim = u32_count(g.value_channels / heads, "attention");
   spec.causal = causal;
+  if (const uint32_t query_tiles = tensor_core_query_tiles(spec)) {
+    tensor_core_attention(spec, query_tiles, q, k, v, y);
+    return y;
+  }
   spec.q = view(q);
   spec.k = view(k);
   spec.v = view(v);

@@ -17,6 +17,7 @@ enum class ElementwiseOp;  // kernels/elementwise.h
 struct LayoutSpec;         // kernels/layout.h
 struct NormSpec;           // kernels/norm.h
 struct TensorCoreGemmSpec;  // kernels/tensor_core_gemm.h
+struct AttentionSpec;       // kernels/attention.h
 enum class GemmKind;
 }
 
@@ -84,11 +85,17 @@ class WebGpuBackend : public Backend {
   Tensor norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, const char* op);
   // Whether a product with weight w [weight_rows, k] runs on the tensor cores: the device has them
   // and w is one float16 binding of whole 16s.
-  bool tensor_cores_take(wgsl::GemmKind kind, const Tensor& w, uint32_t k, uint32_t weight_rows) const;
+  bool tensor_cores_take(const Tensor& w, uint32_t k, uint32_t weight_rows) const;
   // Linear or conv2d (spec's dims set) on the tensor cores into y, over ranges of rows whose packed
   // float16 operand fits one binding.
   void tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
                         const Tensor& y, const char* op);
+  // The 16-row query tiles per workgroup attention runs with on the tensor cores (2, or 1 where
+  // workgroup memory is short), or 0 for the float32 kernel: the device has no tensor cores, or the
+  // kernel's workgroup memory or a float16 pack does not fit its limits.
+  uint32_t tensor_core_query_tiles(const wgsl::AttentionSpec& spec) const;
+  void tensor_core_attention(const wgsl::AttentionSpec& spec, uint32_t query_tiles, const Tensor& q, const Tensor& k,
+                             const Tensor& v, const Tensor& y);
   // One invocation per output value of a layout kernel (kernels/layout.h), the grid wrapped into rows.
   Tensor layout(wgsl::LayoutSpec spec, const Shape& out_shape, const Tensor& in0, const Tensor* in1, const char* op);
 

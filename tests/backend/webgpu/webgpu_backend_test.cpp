@@ -284,33 +284,63 @@ void expect_error(F f, const std::string& needle) {
 }
 
 // Products of whole 16s take the tensor cores where the device has them: a pack and a gemm dispatch
-// per range of rows, each with the range's first row as its uniform.
+// per range of rows, each with the range's first row as its uniform, and a reduce dispatch after the
+// gemm where the product has too few tiles and is deep enough to split over K.
 TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   auto host = std::make_shared<FakeHost>();
   host->lim.tensor_cores = true;
   host->lim.subgroup_size = 32;
   WebGpuBackend gpu(host);
-  Tensor x = gpu.upload(HostTensor({2, 77, 320}));
   Tensor w = gpu.upload_weight({640, 320}, std::vector<float>(640 * 320));
   Tensor b = gpu.upload(HostTensor({640}));
-  EXPECT_EQ(gpu.linear(x, w, &b).shape, (Shape{2, 77, 640}));
-  ASSERT_EQ(host->dispatches.size(), 2u);
+  Tensor x = gpu.upload(HostTensor({2, 150, 320}));
+  EXPECT_EQ(gpu.linear(x, w, &b).shape, (Shape{2, 150, 640}));
+  // 5 × 10 tiles of 64 × 64 and K = 20 steps of 16: two slices of 10 steps (a slice has at least 8).
+  ASSERT_EQ(host->dispatches.size(), 3u);
   EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, packed
   EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);
-  EXPECT_EQ(host->dispatches[0].x, 192u * 320 / 2 / 256);  // 154 rows packed as 192, a word per invocation
-  EXPECT_EQ(host->dispatches[1].bindings, 4u);  // packed, w, bias, y
-  EXPECT_EQ(host->dispatches[1].x, 3u * 10);    // 64-row × 64-column tiles
-  EXPECT_NE(host->sources.back().find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
-  EXPECT_NE(host->sources.back().find("@workgroup_size(32)"), std::string::npos);
-  EXPECT_EQ(gpu.stats().pipelines, 2u);
+  EXPECT_EQ(host->dispatches[0].x, 320u * 320 / 2 / 256);  // 300 rows packed as 320, a word per invocation
+  EXPECT_EQ(host->dispatches[1].bindings, 3u);  // packed, w, partial sums
+  EXPECT_EQ(host->dispatches[1].uniform_bytes, 0u);  // the slices are in the range's own coordinates
+  EXPECT_EQ(host->dispatches[1].x, 5u * 10 * 2);
+  EXPECT_NE(host->sources[1].find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("@workgroup_size(SG)"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("const KS: u32 = 160u;"), std::string::npos);
+  EXPECT_EQ(host->dispatches[2].bindings, 3u);  // partial sums, bias, y
+  EXPECT_EQ(host->dispatches[2].uniform_bytes, 4u);
+  EXPECT_EQ(host->dispatches[2].x, 320u * 640 / 256);
+  EXPECT_NE(host->sources[2].find("const SPLITS: u32 = 2u;"), std::string::npos);
+  EXPECT_EQ(gpu.stats().pipelines, 3u);
+
+  // K = 64 is too shallow to split: pack and gemm, which writes y with the bias.
+  gpu.linear(gpu.upload(HostTensor({2, 150, 64})), gpu.upload_weight({640, 64}, std::vector<float>(640 * 64)), &b);
+  ASSERT_EQ(host->dispatches.size(), 5u);
+  EXPECT_EQ(host->dispatches[4].bindings, 4u);  // packed, w, bias, y
+  EXPECT_EQ(host->dispatches[4].x, 5u * 10);
+  EXPECT_NE(host->sources.back().find("var<workgroup> staged: array<f32, 256>;"), std::string::npos);
+
+  // Splits: enough for the target, no slice under the minimum, no empty slice, within the scratch.
+  wgsl::TensorCoreGemmSpec deep = wgsl::tensor_core_spec(wgsl::MatmulSpec{});
+  deep.m = 128;
+  deep.n = 1280;
+  deep.k = 11520;  // 720 steps; 2 × 20 tiles
+  deep.pack_rows = 128;
+  EXPECT_EQ(wgsl::tensor_core_splits(deep, UINT64_MAX), 52u);  // 2048 / 40 tiles → 52 slices of 14 steps
+  EXPECT_EQ(wgsl::tensor_core_splits(deep, 128ull * 1280 * 4 * 3), 3u);
+  EXPECT_EQ(wgsl::tensor_core_splits(deep, 0), 1u);
+  deep.k = 16 * 17;  // 17 steps: 2 slices (9 + 8)
+  EXPECT_EQ(wgsl::tensor_core_splits(deep, UINT64_MAX), 2u);
+  deep.m = deep.pack_rows = 64 * 64;
+  deep.n = 32 * 64;  // 2048 tiles: no split
+  EXPECT_EQ(wgsl::tensor_core_splits(deep, UINT64_MAX), 1u);
 
   // Not whole 16s, or a float32 weight: the float32 kernel, one dispatch.
   gpu.linear(gpu.upload(HostTensor({5, 53})), gpu.upload_weight({32, 53}, std::vector<float>(32 * 53)), nullptr);
-  EXPECT_EQ(host->dispatches.size(), 3u);
+  EXPECT_EQ(host->dispatches.size(), 6u);
   const std::vector<float> f32_bytes(640 * 320);
   WeightBytes wb{WeightBytes::DType::F32, {reinterpret_cast<const uint8_t*>(f32_bytes.data()), f32_bytes.size() * 4}};
   gpu.linear(x, gpu.upload_weight_bytes({640, 320}, wb), nullptr);
-  EXPECT_EQ(host->dispatches.size(), 4u);
+  EXPECT_EQ(host->dispatches.size(), 7u);
 
   // A conv whose packed im2col matrix is over the binding limit runs over ranges of 128 pixels:
   // 512 pixels × 144 values × 2 bytes against a limit of 128 rows' worth.
@@ -336,22 +366,37 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   EXPECT_EQ(host->dispatches.size() - before, 10u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
 
-  // Attention stays on its float32 kernel: one dispatch.
+  // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup
+  // memory allows (48 KiB), one at WebGPU's default 16 KiB, the float32 kernel for wide heads.
   host->lim.tensor_cores = true;
   host->lim.subgroup_size = 32;
+  host->lim.max_workgroup_storage = 49152;
   WebGpuBackend att(host);
-  const size_t at = host->dispatches.size();
-  att.attention(att.upload(HostTensor({2, 100, 320})), att.upload(HostTensor({2, 77, 320})),
-                att.upload(HostTensor({2, 77, 320})), 8, false);
-  EXPECT_EQ(host->dispatches.size() - at, 1u);
+  Tensor q = att.upload(HostTensor({2, 100, 320}));
+  Tensor kv = att.upload(HostTensor({2, 77, 320}));
+  size_t at = host->dispatches.size();
+  EXPECT_EQ(att.attention(q, kv, kv, 8, false).shape, (Shape{2, 100, 320}));
+  ASSERT_EQ(host->dispatches.size() - at, 4u);
+  EXPECT_EQ(host->dispatches.back().bindings, 4u);
+  EXPECT_EQ(host->dispatches.back().x, 16u * 4);  // 2·8 heads × 4 blocks of 32 queries
+  EXPECT_NE(host->sources.back().find("const BQ: u32 = 32u;"), std::string::npos);
+  host->lim.max_workgroup_storage = 16384;
+  WebGpuBackend small(host);
+  at = host->dispatches.size();
+  small.attention(small.upload(HostTensor({2, 100, 320})), small.upload(HostTensor({2, 77, 320})),
+                  small.upload(HostTensor({2, 77, 320})), 8, false);
+  EXPECT_EQ(host->dispatches.back().x, 16u * 7);  // blocks of 16 queries
+  small.attention(small.upload(HostTensor({1, 64, 512})), small.upload(HostTensor({1, 64, 512})),
+                  small.upload(HostTensor({1, 64, 512})), 1, false);
+  EXPECT_EQ(host->dispatches.size() - at, 5u);  // the VAE's 512-wide head: one float32 dispatch
 
   wgsl::TensorCoreGemmSpec bad;
   bad.k = 32;
   bad.n = 32;
   bad.pack_rows = 48;  // not a multiple of 64
   expect_error([&] { wgsl::tensor_core_gemm_source(bad); }, "tensor-core linear: no kernel for K 32");
-  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(wgsl::GemmKind::Conv, 36, 320));
-  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(wgsl::GemmKind::Linear, 320, 8));
+  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(36, 320));
+  EXPECT_FALSE(wgsl::tensor_core_gemm_fits(320, 8));
 }
 
 TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
@@ -462,6 +507,33 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   bad.row_size = 10;
   bad.spatial = 3;
   EXPECT_THROW(wgsl::norm_source(bad), Error);
+  bad.spatial = 1;
+  bad.chunks = 11;  // more chunks than values
+  EXPECT_THROW(wgsl::norm_stats_source(bad), Error);
+}
+
+// Few long rows split into chunks: a stats dispatch, then the norm dispatch reading its scratch.
+TEST(WebGpuBackend, LongNormRowsSplitIntoChunks) {
+  EXPECT_EQ(wgsl::norm_chunks(32, 4230), 4u);        // 4 chunks of at least 1024 (1058, the last 1056)
+  EXPECT_EQ(wgsl::norm_chunks(32, 1048576), 32u);    // the VAE at 512×512: 1024 workgroups
+  EXPECT_EQ(wgsl::norm_chunks(64, 40960), 16u);      // the UNet's 64×64 level, batch 2
+  EXPECT_EQ(wgsl::norm_chunks(8192, 320), 1u);       // layer_norm: a workgroup per row already
+  EXPECT_EQ(wgsl::norm_chunks(4, 1000), 1u);         // shorter than a chunk
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  Tensor x = gpu.upload(HostTensor({1, 64, 47, 45}));
+  Tensor g = gpu.upload(HostTensor({64})), b = gpu.upload(HostTensor({64}));
+  EXPECT_EQ(gpu.group_norm(x, g, b, 32, 1e-5f, true).shape, x.shape);
+  ASSERT_EQ(host->dispatches.size(), 2u);
+  EXPECT_EQ(host->dispatches[0].x, 32u * 4);
+  EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, stats
+  EXPECT_EQ(host->dispatches[0].uniform_bytes, 0u);
+  EXPECT_EQ(host->dispatches[1].x, 32u * 4);
+  EXPECT_EQ(host->dispatches[1].bindings, 5u);  // x, gamma, beta, stats, y
+  EXPECT_EQ(host->dispatches[1].uniform_bytes, sizeof(float));
+  EXPECT_NE(host->sources[0].find("stats[(first + c) * 2u + 1u]"), std::string::npos);  // the norm's pipeline first
+  EXPECT_NE(host->sources[1].find("const CHUNK: u32 = 1058u;"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("stats[index * 2u + 1u] = m2;"), std::string::npos);
 }
 
 

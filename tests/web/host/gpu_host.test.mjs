@@ -82,6 +82,31 @@ test('tiled matmul 37×53×29 matches the JS reference exactly', async () => {
   assert.equal(host.stats().bytesAllocated, 0, 'all buffers destroyed');
 });
 
+test('bind groups: reused for the same pipeline, ranges and uniform slot; gone with their buffers', async () => {
+  const { host } = await newHost();
+  const n = 256, x = dyadic(n, 3);
+  const idx = host.createBuffer(n * 4);
+  let idy = host.createBuffer(n * 4);
+  host.writeBuffer(idx, 0, bytesOf(x));
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  // The same dispatch in two batches: the second batch's first uniform slot is the first's.
+  for (const a of [2, 3]) {
+    host.dispatch(pipe, [{ buffer: idx }, { buffer: idy }], saxpyUniforms(n, a, 0), n / 64, 1, 1);
+    assert.deepEqual(floatsOf(await host.readBuffer(idy, 0, n * 4)), Float32Array.from(x, (v) => a * v));
+  }
+  assert.equal(host.stats().bindGroups, 1);
+  // Another range of the same buffer is another group.
+  host.dispatch(pipe, [{ buffer: idx }, { buffer: idy, offset: 256, size: 512 }], saxpyUniforms(64, 1, 0), 1, 1, 1);
+  await host.finish();
+  assert.equal(host.stats().bindGroups, 2);
+  // A destroyed buffer takes its groups along; a new buffer gets a new group, with right results.
+  host.destroyBuffer(idy);
+  idy = host.createBuffer(n * 4);
+  host.dispatch(pipe, [{ buffer: idx }, { buffer: idy }], saxpyUniforms(n, -1, 1), n / 64, 1, 1);
+  assert.deepEqual(floatsOf(await host.readBuffer(idy, 0, n * 4)), Float32Array.from(x, (v) => 1 - v));
+  assert.equal(host.stats().bindGroups, 3);
+});
+
 test('readBuffer round-trip, unaligned ranges, and program order of writes', async () => {
   const { host } = await newHost();
   const bytes = Uint8Array.from({ length: 1001 }, (_, i) => (i * 31 + 7) & 255);
@@ -158,7 +183,7 @@ test('stats: dispatches, submits (batched by threshold), bytes and peak', async 
   const { host } = await newHost({ maxDispatchesPerSubmit: 4 });
   const n = 256, x = host.createBuffer(n * 4), y = host.createBuffer(n * 4 + 2);
   assert.deepEqual(host.stats(), { dispatches: 0, submits: 0, bytesAllocated: 2 * n * 4 + 4,
-    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 0, buffers: 2 });
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 0, bindGroups: 0, buffers: 2 });
   const pipe = host.createPipeline(SAXPY_WGSL, 'main');
   host.writeBuffer(x, 0, bytesOf(new Float32Array(n).fill(2)));
   for (let i = 0; i < 10; i++) host.dispatch(pipe, [{ buffer: x }, { buffer: y, size: n * 4 }], saxpyUniforms(n, i, 0), 4, 1, 1);
@@ -172,7 +197,7 @@ test('stats: dispatches, submits (batched by threshold), bytes and peak', async 
   host.destroyBuffer(y);
   host.destroyBuffer(z);
   assert.deepEqual(host.stats(), { dispatches: 10, submits: 4, bytesAllocated: 0,
-    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 1, buffers: 0 });
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 1, bindGroups: 4, buffers: 0 });  // a group per uniform slot of a batch
   assert.throws(() => host.destroyBuffer(z), /unknown buffer id/);
   assert.throws(() => host.createBuffer(2 ** 52), /maxBufferSize/);
 });

@@ -66,15 +66,14 @@ void validate(const AttentionSpec& s) {
                 std::to_string(kAttentionMaxValueDim) + " this kernel keeps in registers; use more heads");
 }
 
-// 1/sqrt(D) exactly as the CPU backend rounds it, as bits: a decimal literal would be rounded again.
-std::string scale_bits(uint32_t head_dim) {
+}  // namespace
+
+std::string attention_scale_bits(uint32_t head_dim) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   uint32_t bits;
   std::memcpy(&bits, &scale, sizeof bits);
   return u32(bits);
 }
-
-}  // namespace
 
 uint32_t attention_block_queries(const AttentionSpec& s) {
   validate(s);
@@ -117,7 +116,7 @@ std::string attention_source(const AttentionSpec& s) {
   src += "const Q_BLOCKS: u32 = " + u32(ceil_div(s.lq, l.bq)) + ";\nconst WORKGROUPS: u32 = " +
          u32(attention_workgroups(s)) + ";\nconst GROUPS_X: u32 = " + u32(s.groups_x) + ";\n";
   src += "const SHARED: u32 = " + u32(l.shared) + ";\nconst WG: u32 = " + u32(kInvocations) + ";\n";
-  src += "const SCALE_BITS: u32 = " + scale_bits(s.head_dim) + ";\n";
+  src += "const SCALE_BITS: u32 = " + attention_scale_bits(s.head_dim) + ";\n";
   const uint32_t sr = l.bq / l.sy, sc = kBlockKeys / l.sx;
   // Per-invocation values are scalars in unrolled statements (unroll.h): the scores s<i>_<j>, the
   // output values acc<j>.

@@ -30,6 +30,10 @@ uint32_t attention_block_queries(const AttentionSpec& spec);
 // Workgroups the dispatch needs in all.
 uint32_t attention_workgroups(const AttentionSpec& spec);
 
+// 1/sqrt(D) exactly as the CPU backend rounds it, as the bits of a u32 literal (a decimal literal
+// would be rounded again).
+std::string attention_scale_bits(uint32_t head_dim);
+
 std::string attention_source(const AttentionSpec& spec);
 std::string attention_key(const AttentionSpec& spec);
 

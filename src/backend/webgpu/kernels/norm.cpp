@@ -1,40 +1,31 @@
 #include "backend/webgpu/kernels/norm.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace websd::wgsl {
 namespace {
-std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
-}  // namespace
 
-std::string norm_key(const NormSpec& s) {
-  std::string k = "norm";
-  for (uint32_t v : {s.rows, s.row_size, s.groups, s.spatial, s.groups_x}) {
-    k += ':';
-    k += std::to_string(v);
-  }
-  if (s.silu) k += ":silu";
-  for (const TensorView* v : {&s.x, &s.gamma, &s.beta, &s.y}) k += ":" + view_key(*v);
-  return k;
+std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
+
+void validate(const NormSpec& s) {
+  if (s.row_size == 0 || s.groups == 0 || s.spatial == 0 || s.row_size % s.spatial != 0 || s.groups_x == 0 ||
+      s.chunks == 0 || s.chunks > s.row_size || uint64_t{s.rows} * s.chunks > UINT32_MAX / 2)
+    throw Error("webgpu backend: norm: rows of " + std::to_string(s.row_size) + " values do not split into " +
+                std::to_string(s.spatial) + "-value channels (or into " + std::to_string(s.chunks) + " chunks)");
 }
 
-std::string norm_source(const NormSpec& s) {
-  if (s.row_size == 0 || s.groups == 0 || s.spatial == 0 || s.row_size % s.spatial != 0 || s.groups_x == 0)
-    throw Error("webgpu backend: norm: rows of " + std::to_string(s.row_size) + " values do not split into " +
-                std::to_string(s.spatial) + "-value channels");
-  std::string src;
-  uint32_t next = 0;
-  src += bind_tensor("x", s.x, false, next);
-  src += bind_tensor("gamma", s.gamma, false, next);
-  src += bind_tensor("beta", s.beta, false, next);
-  src += bind_tensor("y", s.y, true, next);
-  src += "struct Params { eps: f32 }\n@group(0) @binding(" + std::to_string(next) + ") var<uniform> params: Params;\n";
-  src += "const ROWS: u32 = " + u32(s.rows) + ";\nconst SIZE: u32 = " + u32(s.row_size) + ";\n";
+// The constants, the tree reduction and the workgroup's row and chunk, shared by both kernels:
+// `row`, `chunk`, `l`, `base` (the row's first value), `c0` and `c1` (the chunk's range in the row).
+std::string prologue(const NormSpec& s) {
+  std::string src = "const ROWS: u32 = " + u32(s.rows) + ";\nconst SIZE: u32 = " + u32(s.row_size) + ";\n";
   src += "const GROUPS: u32 = " + u32(s.groups) + ";\nconst SPATIAL: u32 = " + u32(s.spatial) + ";\n";
-  src += "const GROUP_CHANNELS: u32 = " + u32(s.row_size / s.spatial) + ";\n";
+  src += "const GROUP_CHANNELS: u32 = " + u32(s.row_size / s.spatial) + ";\nconst CHUNKS: u32 = " + u32(s.chunks) +
+         ";\nconst CHUNK: u32 = " + u32(norm_chunk_size(s)) + ";\n";
   src += "const GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst WG: u32 = " + u32(kNormWorkgroup) + ";\n";
   // Each invocation sums a strided slice, then a tree halves the partial sums in workgroup memory.
-  src += R"(var<workgroup> part: array<f32, WG>;
+  return src + R"(var<workgroup> part: array<f32, WG>;
 fn reduce(l: u32, v: f32) -> f32 {
   part[l] = v;
   workgroupBarrier();
@@ -48,24 +39,112 @@ fn reduce(l: u32, v: f32) -> f32 {
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * GROUPS_X;
-  if (row >= ROWS) { return; }
+  let index = wg.x + wg.y * GROUPS_X;
+  if (index >= ROWS * CHUNKS) { return; }
+  let row = index / CHUNKS;
+  let chunk = index % CHUNKS;
   let l = lid.x;
   let base = row * SIZE;
-  // Summing x − x[0] rather than x keeps a large mean against a small spread (the VAE's
-  // activations) from losing the mean's low bits in f32.
-  let shift = load_x(base);
+  let c0 = chunk * CHUNK;
+  let c1 = min(SIZE, c0 + CHUNK);
+)";
+}
+
+// Sets `shift` (the row's first value), `chunk_sum` (the sum of x − shift over [c0, c1)) and `m2`
+// (the sum of squared deviations from the chunk's mean), in two passes. Every chunk of a row sums
+// against the same shift, so the row's mean is shift + Σ chunk_sum / SIZE, rounded once as by one
+// workgroup and as the CPU backend rounds it; summing x − shift rather than x also keeps a large
+// mean against a small spread (the VAE's activations) from losing the mean's low bits in f32.
+const char* kChunkMoments = R"(  let shift = load_x(base);
   var sum = 0.0;
-  for (var j = l; j < SIZE; j += WG) { sum += load_x(base + j) - shift; }
-  let mean = shift + reduce(l, sum) / f32(SIZE);
+  for (var j = c0 + l; j < c1; j += WG) { sum += load_x(base + j) - shift; }
+  let chunk_sum = reduce(l, sum);
+  let chunk_mean = chunk_sum / f32(c1 - c0);
   var sq = 0.0;
-  for (var j = l; j < SIZE; j += WG) {
-    let d = load_x(base + j) - mean;
+  for (var j = c0 + l; j < c1; j += WG) {
+    let d = load_x(base + j) - shift - chunk_mean;
     sq += d * d;
   }
-  let inv_std = 1.0 / sqrt(reduce(l, sq) / f32(SIZE) + params.eps);
+  let m2 = reduce(l, sq);
+)";
+
+}  // namespace
+
+uint32_t norm_chunks(uint32_t rows, uint32_t row_size) {
+  if (rows == 0 || rows >= kNormTargetGroups) return 1;
+  const uint32_t want = std::min((kNormTargetGroups + rows - 1) / rows, std::max(1u, row_size / kNormMinChunk));
+  const uint32_t size = (row_size + want - 1) / want;
+  return (row_size + size - 1) / size;  // no empty chunk
+}
+
+uint32_t norm_chunk_size(const NormSpec& s) { return (s.row_size + s.chunks - 1) / s.chunks; }
+
+std::string norm_key(const NormSpec& s) {
+  std::string k = "norm";
+  for (uint32_t v : {s.rows, s.row_size, s.groups, s.spatial, s.chunks, s.groups_x}) {
+    k += ':';
+    k += std::to_string(v);
+  }
+  if (s.silu) k += ":silu";
+  for (const TensorView* v : {&s.x, &s.gamma, &s.beta, &s.y}) {
+    k += ':';
+    k += view_key(*v);
+  }
+  return k;
+}
+
+std::string norm_stats_key(const NormSpec& s) {
+  std::string k = "norm-stats";
+  for (uint32_t v : {s.rows, s.row_size, s.chunks, s.groups_x}) {
+    k += ':';
+    k += std::to_string(v);
+  }
+  k += ':';
+  return k + view_key(s.x);
+}
+
+std::string norm_stats_source(const NormSpec& s) {
+  validate(s);
+  uint32_t next = 0;
+  std::string src = bind_tensor("x", s.x, false, next);
+  src += "@group(0) @binding(" + std::to_string(next) + ") var<storage, read_write> stats: array<f32>;\n";
+  src += prologue(s) + kChunkMoments;
+  return src + "  if (l == 0u) {\n    stats[index * 2u] = chunk_sum;\n    stats[index * 2u + 1u] = m2;\n  }\n}\n";
+}
+
+std::string norm_source(const NormSpec& s) {
+  validate(s);
+  const bool chunked = s.chunks > 1;
+  std::string src;
+  uint32_t next = 0;
+  src += bind_tensor("x", s.x, false, next);
+  src += bind_tensor("gamma", s.gamma, false, next);
+  src += bind_tensor("beta", s.beta, false, next);
+  if (chunked) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> stats: array<f32>;\n";
+  src += bind_tensor("y", s.y, true, next);
+  src += "struct Params { eps: f32 }\n@group(0) @binding(" + std::to_string(next) + ") var<uniform> params: Params;\n";
+  src += prologue(s);
+  if (chunked) {
+    // Chan et al.'s merge of the chunks' sums and squared deviations, in the shifted coordinates.
+    src += R"(  let shift = load_x(base);
+  let first = row * CHUNKS;
+  var total = 0.0;
+  for (var c = 0u; c < CHUNKS; c++) { total += stats[(first + c) * 2u]; }
+  let shifted_mean = total / f32(SIZE);
+  var m2 = 0.0;
+  for (var c = 0u; c < CHUNKS; c++) {
+    let n = f32(min(SIZE, c * CHUNK + CHUNK) - c * CHUNK);
+    let d = stats[(first + c) * 2u] / n - shifted_mean;
+    m2 += stats[(first + c) * 2u + 1u] + n * d * d;
+  }
+  let mean = shift + shifted_mean;
+)";
+  } else {
+    src += std::string(kChunkMoments) + "  let mean = shift + chunk_mean;\n";
+  }
+  src += R"(  let inv_std = 1.0 / sqrt(m2 / f32(SIZE) + params.eps);
   let ch0 = (row % GROUPS) * GROUP_CHANNELS;
-  for (var j = l; j < SIZE; j += WG) {
+  for (var j = c0 + l; j < c1; j += WG) {
     let ch = ch0 + j / SPATIAL;
     let v = (load_x(base + j) - mean) * inv_std * load_gamma(ch) + load_beta(ch);
 )";

@@ -12,16 +12,32 @@ namespace websd::wgsl {
 // channel of value j of row r is (r % groups)·(row_size / spatial) + j / spatial: group_norm has
 // rows = N·groups and spatial = H·W; layer_norm has groups = 1 and spatial = 1 (ch = j).
 // Bindings: x, gamma, beta, y, then a uniform { eps: f32 }.
+// Long rows (group_norm on large images: the VAE's 32 rows of a million values) would leave most of
+// the GPU idle with a workgroup per row, so they split into `chunks` (norm_chunks): a stats kernel
+// writes each chunk's mean and sum of squared deviations (two passes over the chunk) to a scratch
+// [rows, chunks, 2], and the norm kernel, a workgroup per chunk, merges its row's chunk statistics
+// (Chan's parallel formula, about the first chunk's mean) before normalising its chunk. Bindings
+// then: x, gamma, beta, stats, y, eps; the stats kernel's: x, stats.
 struct NormSpec {
   uint32_t rows = 0, row_size = 0, groups = 1, spatial = 1;
+  uint32_t chunks = 1;  // per row; above 1 the statistics come from the stats kernel
   bool silu = false;
   uint32_t groups_x = 1;  // workgroups per row of the 2-D dispatch grid
   TensorView x, gamma, beta, y;
 };
 
 constexpr uint32_t kNormWorkgroup = 256;
+// Rows split until there are this many workgroups, in chunks of at least this many values.
+constexpr uint32_t kNormTargetGroups = 1024;
+constexpr uint32_t kNormMinChunk = 1024;
+
+uint32_t norm_chunks(uint32_t rows, uint32_t row_size);
+// Values per chunk: the last chunk of a row may be shorter.
+uint32_t norm_chunk_size(const NormSpec& spec);
 
 std::string norm_source(const NormSpec& spec);
 std::string norm_key(const NormSpec& spec);
+std::string norm_stats_source(const NormSpec& spec);
+std::string norm_stats_key(const NormSpec& spec);
 
 }  // namespace websd::wgsl

@@ -1,12 +1,13 @@
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 
+#include <algorithm>
+
 #include "backend/webgpu/kernels/f16_pack.h"
 #include "backend/webgpu/kernels/unroll.h"
 #include "core/error.h"
 
 namespace websd::wgsl {
 namespace {
-
 
 std::string u32(uint64_t v) { return std::to_string(v) + "u"; }
 
@@ -17,16 +18,26 @@ bool is_conv(const TensorCoreGemmSpec& s) { return s.kind == GemmKind::Conv; }
 
 uint64_t pack_words(const TensorCoreGemmSpec& s) { return uint64_t{s.pack_rows} * s.k / 2; }
 
+// C's shape for one range: [Cout, pixels] for conv2d, [rows, N] for linear.
+uint32_t c_rows(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.out_channels : s.pack_rows; }
+uint32_t c_cols(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.pack_rows : s.n; }
+uint32_t tile_groups(const TensorCoreGemmSpec& s) {
+  return c_rows(s) / (16 * tensor_core_ti(s)) * (c_cols(s) / (16 * tensor_core_tj(s)));
+}
+// Steps of 16 in each slice of K (the last slice may be shorter).
+uint32_t slice_steps(const TensorCoreGemmSpec& s) { return (s.k / 16 + s.splits - 1) / s.splits; }
+
 void validate(const TensorCoreGemmSpec& s) {
   const uint32_t weight_rows = is_conv(s) ? s.out_channels : s.n;
   const bool sizes = s.k && weight_rows && s.subgroup && s.pack_rows && s.pack_rows % kTensorCorePackRows == 0 && s.groups_x &&
-                     tensor_core_gemm_fits(s.kind, s.k, weight_rows);
-  // The packed matrix and the weight are one binding each, indexed in u32.
-  const bool fits = uint64_t{s.pack_rows} * s.k <= UINT32_MAX && uint64_t{weight_rows} * s.k <= UINT32_MAX;
+                     tensor_core_gemm_fits(s.k, weight_rows) && s.splits && s.splits <= s.k / 16;
+  // The packed matrix, the weight and the split scratch are one binding each, indexed in u32.
+  const bool fits = uint64_t{s.pack_rows} * s.k <= UINT32_MAX && uint64_t{weight_rows} * s.k <= UINT32_MAX &&
+                    uint64_t{s.splits} * s.pack_rows * weight_rows <= UINT32_MAX;
   if (!sizes || !fits)
     throw Error("webgpu backend: tensor-core " + std::string(is_conv(s) ? "conv2d" : "linear") + ": no kernel for K " +
                 std::to_string(s.k) + ", " + std::to_string(weight_rows) + " weight rows, " + std::to_string(s.pack_rows) +
-                " packed rows");
+                " packed rows, " + std::to_string(s.splits) + " slices of K");
 }
 
 // The dims both kernels bake in.
@@ -50,10 +61,20 @@ std::string uniform_p0(uint32_t binding) {
   return "struct Range { p0: u32 }\n@group(0) @binding(" + std::to_string(binding) + ") var<uniform> range: Range;\n";
 }
 
+// C [i, j] out: y's row-major [M, N] for linear; for conv, channel i of pixel p0 + j in NCHW.
+std::string write_c(const TensorCoreGemmSpec& s) {
+  const std::string bias = s.bias ? (is_conv(s) ? " + load_b(i)" : " + load_b(j)") : "";
+  if (is_conv(s))
+    return "fn write_c(i: u32, j: u32, v: f32) {\n  let p = range.p0 + j;\n  if (p >= P) { return; }\n"
+           "  store_y((p / (OH * OW) * COUT + i) * OH * OW + p % (OH * OW), v" + bias + ");\n}\n";
+  return "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row >= M) { return; }\n"
+         "  store_y(row * N + j, v" + bias + ");\n}\n";
+}
+
 std::string dims_key(const TensorCoreGemmSpec& s) {
   std::string k = is_conv(s) ? "conv" : "linear";
   for (uint32_t v : {s.m, s.n, s.k, s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w,
-                     s.out_h, s.out_w, s.stride, s.pad_top, s.pad_left, s.pack_rows, s.groups_x, s.subgroup}) {
+                     s.out_h, s.out_w, s.stride, s.pad_top, s.pad_left, s.pack_rows, s.splits, s.groups_x, s.subgroup}) {
     k += ':';
     k += std::to_string(v);
   }
@@ -92,7 +113,7 @@ TensorCoreGemmSpec tensor_core_spec(const Conv2dSpec& c) {
   return s;
 }
 
-bool tensor_core_gemm_fits(GemmKind, uint32_t k, uint32_t weight_rows) {
+bool tensor_core_gemm_fits(uint32_t k, uint32_t weight_rows) {
   return k > 0 && k % 16 == 0 && weight_rows > 0 && weight_rows % 16 == 0;
 }
 
@@ -105,16 +126,37 @@ uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& s) {
   return f16_pack_groups(pack_words(s));
 }
 
+uint32_t tensor_core_splits(const TensorCoreGemmSpec& s, uint64_t scratch_limit) {
+  const uint32_t tiles = tile_groups(s), steps = s.k / 16;
+  if (tiles >= kTensorCoreTargetGroups) return 1;
+  uint64_t want = (kTensorCoreTargetGroups + tiles - 1) / tiles;
+  want = std::min<uint64_t>(want, std::max(1u, steps / kTensorCoreMinSplitSteps));
+  want = std::min<uint64_t>(want, std::max<uint64_t>(1, scratch_limit / (uint64_t{c_rows(s)} * c_cols(s) * 4)));
+  const uint64_t per = (steps + want - 1) / want;
+  return static_cast<uint32_t>((steps + per - 1) / per);  // no empty slice
+}
+
+uint64_t tensor_core_partial_values(const TensorCoreGemmSpec& s) { return uint64_t{s.splits} * c_rows(s) * c_cols(s); }
+
 uint32_t tensor_core_gemm_groups(const TensorCoreGemmSpec& s) {
   validate(s);
-  const uint32_t rows = is_conv(s) ? s.out_channels : s.pack_rows, cols = is_conv(s) ? s.pack_rows : s.n;
-  return rows / (16 * tensor_core_ti(s)) * (cols / (16 * tensor_core_tj(s)));
+  return tile_groups(s) * s.splits;
+}
+
+uint32_t tensor_core_reduce_groups(const TensorCoreGemmSpec& s) {
+  validate(s);
+  return static_cast<uint32_t>((uint64_t{c_rows(s)} * c_cols(s) + 255) / 256);
 }
 
 std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) { return "tc-pack:" + dims_key(s) + ":" + view_key(s.x); }
 
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& s) {
+  if (s.splits > 1) return "tc-gemm:" + dims_key(s);  // partial sums out: no bias, no y
   return "tc-gemm:" + dims_key(s) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.y);
+}
+
+std::string tensor_core_reduce_key(const TensorCoreGemmSpec& s) {
+  return "tc-reduce:" + dims_key(s) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.y);
 }
 
 std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
@@ -152,27 +194,26 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   validate(s);
   const uint32_t ti = tensor_core_ti(s), tj = tensor_core_tj(s);
+  const bool split = s.splits > 1;
   const std::string left = is_conv(s) ? "weight" : "packed", right = is_conv(s) ? "packed" : "weight";
   std::string src = "enable f16;\nenable chromium_experimental_subgroup_matrix;\n";
   uint32_t binding = 0;
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> packed: array<f16>;\n";
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> weight: array<f16>;\n";
-  if (s.bias) src += bind_tensor("b", s.b, false, binding);
-  src += bind_tensor("y", s.y, true, binding);
-  src += uniform_p0(binding);
-  src += constants(s);
-  const uint32_t rows = is_conv(s) ? s.out_channels : s.pack_rows;
-  src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst I_TILES: u32 = " +
-         u32(rows / (16 * ti)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\n";
-  // C [i, j] out: y's row-major [M, N] for linear; for conv, channel i of pixel p0 + j in NCHW.
-  if (is_conv(s)) {
-    src += "fn write_c(i: u32, j: u32, v: f32) {\n  let p = range.p0 + j;\n  if (p >= P) { return; }\n";
-    src += std::string("  store_y((p / (OH * OW) * COUT + i) * OH * OW + p % (OH * OW), v") + (s.bias ? " + load_b(i)" : "") +
-           ");\n}\n";
+  if (split) {
+    // Partial sums in the range's own coordinates: no p0.
+    src += "@group(0) @binding(" + std::to_string(binding) + ") var<storage, read_write> partial: array<f32>;\n";
   } else {
-    src += "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row >= M) { return; }\n";
-    src += std::string("  store_y(row * N + j, v") + (s.bias ? " + load_b(j)" : "") + ");\n}\n";
+    if (s.bias) src += bind_tensor("b", s.b, false, binding);
+    src += bind_tensor("y", s.y, true, binding);
+    src += uniform_p0(binding);
   }
+  src += constants(s);
+  src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst I_TILES: u32 = " +
+         u32(c_rows(s) / (16 * ti)) + ";\nconst TILES: u32 = " + u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " +
+         u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " + u32(slice_steps(s) * 16) + ";\nconst C_ROWS: u32 = " +
+         u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) + ";\nconst SG: u32 = " + u32(s.subgroup) + ";\n";
+  if (!split) src += write_c(s);
   // Every offset derives from workgroup_id: subgroup matrix loads need subgroup-uniform arguments.
   const std::string declare = each2(ti, tj, [](auto a, auto b) {
     return "  var acc" + a + "_" + b + ": subgroup_matrix_result<f32, 16, 16>;\n";
@@ -188,23 +229,50 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   const std::string multiply = each2(ti, tj, [](auto a, auto b) {
     return "    acc" + a + "_" + b + " = subgroupMatrixMultiplyAccumulate(a" + a + ", b" + b + ", acc" + a + "_" + b + ");\n";
   });
-  const std::string store = each2(ti, tj, [](auto a, auto b) {
-    return "  subgroupMatrixStore<row_major>(&tile, " + a + "u * 16u * TJ * 16u + " + b + "u * 16u, acc" + a + "_" + b +
-           ", TJ * 16u);\n";
+  // Split: the partial sums straight to the scratch. Whole: a tile at a time through workgroup memory.
+  const std::string store = each2(ti, tj, [&](auto a, auto b) {
+    const std::string acc = "acc" + a + "_" + b, i = "i0 + " + a + "u * 16u", j = "j0 + " + b + "u * 16u";
+    if (split)
+      return "  subgroupMatrixStore<row_major>(&partial, split * C_ROWS * C_COLS + (" + i + ") * C_COLS + " + j + ", " + acc +
+             ", C_COLS);\n";
+    return "  subgroupMatrixStore<row_major>(&staged, 0u, " + acc + ", 16u);\n  workgroupBarrier();\n"
+           "  for (var e = t; e < 256u; e += SG) { write_c(" + i + " + e / 16u, " + j + " + e % 16u, staged[e]); }\n"
+           "  workgroupBarrier();\n";
   });
-  src += R"(var<workgroup> tile: array<f32, TI * TJ * 256u>;
-@compute @workgroup_size()" + std::to_string(s.subgroup) + R"()
+  if (!split) src += "var<workgroup> staged: array<f32, 256>;\n";
+  src += R"(@compute @workgroup_size(SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let index = wg.x + wg.y * GROUPS_X;
   if (index >= GROUPS) { return; }
-  let i0 = index % I_TILES * TI * 16u;
-  let j0 = index / I_TILES * TJ * 16u;
-)" + declare + R"(  for (var k = 0u; k < K; k += 16u) {
+  let tile = index % TILES;
+  let split = index / TILES;
+  let i0 = tile % I_TILES * TI * 16u;
+  let j0 = tile / I_TILES * TJ * 16u;
+  let k_end = min(K, split * KS + KS);
+)" + declare + R"(  for (var k = split * KS; k < k_end; k += 16u) {
 )" + load_left + load_right + multiply + R"(  }
-)" + store + R"(  workgroupBarrier();
-  for (var e = t; e < TI * TJ * 256u; e += )" + u32(s.subgroup) + R"() {
-    write_c(i0 + e / (TJ * 16u), j0 + e % (TJ * 16u), tile[e]);
-  }
+)" + store + "}\n";
+  return src;
+}
+
+std::string tensor_core_reduce_source(const TensorCoreGemmSpec& s) {
+  validate(s);
+  std::string src = "@group(0) @binding(0) var<storage, read> partial: array<f32>;\n";
+  uint32_t binding = 1;
+  if (s.bias) src += bind_tensor("b", s.b, false, binding);
+  src += bind_tensor("y", s.y, true, binding);
+  src += uniform_p0(binding);
+  src += constants(s);
+  src += "const C_ROWS: u32 = " + u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) + ";\nconst SPLITS: u32 = " +
+         u32(s.splits) + ";\n";
+  src += write_c(s);
+  src += R"(@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let e = (wg.x + wg.y * GROUPS_X) * 256u + t;
+  if (e >= C_ROWS * C_COLS) { return; }
+  var v = 0.0;
+  for (var s = 0u; s < SPLITS; s++) { v += partial[s * C_ROWS * C_COLS + e]; }
+  write_c(e / C_COLS, e % C_COLS, v);
 }
 )";
   return src;

@@ -16,7 +16,12 @@ namespace websd::wgsl {
 //         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
 //   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
 //         float32; one subgroup per workgroup computes TI×TJ tiles of 16×16, loading straight from
-//         storage, then writes its tile through workgroup memory, adding the bias.
+//         storage, then writes them one at a time through 1 KiB of workgroup memory (more would
+//         cap the workgroups an SM holds), adding the bias.
+// Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
+// products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
+// sums straight into a scratch buffer [splits, C rows, C columns]; a third dispatch (reduce) adds
+// the slices and the bias and writes y.
 // Linear: L = pack(x rows [p0, p0 + rows)) [rows, K], R = w [N, K], C = those rows of y [M, N].
 // Conv2d: L = w [Cout, Cin·kh·kw], R = pack(x) for output pixels [p0, p0 + rows), C = y's channels ×
 // those pixels. p0 is the one uniform of both kernels (binding after the tensors), so a product
@@ -30,6 +35,7 @@ struct TensorCoreGemmSpec {
   uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0, out_channels = 0, kernel_h = 0, kernel_w = 0;
   uint32_t out_h = 0, out_w = 0, stride = 1, pad_top = 0, pad_left = 0;
   uint32_t pack_rows = 0;  // rows of the packed matrix (a multiple of 64): one range of x's rows or of the pixels
+  uint32_t splits = 1;     // slices of K (tensor_core_splits); above 1 the gemm writes partial sums
   bool bias = false;
   uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (the kernel being generated)
   uint32_t subgroup = 32;  // the device's subgroup width: the gemm's workgroup is one subgroup
@@ -37,6 +43,11 @@ struct TensorCoreGemmSpec {
 };
 
 constexpr uint32_t kTensorCorePackRows = 64;  // the packed matrix's rows come in multiples of this
+// Split over K until a product has this many workgroups (subgroups): the 4096³ probe of
+// ../shared/device/README.md reached 75 TFLOP/s with 4096 of them, products of a few hundred reach
+// a tenth of that; a slice is at least this many steps of 16.
+constexpr uint32_t kTensorCoreTargetGroups = 2048;
+constexpr uint32_t kTensorCoreMinSplitSteps = 8;
 
 // The same product as the float32 kernel's spec describes (its views and grid aside).
 TensorCoreGemmSpec tensor_core_spec(const MatmulSpec& linear);
@@ -44,19 +55,28 @@ TensorCoreGemmSpec tensor_core_spec(const Conv2dSpec& conv);
 
 // Whether the product fits these kernels: K and the weight's rows whole 16s (anything else runs the
 // float32 kernels).
-bool tensor_core_gemm_fits(GemmKind kind, uint32_t k, uint32_t weight_rows);
+bool tensor_core_gemm_fits(uint32_t k, uint32_t weight_rows);
 // Tiles of 16 per workgroup along C's rows (TI) and columns (TJ).
 uint32_t tensor_core_ti(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_tj(const TensorCoreGemmSpec& spec);
 // Rows the ranges cover in all: M for linear, batch · out_h · out_w pixels for conv2d.
 uint32_t tensor_core_rows(const TensorCoreGemmSpec& spec);
 
+// Slices of K for a spec whose pack_rows is set: enough workgroups for kTensorCoreTargetGroups,
+// slices of at least kTensorCoreMinSplitSteps steps, and a scratch of at most scratch_limit bytes.
+uint32_t tensor_core_splits(const TensorCoreGemmSpec& spec, uint64_t scratch_limit);
+// Float32 values of the split scratch: splits × C's rows × C's columns.
+uint64_t tensor_core_partial_values(const TensorCoreGemmSpec& spec);
+
 // Workgroups of each dispatch, and their sources and pipeline keys.
 uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_gemm_groups(const TensorCoreGemmSpec& spec);
+uint32_t tensor_core_reduce_groups(const TensorCoreGemmSpec& spec);
 std::string tensor_core_pack_source(const TensorCoreGemmSpec& spec);
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& spec);
+std::string tensor_core_reduce_source(const TensorCoreGemmSpec& spec);
 std::string tensor_core_pack_key(const TensorCoreGemmSpec& spec);
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& spec);
+std::string tensor_core_reduce_key(const TensorCoreGemmSpec& spec);
 
 }  // namespace websd::wgsl
