@@ -7,7 +7,8 @@
 # then full-size SDXL (random weights), one Euler step at 1024×1024, the same way. Writes logs and
 # the reports to $OUT (or /tmp/websd-bench). WEBSD_BENCH="sd15 sdxl" (the default) picks the
 # benchmarks, WEBSD_PRECISIONS="auto f32" (the default) the kernels (--precision); the tests run
-# when their files came along (WEBSD_OPS_PERF=1 adds the op timings to selftest.log); last, a
+# when their files came along (WEBSD_OPS_PERF=1 adds the op timings to selftest.log, batches of
+# WEBSD_OPS_PERF_REPEATS, default 20 here as in docs/performance.md's latest table); last, a
 # profiled run per benchmark (the kernels by GPU time). PNGs stay in /tmp (the device tool returns
 # at most 8 files).
 set -uo pipefail
@@ -23,7 +24,7 @@ node --input-type=module -e "
   console.log(JSON.stringify({ adapter: info.adapterInfo, limits: info.limits })); host.destroy();" | tee -a "$out/gpu.txt"
 status=0
 if [ -f build-wasm/tests/webgpu_selftest.js ]; then
-  node --test tests/web/webgpu/backend.test.mjs > "$out/selftest.log" 2>&1 || status=1
+  WEBSD_OPS_PERF_REPEATS="${WEBSD_OPS_PERF_REPEATS:-20}" node --test tests/web/webgpu/backend.test.mjs > "$out/selftest.log" 2>&1 || status=1
   grep -E "^# (FAIL|host stats)|^# (pass|fail)|tensor cores" "$out/selftest.log" | grep -v "^# ok" | head -40
 fi
 if [ -d tests/fixtures/tiny-sd15 ] && [ -f tests/web/webgpu/pipeline.test.mjs ]; then
