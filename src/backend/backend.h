@@ -84,6 +84,14 @@ class Backend {
   // where the tensors' sizes change (before the VAE decode, after a generation), so each stage's
   // peak is what it holds live rather than what earlier stages left pooled.
   virtual void trim() {}
+  // How the backend keeps freed memory for reuse (the WebGPU backend's buffer pool). Repeating
+  // keeps every freed buffer for the next request of its size: a loop whose iterations allocate
+  // the same sizes in the same order (the denoising steps) allocates nothing after the first.
+  // Once gives idle buffers back as soon as a request of a new size needs the room: a pass of many
+  // sizes that runs once (the VAE decode) then holds little more than what is live, where keeping
+  // every size would hold two to three times that.
+  enum class Reuse { Repeating, Once };
+  virtual void set_reuse(Reuse) {}
 
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
   virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) = 0;

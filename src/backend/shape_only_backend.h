@@ -1,16 +1,21 @@
 #pragma once
 #include <functional>
+#include <memory>
 
 #include "backend/backend.h"
 
 namespace websd {
 
-// A backend whose tensors have shapes and no values: models built on it check every weight's
-// shape against their config and nothing more. The converter builds a model this way to learn
+// A backend whose tensors have shapes and no values. Models built on it check every weight's
+// shape against their config and nothing more: the converter builds a model this way to learn
 // which tensors it reads, and the artifact loader to check a manifest against its configs before
-// a byte of weights is downloaded. Running any op is an error.
+// a byte of weights is downloaded. Its ops apply the shape rules (op_shapes.h) and count the bytes
+// their float32 outputs would hold, so a forward pass run on it is a dry run that measures the
+// live-tensor peak of the same pass on a real backend (the VAE decode's tiling budget) without
+// computing anything. Reading a value back is an error.
 class ShapeOnlyBackend : public Backend {
  public:
+  ShapeOnlyBackend();
   std::string name() const override { return "shape-only"; }
   bool holds_values() const override { return false; }
 
@@ -18,27 +23,35 @@ class ShapeOnlyBackend : public Backend {
   using Backend::upload;
   Tensor upload_weight_bytes(const Shape& shape, const WeightBytes& bytes) override;
   std::vector<float> download(const Tensor& t) override;
-  BackendStats stats() const override { return {}; }
-  void reset_peak() override {}
+  // Bytes the live tensors would hold (4 per value, weights included), and the most at once.
+  BackendStats stats() const override;
+  void reset_peak() override;
 
-  Tensor linear(const Tensor&, const Tensor&, const Tensor*) override { fail("linear"); }
-  Tensor conv2d(const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override { fail("conv2d"); }
-  Tensor group_norm(const Tensor&, const Tensor&, const Tensor&, int, float, bool) override { fail("group_norm"); }
-  Tensor layer_norm(const Tensor&, const Tensor&, const Tensor&, float) override { fail("layer_norm"); }
-  Tensor unary(const Tensor&, UnaryOp) override { fail("unary"); }
-  Tensor add(const Tensor&, const Tensor&) override { fail("add"); }
-  Tensor add_channel(const Tensor&, const Tensor&) override { fail("add_channel"); }
-  Tensor scale(const Tensor&, float) override { fail("scale"); }
-  Tensor geglu(const Tensor&) override { fail("geglu"); }
-  Tensor attention(const Tensor&, const Tensor&, const Tensor&, int, bool) override { fail("attention"); }
-  Tensor nchw_to_nlc(const Tensor&) override { fail("nchw_to_nlc"); }
-  Tensor nlc_to_nchw(const Tensor&, int64_t, int64_t) override { fail("nlc_to_nchw"); }
-  Tensor upsample_nearest(const Tensor&, int64_t, int64_t) override { fail("upsample_nearest"); }
-  Tensor concat_channels(const Tensor&, const Tensor&) override { fail("concat_channels"); }
-  Tensor embedding(const Tensor&, std::span<const int>) override { fail("embedding"); }
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;
+  Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                    bool silu) override;
+  Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) override;
+  Tensor unary(const Tensor& x, UnaryOp op) override;
+  Tensor add(const Tensor& a, const Tensor& b) override;
+  Tensor add_channel(const Tensor& x, const Tensor& v) override;
+  Tensor scale(const Tensor& x, float s) override;
+  Tensor geglu(const Tensor& x) override;
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) override;
+  Tensor nchw_to_nlc(const Tensor& x) override;
+  Tensor nlc_to_nchw(const Tensor& x, int64_t h, int64_t w) override;
+  Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w) override;
+  Tensor concat_channels(const Tensor& a, const Tensor& b) override;
+  Tensor embedding(const Tensor& table, std::span<const int> ids) override;
+
+  struct Accounting {
+    uint64_t ops = 0;
+    int64_t live = 0, peak = 0;
+  };
 
  private:
-  [[noreturn]] static void fail(const char* op);
+  Tensor make(const Shape& shape, bool op);
+  std::shared_ptr<Accounting> accounting_;
 };
 
 }  // namespace websd

@@ -20,7 +20,9 @@ namespace {
 struct GenerateOptions {
   std::string model, config, prompt, negative_prompt, scheduler, scheduler_config, backend = "cpu", output, save_tensors, report;
   bool has_negative = false;
-  int steps = 50, width = 0, height = 0, runs = 1, clip_skip = 0;
+  int steps = 50, width = 0, height = 0, runs = 1, clip_skip = 0, vae_tile_size = 0;
+  bool vae_tiling = false;
+  double vae_memory_budget = 0;  // MiB
   std::optional<double> cfg_scale;  // unset: the model family's default
   uint64_t seed = 0;
   std::optional<uint64_t> random_weights;
@@ -31,6 +33,10 @@ std::vector<std::string> given_flags(const CLI::App& cmd) {
   std::vector<std::string> args = {cmd.get_name()};
   for (const CLI::Option* opt : cmd.get_options()) {
     if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+    if (opt->get_expected_min() == 0) {  // a flag: its name alone
+      args.push_back("--" + opt->get_lnames().front());
+      continue;
+    }
     for (const std::string& value : opt->results()) {
       args.push_back("--" + opt->get_lnames().front());
       args.push_back(value);
@@ -58,6 +64,7 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   params.width = o.width;
   params.height = o.height;
   params.clip_skip = o.clip_skip;
+  params.vae = {o.vae_tiling, o.vae_tile_size, static_cast<int64_t>(o.vae_memory_budget * 1048576.0)};
 
   // Each run is the whole generation again in this process; the outputs are the last run's.
   GenerateResult r;
@@ -119,6 +126,13 @@ Runner add_generate_command(CLI::App& app) {
                   "use the text encoder's hidden state this many layers earlier (diffusers' clip_skip; 0: the usual one)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--vae-tiling", o->vae_tiling,
+               "decode in overlapping tiles of the VAE's own size, blended as diffusers' enable_tiling() does");
+  cmd->add_option("--vae-tile-size", o->vae_tile_size, "decode in tiles of this many latents a side (a multiple of 4)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--vae-memory-budget", o->vae_memory_budget,
+                  "MiB the VAE decode's intermediate tensors may hold; tiles the decode when it would need more")
+      ->check(CLI::PositiveNumber);
   auto* preset = cmd->add_option("--scheduler", o->scheduler, "scheduler in place of the model's own")
                      ->check(CLI::IsMember({"pndm", "dpm++2m", "dpm++2m-karras", "euler", "euler-karras", "ddim", "lcm"}));
   cmd->add_option("--scheduler-config", o->scheduler_config, "a diffusers scheduler_config.json to use instead")

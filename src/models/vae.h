@@ -23,6 +23,7 @@ struct AutoencoderKLConfig {
   bool use_quant_conv = true;
   bool use_post_quant_conv = true;
   bool mid_block_add_attention = true;
+  int sample_size = 32;  // pixels; diffusers reads the first entry of a [height, width] list
 
   static AutoencoderKLConfig load(const std::string& config_json);
   // From a config already read (a single-file checkpoint's sized standard config).

@@ -47,9 +47,13 @@ AutoencoderKLConfig AutoencoderKLConfig::parse(ConfigReader r) {
   c.use_post_quant_conv = r.get_bool("use_post_quant_conv", c.use_post_quant_conv);
   c.mid_block_add_attention = r.get_bool("mid_block_add_attention", c.mid_block_add_attention);
 
-  // force_upcast guards float16 overflow (websd's VAE computes in float32); sample_size is the
-  // training resolution, used only by diffusers' tiling heuristics.
-  r.ignore({"force_upcast", "sample_size"});
+  // The training resolution: diffusers' tiled decode uses tiles of this many pixels.
+  const std::vector<int> sample = r.get_int_list("sample_size", {c.sample_size});
+  if (sample.empty() || sample.size() > 2 || sample[0] <= 0)
+    r.fail("sample_size", "expected a positive integer or [height, width]");
+  c.sample_size = sample[0];
+  // force_upcast guards float16 overflow (websd's VAE computes in float32).
+  r.ignore({"force_upcast"});
   r.finish();
   return c;
 }

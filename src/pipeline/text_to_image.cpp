@@ -71,12 +71,12 @@ void TextToImagePipeline::validate(const GenerateParams& params, int width, int 
   if (!std::isfinite(guidance)) throw Error("guidance scale must be a finite number");
 }
 
-HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents) {
+HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents, int tile) {
   HostTensor scaled = latents;
   const float inv = 1.0f / vae.scaling_factor();
   const float shift = vae.shift_factor().value_or(0.0f);
   for (float& v : scaled.data) v = v * inv + shift;
-  HostTensor decoded = backend.to_host(vae.decode(backend.upload(scaled)));
+  HostTensor decoded = vae_decode(backend, vae, scaled, tile);
   const int64_t C = decoded.shape[1], H = decoded.shape[2], W = decoded.shape[3];
   HostTensor image({H, W, C});
   for (int64_t c = 0; c < C; ++c)
@@ -94,6 +94,18 @@ HostTensor sdxl_time_ids(int width, int height, int64_t batch) {
 }
 
 namespace {
+
+// Backend::Reuse::Once while it lives, then Repeating (the default) again.
+class ReuseOnce {
+ public:
+  explicit ReuseOnce(Backend& be) : be_(be) { be_.set_reuse(Backend::Reuse::Once); }
+  ~ReuseOnce() { be_.set_reuse(Backend::Reuse::Repeating); }
+  ReuseOnce(const ReuseOnce&) = delete;
+  ReuseOnce& operator=(const ReuseOnce&) = delete;
+
+ private:
+  Backend& be_;
+};
 
 // Measures one stage: every stage ends by reading its result back, so the wall time covers the
 // GPU's work too.
@@ -136,6 +148,10 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   const int height = params.height ? params.height : default_height();
   const double guidance = params.guidance_scale.value_or(default_guidance_scale());
   validate(params, width, height, guidance);
+  const int f = vae_.downscale_factor();
+  const Shape latent_shape = {1, vae_.latent_channels(), height / f, width / f};
+  // Before any step, so that a tile size or budget the decode cannot keep fails at once.
+  const int vae_tile = vae_tile_size(vae_.config(), latent_shape, params.vae);
   Backend& be = *backend_;
   const bool guided = guidance > 1.0;
 
@@ -163,8 +179,6 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   scheduler_->set_timesteps(params.steps);
   result.timesteps = scheduler_->timesteps();
 
-  const int f = vae_.downscale_factor();
-  const Shape latent_shape = {1, vae_.latent_channels(), height / f, width / f};
   // One generator for the starting noise and any noise the scheduler's steps draw (LCM), as
   // diffusers passes its generator to both. It is a member so that the scheduler's pointer to it
   // stays valid; each call re-seeds it.
@@ -206,8 +220,9 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   // The UNet's pooled activations are no use to the VAE, whose tensors have other sizes.
   be.trim();
   {
+    const ReuseOnce once(be);  // the decode runs once: idle buffers make room for new sizes
     StageTimer timer(be, result.stages, "vae_decode");
-    result.image = decode_latents(be, vae_, latents);
+    result.image = decode_latents(be, vae_, latents, vae_tile);
   }
   be.trim();  // between generations the model holds its weights only
   return result;

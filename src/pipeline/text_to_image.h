@@ -13,6 +13,7 @@
 #include "pipeline/model_index.h"
 #include "pipeline/model_source.h"
 #include "pipeline/prompt_encoder.h"
+#include "pipeline/vae_tiling.h"
 #include "rng/torch_generator.h"
 #include "sched/scheduler.h"
 
@@ -33,6 +34,8 @@ struct GenerateParams {
   int clip_skip = 0;
   // Starting latents instead of torch.randn(seed) (diffusers' latents= argument).
   std::optional<HostTensor> latents;
+  // Whole (the default, as diffusers) or tiled within a memory budget (pipeline/vae_tiling.h).
+  VaeDecodeOptions vae;
 };
 
 // One stage of a run (the text encoder, each UNet step, the VAE decode), measured on its backend.
@@ -115,7 +118,7 @@ class TextToImagePipeline {
 // batch entry.
 HostTensor sdxl_time_ids(int width, int height, int64_t batch);
 
-// latents / scaling_factor → VAE → (x / 2 + 0.5) clamped → H×W×3.
-HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents);
+// latents / scaling_factor → VAE (in tiles of `tile` latents, 0: whole) → (x / 2 + 0.5) clamped → H×W×3.
+HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents, int tile = 0);
 
 }  // namespace websd

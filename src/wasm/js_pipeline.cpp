@@ -76,6 +76,11 @@ void JsPipeline::begin(const val& options, const val& on_step) {
   params.height = int_field(options, "height", 0);
   params.clip_skip = int_field(options, "clipSkip", 0);
   if (params.clip_skip < 0) throw Error("option 'clipSkip' must be 0 or more");
+  params.vae.tiling = bool_field(options, "vaeTiling", false);
+  params.vae.tile_size = int_field(options, "vaeTileSize", 0);
+  const double budget = number_field(options, "vaeMemoryBudgetMiB", 0);
+  if (!(budget >= 0)) throw Error("option 'vaeMemoryBudgetMiB' must be 0 or more");
+  params.vae.memory_budget = static_cast<int64_t>(budget * 1048576.0);
   select_scheduler(string_field(options, "scheduler", ""), string_field(options, "schedulerConfig", ""));
   on_step_ = on_step.typeOf().as<std::string>() == "function" ? on_step : val::undefined();
   params_ = std::move(params);

@@ -44,6 +44,12 @@ double number_field(const val& obj, const char* name, double fallback) {
   return obj[name].as<double>();
 }
 
+bool bool_field(const val& obj, const char* name, bool fallback) {
+  if (!has_field(obj, name)) return fallback;
+  if (obj[name].typeOf().as<std::string>() != "boolean") throw Error(std::string("option '") + name + "' must be true or false");
+  return obj[name].as<bool>();
+}
+
 int int_field(const val& obj, const char* name, int fallback) {
   const double v = number_field(obj, name, fallback);
   if (v != std::floor(v) || std::abs(v) > 1e9) throw Error(std::string("option '") + name + "' must be an integer");

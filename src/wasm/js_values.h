@@ -20,6 +20,7 @@ std::string string_field(const val& obj, const char* name, const std::string& fa
 double number_field(const val& obj, const char* name, double fallback);
 bool has_field(const val& obj, const char* name);
 int int_field(const val& obj, const char* name, int fallback);
+bool bool_field(const val& obj, const char* name, bool fallback);
 // A JS number (exact up to 2^53) or a BigInt, like the CLI's unsigned 64-bit seeds.
 uint64_t seed_field(const val& obj, const char* name, uint64_t fallback);
 

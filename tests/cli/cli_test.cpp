@@ -178,12 +178,12 @@ class WebgpuHandoff : public ::testing::Test {
 
 TEST_F(WebgpuHandoff, ForwardsTheFlagsAndTheExitCode) {
   CliRun r = websd_cli("generate --backend webgpu --model m --prompt 'a red circle' --negative-prompt '' --steps 3 --seed 9 "
-                       "--random-weights 5 -o out.png --report r.json",
+                       "--random-weights 5 --vae-tiling --vae-memory-budget 512 -o out.png --report r.json",
                        "WEBSD_NODE_CLI=" + script_);
   EXPECT_EQ(r.status, 3) << r.output;
   const nlohmann::json want = {"generate", "--model", "m", "--prompt", "a red circle", "--negative-prompt", "",
-                               "--steps", "3", "--seed", "9", "--backend", "webgpu", "--random-weights", "5",
-                               "--output", "out.png", "--report", "r.json"};
+                               "--steps", "3", "--seed", "9", "--vae-tiling", "--vae-memory-budget", "512",
+                               "--backend", "webgpu", "--random-weights", "5", "--output", "out.png", "--report", "r.json"};
   EXPECT_EQ(nlohmann::json::parse(r.output), want) << r.output;
 }
 
@@ -233,6 +233,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCall{"generate --model MODEL --prompt x --random-weights -1", "--random-weights"},
                       BadCall{"generate --model MODEL --prompt x --seed -1", "--seed"},
                       BadCall{"generate --model MODEL --prompt x --clip-skip -1", "--clip-skip"},
+                      BadCall{"generate --model MODEL --prompt x --vae-tile-size 6", "multiple of 4"},
+                      BadCall{"generate --model MODEL --prompt x --vae-memory-budget 0.001", "raise the budget"},
                       BadCall{"generate --model MODEL --prompt x --steps 1 --clip-skip 3", "clip skip 3"},
                       BadCall{"generate --model MODEL", "--prompt"}));
 

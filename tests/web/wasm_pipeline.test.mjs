@@ -235,3 +235,31 @@ test('clipSkip encodes the prompt from an earlier layer; out of range is an erro
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--clip-skip: '-1' is not an integer ≥ 0/);
 });
+
+test('vaeTileSize, vaeTiling and vaeMemoryBudgetMiB decode in tiles; bad values are errors', async () => {
+  const pipe = websd.loadPipeline(model);
+  try {
+    const options = { prompt: 'a red circle', steps: 1, cfgScale: 1 };
+    const plain = await pipe.generate(options);
+    const tiled = await pipe.generate({ ...options, vaeTileSize: 8 });
+    assert.deepEqual(tiled.latents.data, plain.latents.data);
+    assert.notDeepEqual(tiled.image.data, plain.image.data);
+    // tiny-sd15's VAE has sample_size 128: its own tiles cover the 16×16 latents, so whole.
+    assert.deepEqual((await pipe.generate({ ...options, vaeTiling: true })).image.data, plain.image.data);
+    assert.deepEqual((await pipe.generate({ ...options, vaeMemoryBudgetMiB: 4096 })).image.data, plain.image.data);
+    await assert.rejects(pipe.generate({ ...options, vaeMemoryBudgetMiB: 0.001 }), { message: /raise the budget/ });
+    await assert.rejects(pipe.generate({ ...options, vaeTileSize: 6 }), { message: /multiple of 4/ });
+    await assert.rejects(pipe.generate({ ...options, vaeTiling: 'yes' }), { message: "option 'vaeTiling' must be true or false" });
+    await assert.rejects(pipe.generate({ ...options, vaeMemoryBudgetMiB: -1 }), { message: "option 'vaeMemoryBudgetMiB' must be 0 or more" });
+  } finally {
+    pipe.dispose();
+  }
+  const out = path.join(work, 'tiled.safetensors');
+  execFileSync('node', [cli, 'generate', '--model', model, '--prompt', 'a red circle', '--steps', '1', '--cfg-scale', '1',
+    '--vae-tiling', '--vae-tile-size', '8', '-o', path.join(work, 'tiled.png'), '--save-tensors', out], { encoding: 'utf8' });
+  assert.equal(readSafetensors(out).image.shape.join('x'), '128x128x3');
+  const bad = spawnSync('node', [cli, 'generate', '--model', model, '--prompt', 'x', '-o', 'x.png', '--vae-memory-budget', 'lots'],
+    { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--vae-memory-budget: 'lots' is not a number/);
+});

@@ -18,6 +18,7 @@ const PRECISIONS = ['auto', 'f32'];
 const USAGE = `usage:
   websd-node.mjs generate --model DIR|FILE|URL [--config DIR] --prompt TEXT [--negative-prompt TEXT] [--steps N] [--cfg-scale G]
                  [--seed S] [--width W] [--height H] [--clip-skip N]
+                 [--vae-tiling] [--vae-tile-size N] [--vae-memory-budget MIB]
                  [--scheduler ${PRESETS.join('|')} | --scheduler-config FILE]
                  [--backend cpu|webgpu] [--precision auto|f32] [--profile] [--random-weights SEED] -o OUT.png
                  [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
@@ -31,7 +32,8 @@ const COMMANDS = {
       steps: { type: 'string' }, 'cfg-scale': { type: 'string' }, seed: { type: 'string' },
       width: { type: 'string' }, height: { type: 'string' }, 'clip-skip': { type: 'string' }, scheduler: { type: 'string' },
       'scheduler-config': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
-      profile: { type: 'boolean' },
+      profile: { type: 'boolean' }, 'vae-tiling': { type: 'boolean' }, 'vae-tile-size': { type: 'string' },
+      'vae-memory-budget': { type: 'string' },
       'random-weights': { type: 'string' }, output: { type: 'string', short: 'o' },
       'save-tensors': { type: 'string' }, report: { type: 'string' }, runs: { type: 'string' },
     },
@@ -86,6 +88,9 @@ function generateOptions(v) {
     width: v.width === undefined ? 0 : integer(v.width, '--width'),
     height: v.height === undefined ? 0 : integer(v.height, '--height'),
     clipSkip: v['clip-skip'] === undefined ? 0 : integer(v['clip-skip'], '--clip-skip', { min: 0 }),
+    vaeTiling: v['vae-tiling'] ?? false,
+    vaeTileSize: v['vae-tile-size'] === undefined ? 0 : integer(v['vae-tile-size'], '--vae-tile-size', { min: 1 }),
+    vaeMemoryBudgetMiB: v['vae-memory-budget'] === undefined ? 0 : number(v['vae-memory-budget'], '--vae-memory-budget'),
     scheduler: v.scheduler,
     schedulerConfig: v['scheduler-config'],
   };

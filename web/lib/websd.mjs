@@ -22,8 +22,10 @@
 // Tensors are plain { shape: number[], data: Float32Array } (copies, row-major). generate() takes
 // the native CLI's settings under camelCase names — prompt, negativePrompt (omitted: diffusers'
 // None), steps, cfgScale (omitted: 7.5, SDXL 5.0), seed (number or BigInt), width, height, clipSkip
-// (diffusers' clip_skip; 0 or omitted: none), scheduler (a preset name) or schedulerConfig (a path)
-// — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
+// (diffusers' clip_skip; 0 or omitted: none), scheduler (a preset name) or schedulerConfig (a path),
+// vaeTiling (true: decode in overlapping tiles as diffusers' enable_tiling()), vaeTileSize (latents
+// a tile side, a multiple of 4), vaeMemoryBudgetMiB (tile the decode only when its tensors would
+// need more) — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
 // (or null), pooledPromptEmbeds, negativePooledPromptEmbeds (SDXL's pooled text embeddings; null
 // for SD 1.x/2.x), timesteps, stages }, where stages is the per-stage report [{ name:
 // 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes, pipelines, compileMs }] (one

@@ -10,8 +10,12 @@ namespace websd {
 // The WebGPU backend's memory planner. A tensor's buffers come back here when its last Tensor
 // dies (its liveness ends), and the next request for the same size takes them instead of a new
 // allocation: after the first denoising step, the steps that follow (same shapes, same order)
-// allocate nothing. WebGPU runs a queue's work in order, so a buffer freed on the host can be
-// handed to the next kernel while earlier kernels that read it are still pending.
+// allocate nothing. With evict_idle set (Backend::Reuse::Once), a request that no pooled buffer
+// fits first gives back pooled buffers, the longest idle first, as many bytes as it needs; not in
+// the denoising loop, where evicting in the first step would make every later step reallocate.
+// WebGPU runs a queue's work in order, so a buffer freed on the host can be handed to the next
+// kernel (or destroyed: Dawn keeps it until the work that uses it is done) while earlier kernels
+// that read it are pending.
 class BufferPool {
  public:
   explicit BufferPool(std::shared_ptr<GpuHost> host) : host_(std::move(host)) {}
@@ -23,17 +27,29 @@ class BufferPool {
   void release(uint32_t id, uint64_t bytes) noexcept;
   // Gives the pooled (free) buffers back to the device.
   void trim() noexcept;
+  void set_evict_idle(bool evict) { evict_idle_ = evict; }
 
   GpuHost& host() { return *host_; }
   int64_t held_bytes() const { return held_; }    // every buffer, in use or pooled
   int64_t in_use_bytes() const { return in_use_; }
+  uint64_t buffers_created() const { return created_; }
   int64_t peak_held_bytes() const { return peak_; }
   void reset_peak() { peak_ = held_; }
 
  private:
   std::shared_ptr<GpuHost> host_;
-  std::multimap<uint64_t, uint32_t> free_;  // bytes → buffer
+  struct Idle {
+    uint32_t id;
+    uint64_t since;  // release order
+  };
+  void destroy(std::multimap<uint64_t, Idle>::iterator it) noexcept;
+
+  std::multimap<uint64_t, Idle> free_;  // bytes → buffer
+  std::map<uint64_t, uint64_t> idle_order_;  // release order → bytes, for the longest idle
+  uint64_t releases_ = 0;
   int64_t held_ = 0, in_use_ = 0, peak_ = 0;
+  uint64_t created_ = 0;
+  bool evict_idle_ = false;
 };
 
 }  // namespace websd

@@ -161,6 +161,7 @@ BackendStats WebGpuBackend::stats() const {
 void WebGpuBackend::reset_peak() { pool_->reset_peak(); }
 
 void WebGpuBackend::trim() { pool_->trim(); }
+void WebGpuBackend::set_reuse(Reuse reuse) { pool_->set_evict_idle(reuse == Reuse::Once); }
 
 Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
   check_upload(name(), shape, data.size());

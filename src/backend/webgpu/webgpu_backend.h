@@ -46,6 +46,7 @@ class WebGpuBackend : public Backend {
   BackendStats stats() const override;
   void reset_peak() override;
   void trim() override;
+  void set_reuse(Reuse reuse) override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;

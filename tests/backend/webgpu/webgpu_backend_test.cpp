@@ -115,6 +115,26 @@ TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
   EXPECT_TRUE(host->buffers.empty());  // the backend gives its pool back
 }
 
+// Reuse::Once: a new size takes the room of idle buffers (the longest idle first) instead of
+// adding to them; a size seen before still reuses its buffer.
+TEST(WebGpuBackend, ReuseOnceGivesIdleBuffersBackForNewSizes) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  gpu.set_reuse(Backend::Reuse::Once);
+  { Tensor a = gpu.upload({3}, std::vector<float>(3)); }
+  { Tensor b = gpu.upload({5}, std::vector<float>(5)); }
+  EXPECT_EQ(host->buffers.size(), 1u) << "the idle 12 bytes made room for the 20";
+  Tensor c = gpu.upload({5}, std::vector<float>(5));
+  EXPECT_EQ(host->buffers.size(), 1u) << "the same size reuses";
+  { Tensor d = gpu.upload({2}, std::vector<float>(2)); }
+  { Tensor e = gpu.upload({1}, std::vector<float>(1)); }
+  EXPECT_EQ(host->buffers.size(), 2u) << "live buffers stay; only idle ones go";
+  EXPECT_EQ(gpu.stats().live_bytes, 24);
+  gpu.set_reuse(Backend::Reuse::Repeating);
+  { Tensor f = gpu.upload({7}, std::vector<float>(7)); }
+  EXPECT_EQ(host->buffers.size(), 3u) << "repeating keeps every idle buffer";
+}
+
 TEST(WebGpuBackend, WeightsAreFloat16PairsInWords) {
   auto host = std::make_shared<FakeHost>();
   WebGpuBackend gpu(host);
