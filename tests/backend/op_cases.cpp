@@ -35,8 +35,6 @@ OpCase linear(Shape x, int64_t n, bool bias, std::string note = "") {
   if (bias) in.push_back({{n}, -1, 1, true});
   OpCase c{"linear", std::move(name), std::move(in),
            [bias](Backend& b, Inputs t) { return b.linear(t[0], t[1], bias ? &t[2] : nullptr); }, 1e-5, true, flops};
-  // Its grid is (column tiles, row tiles), not wrapped: a row count past 65535 tiles is no model's.
-  c.wrap = false;
   c.f16_tol = f16_product_tol(k, 1, 1);
   return c;
 }
@@ -120,6 +118,8 @@ std::vector<OpCase> make_cases() {
   c.push_back(linear({3, 37, 53}, 29, true));
   c.push_back(linear({3, 37, 53}, 29, false));
   c.push_back(linear({300, 129}, 65, false));
+  c.push_back(linear({1, 9, 53}, 300, true, " (thin tiles: 16 rows x 256 outputs)"));
+  c.push_back(linear({20, 37}, 130, false, " (tiles of 32 rows x 128 outputs)"));
   // Shapes the tensor-core kernels take (K and N whole 16s): ragged rows, column tiles of 4, 2, 1.
   c.push_back(linear({3, 97, 64}, 96, true));
   c.push_back(linear({2, 177, 48}, 48, false));

@@ -491,11 +491,11 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) 
   spec.w = view(w);
   if (b) spec.b = view(*b);
   spec.y = view(y);
-  const uint32_t gx = (spec.n + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
-  const uint32_t gy = (spec.m + wgsl::kMatmulTile - 1) / wgsl::kMatmulTile;
+  // Tiles numbered row by row over a grid wrapped at the device's width.
+  const uint32_t tiles = wgsl::matmul_tiles(spec);
+  spec.groups_x = grid_width(tiles);
   const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  // One workgroup per output tile: a gx × gy grid.
-  dispatch(p, {&x, &w, b, &y}, {}, gx * gy, gx, "linear");
+  dispatch(p, {&x, &w, b, &y}, {}, tiles, spec.groups_x, "linear");
   return y;
 }
 

@@ -15,6 +15,7 @@
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "support/expect_error.h"
 
 namespace websd {
 namespace {
@@ -216,8 +217,9 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   Tensor bias = gpu.upload(HostTensor({29}));
   Tensor y = gpu.linear(x, w, &bias);
   EXPECT_EQ(y.shape, (Shape{3, 37, 29}));
-  EXPECT_EQ(host->dispatches.back().x, 2u);  // ceil(29 / 16)
-  EXPECT_EQ(host->dispatches.back().y, 7u);  // ceil(111 / 16)
+  // Tiles of 64 of x's 111 rows × 64 of the 29 outputs: two.
+  EXPECT_EQ(host->dispatches.back().x, 2u);
+  EXPECT_EQ(host->dispatches.back().y, 1u);
   EXPECT_EQ(host->dispatches.back().bindings, 4u);
   gpu.linear(x, w, nullptr);
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
@@ -228,6 +230,12 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   mm.k = 53;
   mm.bias = true;
   EXPECT_NE(wgsl::matmul_source(mm).find("const K: u32 = 53u;"), std::string::npos);
+  EXPECT_EQ(wgsl::matmul_tiles(mm), 2u);
+  mm.m = 9;  // thin tiles of 16 rows × 256 outputs
+  EXPECT_EQ(wgsl::matmul_tiles(mm), 1u);
+  mm.m = 1u << 20;
+  mm.k = 1u << 13;
+  test::expect_error_naming([&] { wgsl::matmul_tiles(mm); }, {"linear", "32-bit indices"});
 }
 
 TEST(WebGpuBackend, AddChannelAndGegluShapesAndErrors) {
@@ -292,16 +300,6 @@ TEST(WebGpuBackend, LayoutOpsShapesGridsAndErrors) {
   EXPECT_THROW(wgsl::layout_source(bad), Error);
 }
 
-// Runs f, which must throw websd::Error with `needle` in its message.
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error, expected " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 // Products of whole 16s take the tensor cores where the device has them: a pack and a gemm dispatch
 // per range of rows, each with the range's first row as its uniform, and a reduce dispatch after the
@@ -414,7 +412,7 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   bad.k = 32;
   bad.n = 32;
   bad.pack_rows = 48;  // not a multiple of 64
-  expect_error([&] { wgsl::tensor_core_gemm_source(bad); }, "tensor-core linear: no kernel for K 32");
+  test::expect_error_naming([&] { wgsl::tensor_core_gemm_source(bad); }, {"tensor-core linear: no kernel for K 32"});
   EXPECT_FALSE(wgsl::tensor_core_gemm_fits(36, 320));
   EXPECT_FALSE(wgsl::tensor_core_gemm_fits(320, 8));
 }
@@ -439,13 +437,13 @@ TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
   EXPECT_EQ(gpu.stats().pipelines, 2u);
 
   Tensor w_bad = gpu.upload(HostTensor({29, 12, 3, 3}));
-  expect_error([&] { gpu.conv2d(x, w_bad, nullptr, {}); }, "webgpu backend: conv2d: weight [29, 12, 3, 3] does not match input");
+  test::expect_error_naming([&] { gpu.conv2d(x, w_bad, nullptr, {}); }, {"webgpu backend: conv2d: weight [29, 12, 3, 3] does not match input"});
   Tensor b_bad = gpu.upload(HostTensor({28}));
-  expect_error([&] { gpu.conv2d(x, w, &b_bad, {}); }, "conv2d: bias [28] does not match weight");
-  expect_error([&] { gpu.conv2d(x, w, nullptr, {0, 0, 0, 0, 0}); }, "conv2d: stride 0 must be positive");
-  expect_error([&] { gpu.conv2d(x, w, nullptr, {1, -1, 0, 0, 0}); }, "padding non-negative");
+  test::expect_error_naming([&] { gpu.conv2d(x, w, &b_bad, {}); }, {"conv2d: bias [28] does not match weight"});
+  test::expect_error_naming([&] { gpu.conv2d(x, w, nullptr, {0, 0, 0, 0, 0}); }, {"conv2d: stride 0 must be positive"});
+  test::expect_error_naming([&] { gpu.conv2d(x, w, nullptr, {1, -1, 0, 0, 0}); }, {"padding non-negative"});
   Tensor tiny = gpu.upload(HostTensor({1, 13, 2, 2}));
-  expect_error([&] { gpu.conv2d(tiny, w, nullptr, {}); }, "is larger than the padded input");
+  test::expect_error_naming([&] { gpu.conv2d(tiny, w, nullptr, {}); }, {"is larger than the padded input"});
 
   host->lim.max_workgroups_per_dimension = 3;
   WebGpuBackend narrow(host);
@@ -475,14 +473,14 @@ TEST(WebGpuBackend, AttentionChecksShapesAndWrapsItsGrid) {
   EXPECT_EQ(gpu.attention(gpu.upload(HostTensor({2, 0, 80})), kv, kv, 2, false).shape, (Shape{2, 0, 80}));
   EXPECT_EQ(host->dispatches.size(), dispatched);  // nothing to compute
 
-  expect_error([&] { gpu.attention(q, kv, kv, 0, false); }, "webgpu backend: attention: 0 heads");
-  expect_error([&] { gpu.attention(q, kv, kv, 3, false); }, "do not fit 3 heads");
-  expect_error([&] { gpu.attention(q, gpu.upload(HostTensor({1, 77, 80})), kv, 2, false); }, "do not fit 2 heads");
-  expect_error([&] { gpu.attention(q, kv, gpu.upload(HostTensor({2, 76, 80})), 2, false); }, "do not fit 2 heads");
+  test::expect_error_naming([&] { gpu.attention(q, kv, kv, 0, false); }, {"webgpu backend: attention: 0 heads"});
+  test::expect_error_naming([&] { gpu.attention(q, kv, kv, 3, false); }, {"do not fit 3 heads"});
+  test::expect_error_naming([&] { gpu.attention(q, gpu.upload(HostTensor({1, 77, 80})), kv, 2, false); }, {"do not fit 2 heads"});
+  test::expect_error_naming([&] { gpu.attention(q, kv, gpu.upload(HostTensor({2, 76, 80})), 2, false); }, {"do not fit 2 heads"});
   Tensor none = gpu.upload(HostTensor({2, 0, 80}));
-  expect_error([&] { gpu.attention(q, none, none, 2, false); }, "has no keys to attend to");
+  test::expect_error_naming([&] { gpu.attention(q, none, none, 2, false); }, {"has no keys to attend to"});
   Tensor wide = gpu.upload(HostTensor({1, 4, 2050}));
-  expect_error([&] { gpu.attention(wide, wide, wide, 2, false); }, "use more heads");
+  test::expect_error_naming([&] { gpu.attention(wide, wide, wide, 2, false); }, {"use more heads"});
 
   host->lim.max_workgroups_per_dimension = 3;
   WebGpuBackend narrow(host);

@@ -6,13 +6,13 @@
 
 namespace websd::wgsl {
 
-// Conv2d as an implicit GEMM: y [N, Cout, OH, OW] = w [Cout, Cin·kh·kw] · im2col(x) [Cin·kh·kw, N·OH·OW]
-// (+ bias [Cout]), x [N, Cin, H, W], where the im2col matrix is never stored: each workgroup gathers
-// the slice of it that its tile needs into workgroup memory. One workgroup of 256 invocations per
-// tile of `conv2d_tile_channels(spec)` output channels × 4096/that output pixels (pixels of every image of
-// the batch in one row, so small images still fill tiles), 4×4 outputs per invocation; sizes need
-// not be multiples of the tile. Padding below and right of the image is implied by out_h and out_w.
-// Bindings (as tensor_io lays them out): x, w, (bias), y.
+// Conv2d as an implicit GEMM on the float32 tiled GEMM (tiled_gemm.h): y [N, Cout, OH, OW] =
+// w [Cout, Cin·kh·kw] · im2col(x) [Cin·kh·kw, N·OH·OW] (+ bias [Cout]), x [N, Cin, H, W], where the
+// im2col matrix is never stored: each workgroup gathers the slice of it that its tile needs into
+// workgroup memory. Tiles of `conv2d_tile_channels(spec)` output channels × 4096/that output pixels
+// (pixels of every image of the batch in one row, so small images still fill tiles). Padding below
+// and right of the image is implied by out_h and out_w. Bindings (as tensor_io lays them out): x,
+// w, (bias), y.
 struct Conv2dSpec {
   uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
   uint32_t out_channels = 0, kernel_h = 0, kernel_w = 0, out_h = 0, out_w = 0;

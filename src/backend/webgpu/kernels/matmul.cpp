@@ -1,51 +1,43 @@
 #include "backend/webgpu/kernels/matmul.h"
 
+#include "backend/webgpu/kernels/tiled_gemm.h"
+#include "core/error.h"
+
 namespace websd::wgsl {
 namespace {
-std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
+
+TiledGemmSpec gemm(const MatmulSpec& s) {
+  // Indices are u32: x, w and y must each have fewer than 2^32 values.
+  if (uint64_t{s.m} * s.k > UINT32_MAX || uint64_t{s.n} * s.k > UINT32_MAX || uint64_t{s.m} * s.n > UINT32_MAX ||
+      s.groups_x == 0)
+    throw Error("webgpu backend: linear: no kernel for " + std::to_string(s.m) + " rows of " + std::to_string(s.k) +
+                " inputs and " + std::to_string(s.n) + " outputs (past 32-bit indices)");
+  return {s.m, s.n, s.k, Right::Rows, s.groups_x};
+}
+
 }  // namespace
 
+uint32_t matmul_tiles(const MatmulSpec& s) { return tiled_gemm_tiles(gemm(s)); }
+
 std::string matmul_key(const MatmulSpec& s) {
-  return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + (s.bias ? ":b" + view_key(s.b) : "") + ":" +
-         view_key(s.x) + ":" + view_key(s.w) + ":" + view_key(s.y);
+  return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + ":" +
+         std::to_string(s.groups_x) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.x) + ":" + view_key(s.w) +
+         ":" + view_key(s.y);
 }
 
 std::string matmul_source(const MatmulSpec& s) {
+  const TiledGemmSpec g = gemm(s);
   std::string src;
   uint32_t next = 0;
   src += bind_tensor("x", s.x, false, next);
   src += bind_tensor("w", s.w, false, next);
   if (s.bias) src += bind_tensor("bias", s.b, false, next);
   src += bind_tensor("y", s.y, true, next);
-  src += "const M: u32 = " + u32(s.m) + ";\nconst N: u32 = " + u32(s.n) + ";\nconst K: u32 = " + u32(s.k) + ";\n";
-  src += "const T: u32 = " + u32(kMatmulTile) + ";\n";
-  // Both tiles are stored [row][k] so the inner loop walks k in each; out-of-range elements are
-  // zero, which lets the loop run whole tiles past the edges of odd sizes.
-  src += R"(var<workgroup> xs: array<array<f32, T>, T>;
-var<workgroup> ws: array<array<f32, T>, T>;
-@compute @workgroup_size(T, T)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
-  let row = wg.y * T + l.y;
-  let col = wg.x * T + l.x;
-  let wrow = wg.x * T + l.y;
-  var acc = 0.0;
-  for (var k0 = 0u; k0 < K; k0 += T) {
-    let kk = k0 + l.x;
-    var xv = 0.0;
-    if (row < M && kk < K) { xv = load_x(row * K + kk); }
-    xs[l.y][l.x] = xv;
-    var wv = 0.0;
-    if (wrow < N && kk < K) { wv = load_w(wrow * K + kk); }
-    ws[l.y][l.x] = wv;
-    workgroupBarrier();
-    for (var j = 0u; j < T; j++) { acc += xs[l.y][j] * ws[l.x][j]; }
-    workgroupBarrier();
-  }
-  if (row < M && col < N) {
-)";
-  src += s.bias ? "    store_y(row * N + col, acc + load_bias(col));\n" : "    store_y(row * N + col, acc);\n";
-  src += "  }\n}\n";
-  return src;
+  src += "fn load_left(row: u32, k: u32) -> f32 { return load_x(row * K + k); }\n";
+  src += "fn load_right(row: u32, k: u32) -> f32 { return load_w(row * K + k); }\n";
+  src += std::string("fn write_c(m: u32, n: u32, v: f32) { store_y(m * N + n, v") + (s.bias ? " + load_bias(n)" : "") +
+         "); }\n";
+  return src + tiled_gemm_main(g);
 }
 
 }  // namespace websd::wgsl

@@ -6,16 +6,16 @@
 
 namespace websd::wgsl {
 
-// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]): PyTorch's Linear. Bindings: x, w, (bias), y.
-// One TILE×TILE workgroup per output tile; sizes need not be multiples of the tile.
+// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]): PyTorch's Linear, on the float32 tiled GEMM
+// (tiled_gemm.h) with x's rows as L and the weight's as R. Bindings: x, w, (bias), y.
 struct MatmulSpec {
   uint32_t m = 0, n = 0, k = 0;
   bool bias = false;
+  uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (matmul_tiles in all)
   TensorView x, w, b, y;
 };
 
-constexpr uint32_t kMatmulTile = 16;
-
+uint32_t matmul_tiles(const MatmulSpec& spec);
 std::string matmul_source(const MatmulSpec& spec);
 std::string matmul_key(const MatmulSpec& spec);
 
