@@ -78,7 +78,9 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   }
   const double seconds = run_seconds.back();
 
-  write_png(o.output, r.image);
+  GenerationParameters settings = r.parameters;
+  settings.model = model_label(o.model);
+  write_png(o.output, r.image, {{"parameters", format_parameters(settings)}});
   if (!o.save_tensors.empty()) {
     std::map<std::string, HostTensor> tensors = {{"image", r.image}, {"latents", r.latents}, {"prompt_embeds", r.prompt_embeds}};
     if (r.negative_prompt_embeds) tensors["negative_prompt_embeds"] = *r.negative_prompt_embeds;

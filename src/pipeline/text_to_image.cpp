@@ -156,6 +156,16 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   const bool guided = guidance > 1.0;
 
   GenerateResult result;
+  GenerationParameters& settings = result.parameters;
+  settings.prompt = params.prompt;
+  settings.negative_prompt = params.negative_prompt.value_or("");
+  settings.steps = params.steps;
+  describe_sampler(*scheduler_, settings);
+  settings.cfg_scale = guidance;
+  settings.seed = params.seed;
+  settings.width = width;
+  settings.height = height;
+  settings.clip_skip = params.clip_skip;
   PromptEmbeddings positive, negative;
   {
     StageTimer timer(be, result.stages, "text_encoder");

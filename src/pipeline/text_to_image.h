@@ -11,6 +11,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/unet.h"
 #include "pipeline/model_index.h"
+#include "pipeline/generation_parameters.h"
 #include "pipeline/model_source.h"
 #include "pipeline/prompt_encoder.h"
 #include "pipeline/vae_tiling.h"
@@ -58,6 +59,8 @@ struct GenerateResult {
   std::optional<HostTensor> negative_pooled_prompt_embeds;
   std::vector<double> timesteps;
   std::vector<StageReport> stages;  // in order; one unet_step per denoising step
+  // The settings that made the picture, for its PNG (the model's name is the caller's to add).
+  GenerationParameters parameters;
 };
 
 // Called after each denoising step with the step number (1-based), the total, and the latents.

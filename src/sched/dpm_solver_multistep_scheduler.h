@@ -20,6 +20,8 @@ class DpmSolverMultistepScheduler : public Scheduler {
   // The noise level at each timestep, then the one after the last step.
   const std::vector<float>& sigmas() const { return sigmas_; }
 
+  sched::SigmaSpacing sigma_spacing() const override { return sigma_spacing_; }
+
  private:
   enum class Algorithm { kDpmSolver, kDpmSolverPlusPlus, kSdeDpmSolverPlusPlus };
   // What the solver integrates: the data prediction x0 (DPM-Solver++) or the noise (DPM-Solver).

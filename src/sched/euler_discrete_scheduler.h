@@ -22,6 +22,8 @@ class EulerDiscreteScheduler : public Scheduler {
   // The noise level at each timestep, then the one after the last step.
   const std::vector<float>& sigmas() const { return sigmas_; }
 
+  sched::SigmaSpacing sigma_spacing() const override { return sigma_spacing_; }
+
  private:
   TrainSchedule train_;
   std::vector<float> training_sigmas_;

@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "io/config.h"
 #include "rng/torch_generator.h"
+#include "sched/sigma_schedule.h"
 
 namespace websd {
 
@@ -36,9 +37,12 @@ class Scheduler {
   // as diffusers' pipelines pass theirs to step(); it must outlive the steps.
   void set_generator(TorchGenerator* generator) { generator_ = generator; }
 
+  const std::string& name() const { return name_; }  // diffusers' class name
+  // How the sigmas are spaced (Karras, exponential); timesteps' own for schedulers without sigmas.
+  virtual sched::SigmaSpacing sigma_spacing() const { return sched::SigmaSpacing::kTimesteps; }
+
  protected:
   explicit Scheduler(std::string name) : name_(std::move(name)) {}
-  const std::string& name() const { return name_; }
   // Throws websd::Error unless set_timesteps ran and step_index is one of its steps.
   void check_step(size_t step_index) const;
   [[noreturn]] void fail(const std::string& what) const;

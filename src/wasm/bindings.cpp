@@ -11,7 +11,9 @@
 #include "io/safetensors.h"
 #include "pipeline/model_info.h"
 #include "tokenizer/clip_tokenizer.h"
+#include "pipeline/generation_parameters.h"
 #include "wasm/js_artifact_load.h"
+#include "wasm/js_parameters.h"
 #include "wasm/js_pipeline.h"
 #include "wasm/js_values.h"
 
@@ -46,15 +48,40 @@ std::string model_info(const std::string& path, const std::string& config) {
   return with_js_errors([&] { return describe_model(path, config); });
 }
 
-val encode_png_js(const val& image) {
+// parameters (optional): a picture's settings (js_parameters.h), written as AUTOMATIC1111's
+// "parameters" text, the same bytes as the native CLI's PNGs.
+PngText png_text(const val& parameters) {
+  if (parameters.isUndefined() || parameters.isNull()) return {};
+  return {{"parameters", format_parameters(parameters_from_js(parameters))}};
+}
+
+val encode_png_js(const val& image, const val& parameters) {
   return with_js_errors([&] {
-    const std::vector<uint8_t> png = encode_png(tensor_from_js(image, "image"));
+    const std::vector<uint8_t> png = encode_png(tensor_from_js(image, "image"), png_text(parameters));
     return val::global("Uint8Array").new_(emscripten::typed_memory_view(png.size(), png.data())).call<val>("slice");
   });
 }
 
-void write_png_js(const std::string& path, const val& image) {
-  with_js_errors([&] { write_png(path, tensor_from_js(image, "image")); });
+void write_png_js(const std::string& path, const val& image, const val& parameters) {
+  with_js_errors([&] { write_png(path, tensor_from_js(image, "image"), png_text(parameters)); });
+}
+
+std::string format_parameters_js(const val& parameters) {
+  return with_js_errors([&] { return format_parameters(parameters_from_js(parameters)); });
+}
+
+val parse_parameters_js(const std::string& text) {
+  return with_js_errors([&] { return parameters_to_js(parse_parameters(text)); });
+}
+
+// A PNG's "parameters" text (AUTOMATIC1111's), or null when it has none.
+val png_parameters_js(const val& bytes) {
+  return with_js_errors([&] {
+    const PngText text = read_png_text(emscripten::convertJSArrayToNumberVector<uint8_t>(bytes));
+    for (const auto& [keyword, value] : text)
+      if (keyword == "parameters") return val(value);
+    return val::null();
+  });
 }
 
 // tensors: {name: {shape, data}}, written as float32 by the same writer as the native CLI.
@@ -109,6 +136,10 @@ EMSCRIPTEN_BINDINGS(websd) {
   emscripten::function("modelInfo", &model_info);
   emscripten::function("encodePng", &encode_png_js);
   emscripten::function("writePng", &write_png_js);
+  emscripten::function("formatParameters", &format_parameters_js);
+  emscripten::function("parseParameters", &parse_parameters_js);
+  emscripten::function("pngParameters", &png_parameters_js);
+  emscripten::function("modelLabel", &model_label);
   emscripten::function("writeSafetensors", &write_safetensors_js);
 }
 

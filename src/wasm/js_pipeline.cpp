@@ -4,6 +4,7 @@
 #include "backend/webgpu/js_gpu_host.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
+#include "wasm/js_parameters.h"
 
 namespace websd::wasm {
 
@@ -47,6 +48,7 @@ val result_to_js(const GenerateResult& r) {
   const std::vector<float> timesteps(r.timesteps.begin(), r.timesteps.end());
   out.set("timesteps", tensor_to_js(HostTensor({static_cast<int64_t>(timesteps.size())}, timesteps)));
   out.set("stages", stages_to_js(r.stages));
+  out.set("parameters", parameters_to_js(r.parameters));
   return out;
 }
 

@@ -80,6 +80,13 @@ TEST(Cli, GenerateReproducesDiffusersGolden) {
   const HostTensor decoded = read_png(png);
   EXPECT_EQ(decoded.shape, (Shape{128, 128, 3}));
   EXPECT_LE(test::compare(decoded.data, got.read("image").data).max_abs, 0.5 / 255 + 1e-6);
+  // The settings in AUTOMATIC1111's form; an empty negative prompt is left out, as it does.
+  std::ifstream file(png, std::ios::binary);
+  const PngText text = read_png_text(std::vector<uint8_t>(std::istreambuf_iterator<char>(file), {}));
+  ASSERT_EQ(text.size(), 1u);
+  EXPECT_EQ(text[0].first, "parameters");
+  EXPECT_EQ(text[0].second, spec["prompt"].get<std::string>() +
+                                "\nSteps: 10, Sampler: PLMS, CFG scale: 7.5, Seed: 0, Size: 128x128, Model: model");
   std::filesystem::remove(png);
   std::filesystem::remove(tensors);
 }

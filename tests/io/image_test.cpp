@@ -27,7 +27,42 @@ TEST(Image, RoundsLikeDiffusersAndRoundTripsThroughPng) {
   std::filesystem::remove(path);
 }
 
+// Text chunks sit after IHDR with valid CRCs (stb_image, which checks nothing of them, and a
+// decoder that does, zlib-free: the CRC of every chunk is recomputed here), and read back.
+TEST(Image, PngTextChunksRoundTrip) {
+  HostTensor img({4, 5, 3});
+  for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = static_cast<float>(i % 7) / 6.0f;
+  const PngText text = {{"parameters", "a cat\nSteps: 2, Sampler: Euler, CFG scale: 7"}, {"Comment", "café ☕"}};
+  const std::vector<uint8_t> png = encode_png(img, text);
+  EXPECT_EQ(read_png_text(png), text);
+  EXPECT_EQ(std::string(png.begin() + 37, png.begin() + 41), "tEXt");  // after the signature and IHDR
+  // Every chunk's CRC-32 (the standard polynomial, bit by bit).
+  for (size_t at = 8; at < png.size();) {
+    const uint32_t n = uint32_t{png[at]} << 24 | uint32_t{png[at + 1]} << 16 | uint32_t{png[at + 2]} << 8 | png[at + 3];
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = at + 4; i < at + 8 + n; ++i) {
+      crc ^= png[i];
+      for (int b = 0; b < 8; ++b) crc = crc >> 1 ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    const size_t c = at + 8 + n;
+    EXPECT_EQ(~crc, uint32_t{png[c]} << 24 | uint32_t{png[c + 1]} << 16 | uint32_t{png[c + 2]} << 8 | png[c + 3]) << at;
+    at = c + 4;
+  }
+  const std::string path = (std::filesystem::temp_directory_path() / "websd_image_text_test.png").string();
+  write_png(path, img, text);
+  const HostTensor back = read_png(path);
+  const std::vector<uint8_t> rgb = to_rgb8(img);
+  for (size_t i = 0; i < rgb.size(); ++i) EXPECT_EQ(back.data[i], rgb[i] / 255.0f);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(read_png_text(encode_png(img)).empty());
+}
+
 TEST(Image, Errors) {
+  EXPECT_THROW(read_png_text({1, 2, 3}), Error);
+  std::vector<uint8_t> cut = encode_png(HostTensor({1, 1, 3}), {{"k", "v"}});
+  cut.resize(40);
+  EXPECT_THROW(read_png_text(cut), Error);
+  EXPECT_THROW(encode_png(HostTensor({1, 1, 3}), {{"", "v"}}), Error);
   EXPECT_THROW(to_rgb8(HostTensor({2, 2})), Error);
   EXPECT_THROW(write_png("/nonexistent/dir/x.png", HostTensor({1, 1, 3})), Error);
   EXPECT_THROW(read_png("/nonexistent.png"), Error);

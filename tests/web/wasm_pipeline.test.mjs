@@ -263,3 +263,46 @@ test('vaeTileSize, vaeTiling and vaeMemoryBudgetMiB decode in tiles; bad values 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--vae-memory-budget: 'lots' is not a number/);
 });
+
+test('PNGs carry the settings as AUTOMATIC1111 parameters, the same text as the native CLI writes', async () => {
+  const out = path.join(work, 'params.png');
+  execFileSync('node', [cli, 'generate', '--model', model, '--prompt', 'a red circle, big', '--negative-prompt', 'blurry',
+    '--steps', '2', '--cfg-scale', '6.5', '--seed', '7', '--scheduler', 'dpm++2m-karras', '--clip-skip', '1', '-o', out],
+  { encoding: 'utf8' });
+  const text = websd.pngParameters(readFileSync(out));
+  assert.equal(text, 'a red circle, big\nNegative prompt: blurry\nSteps: 2, Sampler: DPM++ 2M, Schedule type: Karras, ' +
+    'CFG scale: 6.5, Seed: 7, Size: 128x128, Model: model, Clip skip: 2');
+  assert.deepEqual(websd.parseParameters(text), {
+    prompt: 'a red circle, big', negativePrompt: 'blurry', steps: 2, sampler: 'DPM++ 2M', scheduleType: 'Karras',
+    cfgScale: 6.5, seed: 7, width: 128, height: 128, clipSkip: 1, model: 'model',
+  });
+  const pipe = websd.loadPipeline(model);
+  try {
+    const r = await pipe.generate({ prompt: 'a red circle', steps: 1, cfgScale: 1, seed: 2n ** 60n });
+    assert.equal(r.parameters.seed, 2n ** 60n);
+    assert.equal(r.parameters.sampler, 'PLMS');
+    const png = websd.encodePng(r.image, { ...r.parameters, model: websd.modelLabel(model) });
+    assert.equal(websd.pngParameters(png), websd.formatParameters({ ...r.parameters, model: 'model' }));
+    assert.equal(websd.pngParameters(websd.encodePng(r.image)), null);
+  } finally {
+    pipe.dispose();
+  }
+  assert.throws(() => websd.parseParameters('just a prompt'), { message: /no settings line/ });
+  assert.throws(() => websd.pngParameters(new Uint8Array([1, 2, 3])), { message: 'image: not a PNG file' });
+});
+
+test('an unknown option is an error naming the nearest known one', async () => {
+  assert.throws(() => websd.loadPipeline(model, { backnd: 'cpu' }),
+    { name: 'TypeError', message: "loadPipeline: unknown option 'backnd' (did you mean 'backend'?)" });
+  await assert.rejects(websd.loadModel(model, { onprogress: () => {} }),
+    { message: "loadModel: unknown option 'onprogress' (did you mean 'onProgress'?)" });
+  const pipe = websd.loadPipeline(model);
+  try {
+    await assert.rejects(pipe.generate({ prompt: 'x', stpes: 2 }),
+      { name: 'TypeError', message: "generate: unknown option 'stpes' (did you mean 'steps'?)" });
+    await assert.rejects(pipe.generate({ prompt: 'x', guidance: 7 }), { message: /unknown option 'guidance'/ });
+    await assert.rejects(pipe.generate('x'), { message: 'generate: options must be an object' });
+  } finally {
+    pipe.dispose();
+  }
+});

@@ -124,7 +124,7 @@ async function generate(v) {
       if (v.profile) profile = await gpuHost.profile();
     }
     const seconds = runSeconds.at(-1);
-    websd.writePng(v.output, r.image);
+    websd.writePng(v.output, r.image, { ...r.parameters, model: websd.modelLabel(v.model) });
     if (v['save-tensors'] !== undefined) {
       const tensors = { image: r.image, latents: r.latents, prompt_embeds: r.promptEmbeds, timesteps: r.timesteps };
       if (r.negativePromptEmbeds) tensors.negative_prompt_embeds = r.negativePromptEmbeds;

@@ -27,7 +27,7 @@
 // a tile side, a multiple of 4), vaeMemoryBudgetMiB (tile the decode only when its tensors would
 // need more) — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
 // (or null), pooledPromptEmbeds, negativePooledPromptEmbeds (SDXL's pooled text embeddings; null
-// for SD 1.x/2.x), timesteps, stages }, where stages is the per-stage report [{ name:
+// for SD 1.x/2.x), timesteps, stages, parameters (the settings, see formatParameters) }, where stages is the per-stage report [{ name:
 // 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes, pipelines, compileMs }] (one
 // unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included;
 // pipelines: GPU kernels compiled in the stage, on their first use, and compileMs its share of ms). loadPipeline()
@@ -56,6 +56,35 @@ import { isNode } from './runtime.mjs';
 export { isCached, purge } from './model_cache.mjs';
 
 const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../build-wasm/web/websd_web.mjs';
+
+// The options each call takes: a name not here is a typo or a misunderstanding, never ignored.
+const GENERATE_OPTIONS = ['prompt', 'negativePrompt', 'steps', 'cfgScale', 'seed', 'width', 'height', 'clipSkip',
+  'scheduler', 'schedulerConfig', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB'];
+const LOAD_PIPELINE_OPTIONS = ['backend', 'gpuHost', 'randomWeights', 'config'];
+const LOAD_MODEL_OPTIONS = ['backend', 'gpuHost', 'cache', 'fetch', 'onProgress', 'maxBytesInFlight', 'maxConcurrent'];
+
+// Edits (insertions, deletions, substitutions) between two names.
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+// Throws naming the first unknown option of `what` and the nearest known one.
+export function checkOptions(options, known, what) {
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object') throw new TypeError(`${what}: options must be an object`);
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const nearest = known.reduce((best, k) => (distance(name, k) < distance(name, best) ? k : best));
+    throw new TypeError(`${what}: unknown option '${name}' (did you mean '${nearest}'?)`);
+  }
+}
 
 export async function loadWebsd({ moduleUrl = new URL(defaultModule, import.meta.url) } = {}) {
   const url = new URL(moduleUrl, import.meta.url);
@@ -93,19 +122,23 @@ class Websd {
 
   // backend: 'cpu' or 'webgpu' (then gpuHost: an initialised createGpuHost()); randomWeights: a
   // seed (number or BigInt) to build the models from their configs with random weights.
-  loadPipeline(modelDir, { backend = 'cpu', gpuHost, randomWeights, config } = {}) {
+  loadPipeline(modelDir, options = {}) {
+    checkOptions(options, LOAD_PIPELINE_OPTIONS, 'loadPipeline');
+    const { backend = 'cpu', gpuHost, randomWeights, config } = options ?? {};
     const usesGpu = backend === 'webgpu';
     if (usesGpu) this.installGpuHost(gpuHost);
-    const options = {};
-    if (randomWeights !== undefined) options.randomWeights = randomWeights;
-    if (config !== undefined) options.config = config;
-    const handle = this.module.Pipeline.load(modelDir, backend, options);
+    const engineOptions = {};
+    if (randomWeights !== undefined) engineOptions.randomWeights = randomWeights;
+    if (config !== undefined) engineOptions.config = config;
+    const handle = this.module.Pipeline.load(modelDir, backend, engineOptions);
     if (usesGpu) this.gpuHostUsers++;
     return new Pipeline(this, handle, usesGpu);
   }
 
   // An artifact model from a URL (or in Node a local folder): see the header.
-  async loadModel(model, { backend = 'cpu', gpuHost, ...options } = {}) {
+  async loadModel(model, allOptions = {}) {
+    checkOptions(allOptions, LOAD_MODEL_OPTIONS, 'loadModel');
+    const { backend = 'cpu', gpuHost, ...options } = allOptions ?? {};
     const usesGpu = backend === 'webgpu';
     if (usesGpu) this.installGpuHost(gpuHost);
     const { handle, info, release } = await loadArtifactModel(this.module, model, { backend, gpuHost, ...options });
@@ -143,12 +176,33 @@ class Websd {
     return this.module.tokenize(tokenizerDir, text, padToken);
   }
 
-  encodePng(image) {
-    return this.module.encodePng(image);
+  // parameters (optional): a result's parameters, with `model` set, written into the PNG as
+  // AUTOMATIC1111's "parameters" text (the same bytes as the native CLI's).
+  encodePng(image, parameters = null) {
+    return this.module.encodePng(image, parameters);
   }
 
-  writePng(path, image) {
-    this.module.writePng(path, image);
+  writePng(path, image, parameters = null) {
+    this.module.writePng(path, image, parameters);
+  }
+
+  // AUTOMATIC1111's "parameters" text ⇄ { prompt, negativePrompt, steps, sampler, scheduleType,
+  // cfgScale, seed, width, height, clipSkip, model }; pngParameters(bytes) reads it from a PNG
+  // (null if absent); modelLabel(path or URL) is the name a model goes by there.
+  formatParameters(parameters) {
+    return this.module.formatParameters(parameters);
+  }
+
+  parseParameters(text) {
+    return this.module.parseParameters(text);
+  }
+
+  pngParameters(bytes) {
+    return this.module.pngParameters(bytes);
+  }
+
+  modelLabel(model) {
+    return this.module.modelLabel(model);
   }
 
   // tensors: { name: { shape, data } }, written as float32 safetensors.
@@ -178,6 +232,11 @@ class Pipeline {
   // A Promise of the result (see the header). The options are checked when the run starts.
   generate(options, onStep) {
     if (!this.handle) return Promise.reject(new Error('the pipeline has been disposed'));
+    try {
+      checkOptions(options, GENERATE_OPTIONS, 'generate');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.pending++;
     const run = this.websd.serialize(() => this.run(options ?? {}, onStep));
     return run.finally(() => this.pending--);
