@@ -306,3 +306,28 @@ test('an unknown option is an error naming the nearest known one', async () => {
     pipe.dispose();
   }
 });
+
+test('signal cancels a run at the end of its step, and the next one runs; onStep gets each step time', async () => {
+  const pipe = websd.loadPipeline(model);
+  try {
+    const options = { prompt: 'a red circle', steps: 4, cfgScale: 1 };
+    const controller = new AbortController();
+    const seen = [];
+    await assert.rejects(pipe.generate({ ...options, signal: controller.signal }, (step, total, { ms }) => {
+      seen.push(step);
+      assert.ok(ms >= 0 && Number.isFinite(ms));
+      if (step === 1) controller.abort();
+    }), { name: 'AbortError' });
+    assert.deepEqual(seen, [1], 'no step after the abort');
+    // Aborted before its turn: never starts.
+    const queued = new AbortController();
+    const first = pipe.generate(options);
+    const second = pipe.generate({ ...options, signal: queued.signal }, () => assert.fail('must not run'));
+    queued.abort(new Error('changed my mind'));
+    await assert.rejects(second, { message: 'changed my mind' });
+    const done = await first;
+    assert.deepEqual((await pipe.generate(options)).image.data, done.image.data);
+  } finally {
+    pipe.dispose();
+  }
+});

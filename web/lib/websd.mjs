@@ -31,8 +31,10 @@
 // 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes, pipelines, compileMs }] (one
 // unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included;
 // pipelines: GPU kernels compiled in the stage, on their first use, and compileMs its share of ms). loadPipeline()
-// is synchronous and throws on a bad folder or backend. onStep(step, total) is called after each
-// step; if it throws, the run stops and generate rejects with that error. Any other failure rejects
+// is synchronous and throws on a bad folder or backend. onStep(step, total, { ms }) is called after
+// each step (ms: that step's time); if it throws, the run stops and generate rejects with that
+// error. signal (an AbortSignal) cancels: an aborted run stops at the end of its step, a queued
+// one never starts, and generate rejects with the signal's reason. Any other failure rejects
 // with an Error carrying websd's one-line message. The CPU backend computes on the calling thread
 // between awaits (in a page, use a worker); one generation runs at a time per module, later calls
 // wait their turn.
@@ -59,7 +61,7 @@ const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../bu
 
 // The options each call takes: a name not here is a typo or a misunderstanding, never ignored.
 const GENERATE_OPTIONS = ['prompt', 'negativePrompt', 'steps', 'cfgScale', 'seed', 'width', 'height', 'clipSkip',
-  'scheduler', 'schedulerConfig', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB'];
+  'scheduler', 'schedulerConfig', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB', 'signal'];
 const LOAD_PIPELINE_OPTIONS = ['backend', 'gpuHost', 'randomWeights', 'config'];
 const LOAD_MODEL_OPTIONS = ['backend', 'gpuHost', 'cache', 'fetch', 'onProgress', 'maxBytesInFlight', 'maxConcurrent'];
 
@@ -243,13 +245,23 @@ class Pipeline {
   }
 
   async run(options, onStep) {
+    const { signal, ...engineOptions } = options;
+    signal?.throwIfAborted();
     // The module calls the wrapper, never the user's function: an exception must not unwind
-    // through C++ frames, so it is kept here and the wrapper's false stops the run.
+    // through C++ frames, so it is kept here and the wrapper's false stops the run (so does an
+    // aborted signal, at the end of the step under way).
     let stepError = null;
-    const step = typeof onStep === 'function'
+    let stepStart = performance.now();
+    const step = typeof onStep === 'function' || signal
       ? (s, total) => {
+        if (signal?.aborted) {
+          stepError = signal.reason;
+          return false;
+        }
+        const now = performance.now();
         try {
-          onStep(s, total);
+          if (typeof onStep === 'function') onStep(s, total, { ms: now - stepStart });
+          stepStart = now;
           return true;
         } catch (e) {
           stepError = e;
@@ -257,7 +269,7 @@ class Pipeline {
         }
       }
       : null;
-    this.handle.begin(options, step);
+    this.handle.begin(engineOptions, step);
     await this.websd.module.ccall('websd_pipeline_run', null, ['number'], [this.handle.address()], { async: true });
     try {
       return this.handle.finish();
