@@ -11,5 +11,6 @@ Runner add_tokenize_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
 Runner add_info_command(CLI::App& app);
 Runner add_convert_command(CLI::App& app);
+Runner add_serve_command(CLI::App& app);
 
 }  // namespace websd::cli

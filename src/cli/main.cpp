@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(websd::cli::add_bench_command);
   add(websd::cli::add_info_command);
   add(websd::cli::add_convert_command);
+  add(websd::cli::add_serve_command);
 
   try {
     app.parse(argc, argv);

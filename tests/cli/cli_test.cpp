@@ -194,6 +194,14 @@ TEST_F(WebgpuHandoff, ForwardsTheFlagsAndTheExitCode) {
   EXPECT_EQ(nlohmann::json::parse(r.output), want) << r.output;
 }
 
+TEST_F(WebgpuHandoff, ServeRunsInTheNodeCli) {
+  CliRun r = websd_cli("serve dist --port 9000", "WEBSD_NODE_CLI=" + script_);
+  EXPECT_EQ(r.status, 3) << r.output;
+  const nlohmann::json want = {"serve", "dist", "--port", "9000", "--host", "127.0.0.1"};
+  EXPECT_EQ(nlohmann::json::parse(r.output), want) << r.output;
+  EXPECT_EQ(websd_cli("serve dist --port 70000", "WEBSD_NODE_CLI=" + script_).status, 2);
+}
+
 TEST_F(WebgpuHandoff, NamesWhatIsMissing) {
   const std::string args = "generate --backend webgpu --model m --prompt x -o out.png";
   CliRun no_script = websd_cli(args, "WEBSD_NODE_CLI=" + checkout_ + "/nope.mjs");

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-// The native `websd` CLI's generate, tokenize and info, run by the WebAssembly build under Node: same
+// The native `websd` CLI's generate, tokenize, info and serve, run by the WebAssembly build under Node: same
 // flags, same outputs (PNG, --save-tensors and --report written the same way, the same per-stage
 // report line), same exit codes (2 for a bad command line, 1 for an error). `--backend webgpu`
 // runs on Dawn (the npm package `webgpu`); WEBSD_SWIFTSHADER=1 picks SwiftShader's CPU Vulkan. The
 // native CLI hands `generate --backend webgpu` to this script.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { loadWebsd } from '../lib/websd.mjs';
 import { formatProfile, formatRuns, formatStages, stagesJson } from './stage_report.mjs';
+import { serveStatic } from './static_server.mjs';
 
 const PRESETS = ['pndm', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-karras', 'ddim', 'lcm'];
 const BACKENDS = ['cpu', 'webgpu'];
@@ -23,7 +26,8 @@ const USAGE = `usage:
                  [--backend cpu|webgpu] [--precision auto|f32] [--profile] [--random-weights SEED] -o OUT.png
                  [--save-tensors OUT.safetensors] [--report STAGES.json] [--runs N]
   websd-node.mjs tokenize --tokenizer DIR [--pad-token TOKEN] TEXT
-  websd-node.mjs info --model DIR|FILE [--config DIR]`;
+  websd-node.mjs info --model DIR|FILE [--config DIR]
+  websd-node.mjs serve DIST [--port N] [--host ADDRESS]`;
 
 const COMMANDS = {
   generate: {
@@ -50,6 +54,12 @@ const COMMANDS = {
     options: { model: { type: 'string' }, config: { type: 'string' } },
     required: ['model'],
     run: info,
+  },
+  serve: {
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+    required: [],
+    positionals: 1,
+    run: serve,
   },
 };
 
@@ -194,6 +204,42 @@ async function info(v) {
 async function tokenize(v, [text]) {
   const websd = await loadWebsd();
   console.log(`[${websd.tokenize(v.tokenizer, text, { padToken: v['pad-token'] ?? '' }).join(', ')}]`);
+}
+
+// The page (web/page) with the WebAssembly build it loads, and DIST's artifact models under
+// /models/ (listed at /models.json for the page's model picker), until interrupted.
+async function serve(v, [dist]) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  if (!existsSync(dist) || !statSync(dist).isDirectory()) throw new Error(`${dist}: no such folder (the artifact models to serve)`);
+  if (!existsSync(path.join(root, 'build-wasm/web/websd_web.mjs')))
+    throw new Error(`the page's WebAssembly build is missing: run \`make wasm\` in ${root}`);
+  const port = v.port === undefined ? 8080 : integer(v.port, '--port', { min: 0 });
+  const models = async () => ({ type: 'application/json', body: JSON.stringify(await listModels(dist), null, 1) });
+  const page = async () => ({ type: 'text/html; charset=utf-8',
+    body: '<!doctype html><meta http-equiv="refresh" content="0; url=/web/page/"><a href="/web/page/">websd</a>\n' });
+  const server = await serveStatic({ '/web/': path.join(root, 'web'), '/build-wasm/web/': path.join(root, 'build-wasm/web'),
+    '/models/': dist }, { host: v.host ?? '127.0.0.1', port, routes: { '/': page, '/models.json': models } });
+  const list = await listModels(dist);
+  console.log(`serving ${server.url}/ (the page; ${list.length} model(s) from ${dist} under ${server.url}/models/)`);
+  for (const m of list) console.log(`  ${m.name}: ${server.url}${m.url}`);
+}
+
+// Every artifact folder (a model.json) in dist or one level below: name, URL path, family, size.
+async function listModels(dist) {
+  const found = [];
+  const look = async (rel, depth) => {
+    const dir = path.join(dist, rel);
+    if (existsSync(path.join(dir, 'model.json'))) {
+      const m = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+      found.push({ name: rel, url: `/models/${rel}/`, family: m.family, width: m.default_width, height: m.default_height });
+      return;
+    }
+    if (depth === 2) return;
+    for (const e of await readdir(dir, { withFileTypes: true }))
+      if (e.isDirectory() && !e.name.startsWith('.')) await look(rel ? `${rel}/${e.name}` : e.name, depth + 1);
+  };
+  await look('', 0);
+  return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function parse(argv) {

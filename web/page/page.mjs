@@ -13,6 +13,17 @@ const params = new URLSearchParams(location.search);
 // the repository next to web/.
 $('model').value = params.get('model') ?? new URL('../../build/artifacts/tiny-shapes/', location.href).href;
 if (params.has('backend')) $('backend').value = params.get('backend');
+// Under `websd serve DIST`, the models it serves (/models.json) are offered in the model field,
+// the first one chosen unless the URL names another.
+fetch(new URL('/models.json', location.href)).then((r) => (r.ok ? r.json() : [])).then((models) => {
+  for (const m of models) {
+    const option = document.createElement('option');
+    option.value = new URL(m.url, location.href).href;
+    option.label = `${m.name} (${m.family}, ${m.width}×${m.height})`;
+    $('models').append(option);
+  }
+  if (models.length && !params.has('model')) $('model').value = new URL(models[0].url, location.href).href;
+}).catch(() => {});
 const moduleUrl = params.get('module') ?? undefined;  // undefined: websd.mjs's default build
 
 let worker = null;

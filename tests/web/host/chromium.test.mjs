@@ -7,14 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { launchChromium, pageLogs } from './headless_chromium.mjs';
-import { serveStatic } from './static_server.mjs';
+import { serveStatic } from '../../../web/cli/static_server.mjs';
 import { M, K, N, dyadic, matmulRef } from './kernels.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 let server, chrome, context;
 
 before(async () => {
-  server = await serveStatic(ROOT, ['web', 'tests/web']);
+  server = await serveStatic({ '/web/': path.join(ROOT, 'web'), '/tests/web/': path.join(ROOT, 'tests/web') });
   chrome = await launchChromium();
   context = chrome.context;
 });

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
-import { serveStatic } from '../host/static_server.mjs';
+import { serveStatic } from '../../../web/cli/static_server.mjs';
 import { serveArtifacts } from '../artifact_server.mjs';
 import { diff } from '../safetensors.mjs';
 import { imageWithinLimits } from '../tolerances.mjs';
@@ -42,7 +42,7 @@ before(async () => {
   } finally {
     pipe.dispose();
   }
-  server = await serveStatic(ROOT, ['web', ARTIFACTS, `${WASM_BUILD}/web`]);
+  server = await serveStatic(Object.fromEntries(['web', ARTIFACTS, `${WASM_BUILD}/web`].map((f) => [`/${f}/`, path.join(ROOT, f)])));
   chrome = await launchChromium();
   context = chrome.context;
 });
