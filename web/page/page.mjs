@@ -109,16 +109,60 @@ const handlers = {
     $('progress').value = step;
     $('status').textContent = `step ${step}/${total} (${formatMs(ms)})`;
   },
-  done: ({ backend, image, timings, stages, model }) => {
+  done: ({ backend, image, png, parameters, timings, stages, model }) => {
     draw(image);
+    offerPng(png, parameters);
     showTimings(timings, stages);
     const source = model ? `; model: ${model.downloaded} files downloaded, ${model.cached} from the cache` : '';
     $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend${source}`;
     Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, error: null });
     setState('done');
   },
+  settings: ({ parameters }) => restore(parameters),
   error: ({ message }) => fail(message),
 };
+
+// The picture as a PNG carrying its settings, behind the Download link.
+function offerPng(png, parameters) {
+  const link = $('save');
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  link.download = `websd-${parameters.seed}.png`;
+  link.hidden = false;
+  window.websdPage.parameters = parameters;
+}
+
+// A dropped PNG's settings into the form (AUTOMATIC1111's sampler names mapped to websd's).
+document.addEventListener('dragover', (event) => event.preventDefault());
+document.addEventListener('drop', async (event) => {
+  event.preventDefault();
+  const file = event.dataTransfer?.files?.[0];
+  if (!file) return;
+  worker ??= startWorker();
+  const bytes = await file.arrayBuffer();
+  worker.postMessage({ type: 'read-png', moduleUrl, bytes }, [bytes]);
+});
+
+const SCHEDULERS = { 'PLMS': 'pndm', 'DPM++ 2M': 'dpm++2m', 'DPM++ 2M/Karras': 'dpm++2m-karras', 'Euler': 'euler',
+  'Euler/Karras': 'euler-karras', 'DDIM': 'ddim', 'LCM': 'lcm' };
+
+function restore(p) {
+  if (!p) {
+    fail('that picture carries no settings (no "parameters" text in the PNG)');
+    return;
+  }
+  $('prompt').value = p.prompt;
+  $('negative').value = p.negativePrompt;
+  $('steps').value = String(p.steps);
+  $('guidance').value = String(p.cfgScale);
+  $('seed').value = String(p.seed);
+  const scheduler = SCHEDULERS[p.scheduleType ? `${p.sampler}/${p.scheduleType}` : p.sampler];
+  $('scheduler').value = scheduler ?? '';
+  const unknown = scheduler === undefined ? ` (its sampler ${p.sampler} is not one websd has: the model's own is chosen)` : '';
+  $('notice').textContent = `settings taken from the picture${unknown}`;
+  $('notice').hidden = false;
+  window.websdPage.restored = p;
+}
 
 function fail(message) {
   $('error').textContent = message;

@@ -6,9 +6,12 @@
 // backend calls the host synchronously from inside wasm.
 //
 // Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
+//               | { type: 'read-png', moduleUrl?, bytes } (a dropped picture's settings)
 // Messages out: { type: 'status', text } | { type: 'notice', text } | { type: 'progress', step, total, ms }
 //               | { type: 'download', loaded, total, file, fromCache } (the model's bytes so far)
-//               | { type: 'done', backend, image, timings, stages, model } | { type: 'error', message }
+//               | { type: 'done', backend, image, png, parameters, timings, stages, model }
+//                 (png: the picture with its settings as AUTOMATIC1111's `parameters` text)
+//               | { type: 'settings', parameters } (null: the PNG has none) | { type: 'error', message }
 
 import { loadWebsd } from '../lib/websd.mjs';
 import { createGpuHost } from '../host/gpu_host.mjs';
@@ -26,8 +29,9 @@ const SOFTWARE_READ_TIMEOUT_MS = 600_000;
 // One request at a time: the module is not reentrant, and a second click while one runs waits.
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
-  if (data?.type !== 'generate') return;
-  queue = queue.then(() => run(data)).catch((e) => {
+  const task = { generate: run, 'read-png': readPng }[data?.type];
+  if (!task) return;
+  queue = queue.then(() => task(data)).catch((e) => {
     // Whatever failed may have left the pipeline or the GPU device unusable: start afresh next time.
     drop();
     post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
@@ -36,6 +40,20 @@ self.onmessage = ({ data }) => {
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 const status = (text) => post({ type: 'status', text });
+
+function engine(moduleUrl) {
+  websdPromise ??= loadWebsd(moduleUrl ? { moduleUrl: new URL(moduleUrl, self.location.href) } : undefined);
+  return websdPromise.catch((e) => {
+    websdPromise = null;
+    throw new Error(`loading the engine failed: ${e.message}`);
+  });
+}
+
+async function readPng({ moduleUrl, bytes }) {
+  const websd = await engine(moduleUrl);
+  const text = websd.pngParameters(new Uint8Array(bytes));
+  post({ type: 'settings', parameters: text === null ? null : websd.parseParameters(text) });
+}
 
 async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   const timings = {};
@@ -47,11 +65,7 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   };
 
   status('loading the engine');
-  websdPromise ??= loadWebsd(moduleUrl ? { moduleUrl: new URL(moduleUrl, self.location.href) } : undefined);
-  const websd = await websdPromise.catch((e) => {
-    websdPromise = null;
-    throw new Error(`loading the engine failed: ${e.message}`);
-  });
+  const websd = await engine(moduleUrl);
   lap('engine');
 
   const key = `${modelUrl}\n${requested}`;
@@ -91,8 +105,10 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   lap('generate');
 
   const { image } = result;
-  post({ type: 'done', backend: loaded.backend, image, timings, stages: result.stages ?? null, model },
-    [image.data.buffer]);
+  const parameters = { ...result.parameters, model: websd.modelLabel(modelUrl) };
+  const png = websd.encodePng(image, parameters);
+  post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model },
+    [image.data.buffer, png.buffer]);
 }
 
 // 'auto' takes WebGPU when an adapter and device come up and otherwise falls back to the CPU with a

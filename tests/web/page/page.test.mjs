@@ -53,8 +53,9 @@ after(async () => {
 });
 
 // Opens the page, fills the form with SETTINGS (and extra fields), clicks Generate and waits for
-// the page to say done or error. Returns what the page shows and keeps.
-async function generateInPage({ backend, model, fields = {}, browser = context }) {
+// the page to say done or error. Returns what the page shows and keeps, and what `then(page)`
+// returns (it runs before the page closes).
+async function generateInPage({ backend, model, fields = {}, browser = context, then = async () => ({}) }) {
   const page = await browser.newPage();
   const logs = pageLogs(page);
   const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend });
@@ -81,8 +82,9 @@ async function generateInPage({ backend, model, fields = {}, browser = context }
       progress: [document.getElementById('progress').value, document.getElementById('progress').max],
       timingRows: document.getElementById('timings').rows.length };
   });
+  const more = await then(page);
   await page.close();
-  return { ...shown, seconds, logs };
+  return { ...shown, ...more, seconds, logs };
 }
 
 function assertMatchesReference(shown, label) {
@@ -229,4 +231,35 @@ test('cancel ends a run at once, and the next run starts afresh', { timeout: 120
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 60000 });
   assert.equal(await page.evaluate(() => window.websdPage.state), 'done');
   await page.close();
+});
+
+// The Download link's PNG carries the settings (AUTOMATIC1111's `parameters`); dropping it on the
+// page puts them back into the form.
+test('the downloaded PNG carries the settings, and dropping it restores them', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
+  const shown = await generateInPage({ backend: 'cpu', fields: { negative: 'blurry, dark' }, then: async (page) => {
+    const png = await page.evaluate(async () => {
+      const link = document.getElementById('save');
+      return { bytes: Array.from(new Uint8Array(await (await fetch(link.href)).arrayBuffer())), name: link.download };
+    });
+    for (const [id, value] of Object.entries({ prompt: 'something else', negative: '', seed: '99', steps: '7', guidance: '2' }))
+      await page.fill(`#${id}`, value);
+    await page.evaluate((bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], 'picture.png', { type: 'image/png' }));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, png.bytes);
+    await page.waitForFunction(() => window.websdPage.restored, null, { timeout: 60000 });
+    const form = await page.evaluate(() => Object.fromEntries(['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler']
+      .map((id) => [id, document.getElementById(id).value])));
+    return { png, form };
+  } });
+  assert.equal(shown.state, 'done', shown.error);
+  assert.equal(shown.png.name, `websd-${SETTINGS.seed}.png`);
+  const websd = await loadWebsd({ moduleUrl: path.join(ROOT, WASM_BUILD, 'web/websd_node.mjs') });
+  const parameters = websd.parseParameters(websd.pngParameters(Uint8Array.from(shown.png.bytes)));
+  assert.deepEqual(parameters, { prompt: SETTINGS.prompt, negativePrompt: 'blurry, dark', steps: SETTINGS.steps,
+    sampler: 'PLMS', scheduleType: '', cfgScale: SETTINGS.cfgScale, seed: SETTINGS.seed, width: 128, height: 128,
+    clipSkip: 0, model: 'tiny-shapes' });
+  assert.deepEqual(shown.form, { prompt: SETTINGS.prompt, negative: 'blurry, dark', seed: String(SETTINGS.seed),
+    steps: String(SETTINGS.steps), guidance: String(SETTINGS.cfgScale), scheduler: 'pndm' });
 });
