@@ -29,7 +29,7 @@ class AutoencoderKL {
 
   float scaling_factor() const { return config_.scaling_factor; }
   std::optional<float> shift_factor() const { return config_.shift_factor; }
-  int downscale_factor() const { return 1 << (config_.block_out_channels.size() - 1); }  // f
+  int downscale_factor() const { return config_.downscale_factor(); }  // f
   int latent_channels() const { return config_.latent_channels; }
   const AutoencoderKLConfig& config() const { return config_; }
 

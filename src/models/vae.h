@@ -25,6 +25,8 @@ struct AutoencoderKLConfig {
   bool mid_block_add_attention = true;
   int sample_size = 32;  // pixels; diffusers reads the first entry of a [height, width] list
 
+  int downscale_factor() const { return 1 << (block_out_channels.size() - 1); }  // pixels per latent
+
   static AutoencoderKLConfig load(const std::string& config_json);
   // From a config already read (a single-file checkpoint's sized standard config).
   static AutoencoderKLConfig parse(ConfigReader reader);

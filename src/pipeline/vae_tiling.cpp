@@ -85,8 +85,7 @@ int vae_tile_size(const AutoencoderKLConfig& config, const Shape& latents, const
                 std::to_string(o.tile_size) + ")");
   if (o.memory_budget < 0) throw Error("VAE memory budget must not be negative");
   const int64_t side = std::max(latents[2], latents[3]);
-  const int factor = 1 << (config.block_out_channels.size() - 1);
-  int tile = o.tile_size ? o.tile_size : o.tiling ? config.sample_size / factor / 4 * 4 : 0;
+  int tile = o.tile_size ? o.tile_size : o.tiling ? config.sample_size / config.downscale_factor() / 4 * 4 : 0;
   if (o.tiling && !o.tile_size && tile == 0)
     throw Error("VAE: sample_size " + std::to_string(config.sample_size) + " gives no tile; pass a tile size");
   if (tile >= side) tile = 0;  // one tile covers the latents: decode whole, as diffusers does

@@ -23,7 +23,6 @@ uint32_t BufferPool::acquire(uint64_t bytes) {
     destroy(it);
   }
   const uint32_t id = host_->create_buffer(bytes);
-  ++created_;
   held_ += static_cast<int64_t>(bytes);
   peak_ = std::max(peak_, held_);
   return id;

@@ -32,7 +32,6 @@ class BufferPool {
   GpuHost& host() { return *host_; }
   int64_t held_bytes() const { return held_; }    // every buffer, in use or pooled
   int64_t in_use_bytes() const { return in_use_; }
-  uint64_t buffers_created() const { return created_; }
   int64_t peak_held_bytes() const { return peak_; }
   void reset_peak() { peak_ = held_; }
 
@@ -48,7 +47,6 @@ class BufferPool {
   std::map<uint64_t, uint64_t> idle_order_;  // release order → bytes, for the longest idle
   uint64_t releases_ = 0;
   int64_t held_ = 0, in_use_ = 0, peak_ = 0;
-  uint64_t created_ = 0;
   bool evict_idle_ = false;
 };
 
