@@ -23,14 +23,15 @@ namespace websd {
 namespace {
 
 // A tensor's storage: one or more GPU buffers from the pool (chunks of chunk_elems elements, the
-// last possibly shorter), returned to the pool when the last Tensor holding it dies.
+// last possibly shorter), returned to the pool when the last Tensor holding it dies. A pooled
+// buffer may be larger than its chunk (BufferPool's size classes): kernels bind the chunk's bytes.
 struct GpuBuffer : DeviceBuffer {
-  GpuBuffer(std::shared_ptr<BufferPool> p, int64_t n, wgsl::Storage st, int64_t chunk)
+  GpuBuffer(std::shared_ptr<BufferPool> p, int64_t n, wgsl::Storage st, int64_t chunk, BufferPool::Fit fit)
       : pool(std::move(p)), size(n), storage(st), chunk_elems(chunk) {
     try {
       for (int64_t first = 0; first < std::max<int64_t>(n, 1); first += chunk_elems) {
         const uint64_t bytes = chunk_bytes(std::min(chunk_elems, n - first));
-        ids.push_back(pool->acquire(bytes));
+        ids.push_back(pool->acquire(bytes, fit));
         sizes.push_back(bytes);
       }
     } catch (...) {
@@ -57,7 +58,7 @@ struct GpuBuffer : DeviceBuffer {
   wgsl::Storage storage;
   int64_t chunk_elems;
   std::vector<uint32_t> ids;
-  std::vector<uint64_t> sizes;
+  std::vector<uint64_t> sizes;  // each chunk's bytes
 };
 
 const GpuBuffer& in(const Tensor& t) {
@@ -81,8 +82,10 @@ wgsl::TensorView view(const Tensor& t) {
 std::vector<GpuBinding> bindings_of(std::initializer_list<const Tensor*> tensors) {
   std::vector<GpuBinding> out;
   for (const Tensor* t : tensors)
-    if (t)
-      for (uint32_t id : buf(*t).ids) out.push_back({id});
+    if (t) {
+      const GpuBuffer& b = buf(*t);
+      for (size_t c = 0; c < b.ids.size(); ++c) out.push_back({b.ids[c], 0, b.sizes[c]});
+    }
   return out;
 }
 
@@ -105,7 +108,7 @@ uint32_t u32_count(int64_t n, const char* op) {
 WebGpuBackend::WebGpuBackend(std::shared_ptr<GpuHost> host) : host_(std::move(host)) {
   if (!host_) throw Error("webgpu backend: no GPU host");
   limits_ = host_->limits();
-  pool_ = std::make_shared<BufferPool>(host_);
+  pool_ = std::make_shared<BufferPool>(host_, limits_.max_buffer_size);
 }
 
 WebGpuBackend::~WebGpuBackend() { pool_->trim(); }
@@ -119,10 +122,10 @@ int64_t WebGpuBackend::chunk_elems(wgsl::Storage storage) const {
   return static_cast<int64_t>(elems);
 }
 
-Tensor WebGpuBackend::make(const Shape& shape, wgsl::Storage storage) {
+Tensor WebGpuBackend::make(const Shape& shape, wgsl::Storage storage, BufferPool::Fit fit) {
   const int64_t n = numel(shape);
   u32_count(n, "allocate");
-  return Tensor{shape, std::make_shared<GpuBuffer>(pool_, n, storage, chunk_elems(storage))};
+  return Tensor{shape, std::make_shared<GpuBuffer>(pool_, n, storage, chunk_elems(storage), fit)};
 }
 
 uint32_t WebGpuBackend::pipeline(const std::string& key, const std::function<std::string()>& make_source) {
@@ -177,7 +180,7 @@ Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
 
 Tensor WebGpuBackend::upload_weight(const Shape& shape, std::span<const float> data) {
   check_upload(name(), shape, data.size());
-  Tensor t = make(shape, wgsl::Storage::F16);
+  Tensor t = make(shape, wgsl::Storage::F16, BufferPool::Fit::Exact);
   const GpuBuffer& b = buf(t);
   for (size_t c = 0; c < b.ids.size(); ++c) {
     const size_t first = c * static_cast<size_t>(b.chunk_elems);
@@ -196,7 +199,7 @@ Tensor WebGpuBackend::upload_weight_bytes(const Shape& shape, const WeightBytes&
   if (!bytes.staged)
     check(bytes.host.size() >= words, "upload_weight",
           std::to_string(bytes.host.size()) + " bytes for " + std::to_string(words) + " bytes of weight " + shape_str(shape));
-  Tensor t = make(shape, f16 ? wgsl::Storage::F16 : wgsl::Storage::F32);
+  Tensor t = make(shape, f16 ? wgsl::Storage::F16 : wgsl::Storage::F32, BufferPool::Fit::Exact);
   const GpuBuffer& b = buf(t);
   for (size_t c = 0; c < b.ids.size(); ++c) {
     const uint64_t first = c * static_cast<uint64_t>(b.chunk_elems) * bytes.element_size();

@@ -68,7 +68,8 @@ class WebGpuBackend : public Backend {
   int64_t tensor_bytes() const { return pool_->in_use_bytes(); }  // held by live tensors
 
  private:
-  Tensor make(const Shape& shape, wgsl::Storage storage = wgsl::Storage::F32);
+  Tensor make(const Shape& shape, wgsl::Storage storage = wgsl::Storage::F32,
+              BufferPool::Fit fit = BufferPool::Fit::Rounded);
   // Elements per buffer of a split tensor: what one binding may hold on this device.
   int64_t chunk_elems(wgsl::Storage storage) const;
   uint32_t pipeline(const std::string& key, const std::function<std::string()>& make_source);

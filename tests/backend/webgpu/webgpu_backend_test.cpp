@@ -24,6 +24,7 @@ struct Dispatch {
   uint32_t pipeline;
   size_t bindings, uniform_bytes;
   uint32_t x, y, z;
+  std::vector<uint64_t> binding_bytes;  // each binding's range (0: to the buffer's end)
 };
 
 class FakeHost : public GpuHost {
@@ -42,8 +43,12 @@ class FakeHost : public GpuHost {
   }
   void dispatch(uint32_t p, std::span<const GpuBinding> b, std::span<const uint8_t> u, uint32_t x, uint32_t y,
                 uint32_t z) override {
-    for (const GpuBinding& g : b) buffers.at(g.buffer);  // every binding must be a live buffer
-    dispatches.push_back({p, b.size(), u.size(), x, y, z});
+    std::vector<uint64_t> bytes;
+    for (const GpuBinding& g : b) {  // every binding must be a range of a live buffer
+      if (g.offset + g.size > buffers.at(g.buffer).size()) throw Error("fake host: binding past its buffer's end");
+      bytes.push_back(g.size);
+    }
+    dispatches.push_back({p, b.size(), u.size(), x, y, z, bytes});
   }
   void flush() override {}
   std::vector<uint8_t> read_buffer(uint32_t id, uint64_t offset, uint64_t bytes) override {
@@ -90,6 +95,7 @@ TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
     {
       Tensor t = gpu.upload({3}, v);
       EXPECT_EQ(host->buffers.size(), 1u);
+      EXPECT_EQ(host->buffers.begin()->second.size(), 16u) << "12 bytes round up to their size class";
       EXPECT_EQ(gpu.download(t), v);
       EXPECT_EQ(gpu.tensor_bytes(), 12);
     }
@@ -100,8 +106,8 @@ TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
     EXPECT_EQ(host->buffers.size(), 1u);
     Tensor other = gpu.upload({4}, std::vector<float>(4));
     EXPECT_EQ(host->buffers.size(), 2u);
-    EXPECT_EQ(gpu.stats().live_bytes, 28);
-    EXPECT_EQ(gpu.stats().peak_bytes, 28);
+    EXPECT_EQ(gpu.stats().live_bytes, 32);
+    EXPECT_EQ(gpu.stats().peak_bytes, 32);
     EXPECT_THROW(gpu.upload({2}, std::vector<float>{1.0f}), Error);
 
     // trim() gives the pooled buffers back and keeps the live ones.
@@ -110,7 +116,7 @@ TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
     gpu.reset_peak();
     gpu.trim();
     EXPECT_EQ(host->buffers.size(), 2u);
-    EXPECT_EQ(gpu.stats().live_bytes, 28);
+    EXPECT_EQ(gpu.stats().live_bytes, 32);
     EXPECT_EQ(gpu.download(again), v);
   }
   EXPECT_TRUE(host->buffers.empty());  // the backend gives its pool back
@@ -130,10 +136,42 @@ TEST(WebGpuBackend, ReuseOnceGivesIdleBuffersBackForNewSizes) {
   { Tensor d = gpu.upload({2}, std::vector<float>(2)); }
   { Tensor e = gpu.upload({1}, std::vector<float>(1)); }
   EXPECT_EQ(host->buffers.size(), 2u) << "live buffers stay; only idle ones go";
-  EXPECT_EQ(gpu.stats().live_bytes, 24);
+  EXPECT_EQ(gpu.stats().live_bytes, 48);  // 20 and 8 bytes in their size classes
   gpu.set_reuse(Backend::Reuse::Repeating);
   { Tensor f = gpu.upload({7}, std::vector<float>(7)); }
   EXPECT_EQ(host->buffers.size(), 3u) << "repeating keeps every idle buffer";
+}
+
+// In the denoising loop a smaller request takes a pooled buffer of up to four times its size
+// class and its kernels bind only its own bytes; a run-once stage and the weights do not.
+TEST(WebGpuBackend, RepeatingRequestsShareLargerPooledBuffers) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  { Tensor big = gpu.upload({64}, std::vector<float>(64)); }
+  const std::vector<float> v(16, -1.5f);
+  Tensor small = gpu.upload({16}, v);
+  ASSERT_EQ(host->buffers.size(), 1u) << "64 bytes take the pooled 256";
+  EXPECT_EQ(gpu.tensor_bytes(), 64);
+  EXPECT_EQ(gpu.download(small), v);
+  gpu.unary(small, UnaryOp::SiLU);
+  EXPECT_EQ(host->dispatches.back().binding_bytes, (std::vector<uint64_t>{64, 64}));
+  EXPECT_EQ(host->buffers.size(), 2u);
+  small = Tensor{};
+  Tensor a = gpu.upload({8}, std::vector<float>(8));
+  EXPECT_EQ(host->buffers.size(), 2u) << "32 bytes take the best fit, the pooled 64";
+  Tensor b = gpu.upload({9}, std::vector<float>(9));
+  EXPECT_EQ(host->buffers.size(), 3u) << "36 bytes (class 48) do not take the pooled 256, over four times";
+  a = b = Tensor{};
+  gpu.trim();
+  { Tensor big = gpu.upload({64}, std::vector<float>(64)); }
+  gpu.set_reuse(Backend::Reuse::Once);
+  Tensor once = gpu.upload({16}, v);
+  ASSERT_EQ(host->buffers.size(), 1u) << "run once: the idle 256 bytes went, a 64 came";
+  EXPECT_EQ(host->buffers.begin()->second.size(), 64u);
+  gpu.set_reuse(Backend::Reuse::Repeating);
+  once = Tensor{};
+  Tensor w = gpu.upload_weight({16}, v);
+  EXPECT_EQ(host->buffers.size(), 2u) << "weights take exactly their size";
 }
 
 TEST(WebGpuBackend, WeightsAreFloat16PairsInWords) {
