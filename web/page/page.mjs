@@ -28,12 +28,14 @@ const moduleUrl = params.get('module') ?? undefined;  // undefined: websd.mjs's 
 
 let worker = null;
 let started = 0;
+let stepTimes = [];  // this run's UNet steps, ms
 
 window.websdPage = { state: 'idle' };
 setState('idle');
 
 $('form').addEventListener('submit', (event) => {
   event.preventDefault();
+  if (window.websdPage.state === 'running') return;
   let options;
   try {
     options = readOptions();
@@ -48,15 +50,38 @@ $('form').addEventListener('submit', (event) => {
   $('timings').replaceChildren();
   $('progress').removeAttribute('value');  // indeterminate until the first step
   started = performance.now();
+  stepTimes = [];
   worker.postMessage({ type: 'generate', moduleUrl, modelUrl: $('model').value.trim(), backend: $('backend').value, options });
+});
+
+// Ctrl+Enter (⌘+Enter) anywhere generates; Escape cancels a run.
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    if (window.websdPage.state !== 'running') $('form').requestSubmit();
+  } else if (event.key === 'Escape' && window.websdPage.state === 'running') {
+    cancel();
+  }
+});
+
+$('dice').addEventListener('click', () => {
+  $('seed').value = String(Math.floor(Math.random() * 2 ** 32));
+});
+
+// Generate turns into Cancel while a run goes on: a plain button then (setState), so that Enter in
+// a field, which clicks a form's submit button, cannot cancel.
+$('generate').addEventListener('click', (event) => {
+  if (window.websdPage.state !== 'running') return;
+  event.preventDefault();  // cancel() makes it a submit button again, which this click must not press
+  cancel();
 });
 
 // The engine cannot be interrupted from outside; ending its worker is the only way, and the next
 // run starts a fresh one (which loads the model again, from the cache as far as it got).
-$('cancel').addEventListener('click', () => {
+function cancel() {
   stopWorker();
   fail('cancelled');
-});
+}
 
 function readOptions() {
   const prompt = $('prompt').value;
@@ -68,6 +93,13 @@ function readOptions() {
   // An empty field means no negative prompt at all (diffusers' None), not the empty string.
   if ($('negative').value !== '') options.negativePrompt = $('negative').value;
   if ($('scheduler').value) options.scheduler = $('scheduler').value;
+  // Empty: the model's own size.
+  for (const side of ['width', 'height']) {
+    const text = $(side).value.trim();
+    if (text === '') continue;
+    if (!/^\d+$/.test(text)) throw new Error(`the ${side} must be a whole number of pixels`);
+    options[side] = Number(text);
+  }
   return options;
 }
 
@@ -107,7 +139,11 @@ const handlers = {
   progress: ({ step, total, ms }) => {
     $('progress').max = total;
     $('progress').value = step;
-    $('status').textContent = `step ${step}/${total} (${formatMs(ms)})`;
+    stepTimes.push(ms);
+    // The first step compiles kernels and allocates: the later ones' mean, once there are some.
+    const later = stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes;
+    const left = (total - step) * later.reduce((t, v) => t + v, 0) / later.length;
+    $('status').textContent = `step ${step}/${total} (${formatMs(ms)}` + (step < total ? `, about ${formatMs(left)} left)` : ')');
   },
   done: ({ backend, image, png, parameters, timings, stages, model }) => {
     draw(image);
@@ -156,6 +192,8 @@ function restore(p) {
   $('steps').value = String(p.steps);
   $('guidance').value = String(p.cfgScale);
   $('seed').value = String(p.seed);
+  $('width').value = p.width ? String(p.width) : '';
+  $('height').value = p.height ? String(p.height) : '';
   const scheduler = SCHEDULERS[p.scheduleType ? `${p.sampler}/${p.scheduleType}` : p.sampler];
   $('scheduler').value = scheduler ?? '';
   const unknown = scheduler === undefined ? ` (its sampler ${p.sampler} is not one websd has: the model's own is chosen)` : '';
@@ -176,8 +214,8 @@ function fail(message) {
 function setState(state) {
   window.websdPage.state = state;
   document.body.dataset.state = state;
-  $('generate').disabled = state === 'running';
-  $('cancel').disabled = state !== 'running';
+  $('generate').textContent = state === 'running' ? 'Cancel' : 'Generate';
+  $('generate').type = state === 'running' ? 'button' : 'submit';
 }
 
 // image: H×W×3 floats in [0, 1], rounded like the PNG writer.

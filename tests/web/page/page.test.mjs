@@ -217,15 +217,33 @@ test('no WebGPU: auto falls back to the cpu backend with a notice, webgpu is an 
   }
 });
 
-test('cancel ends a run at once, and the next run starts afresh', { timeout: 120000 }, async () => {
+// Generate turns into Cancel while a run goes on; Ctrl+Enter starts a run and Escape ends one; the
+// status gives each step's time and the time left.
+test('cancel ends a run at once, by the button or by Escape, and the next run starts afresh', { timeout: 180000 }, async () => {
   const page = await context.newPage();
   const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend: 'cpu' });
   await page.goto(`${server.url}/web/page/index.html?${query}`);
   await page.fill('#steps', '200');
+  const button = () => page.evaluate(() => [document.getElementById('generate').textContent, document.getElementById('generate').type].join(' '));
+  const stepping = () => page.waitForFunction(() => / left\)$/.test(document.getElementById('status').textContent), null,
+    { timeout: 60000 });
+  const outcome = () => page.evaluate(() => [document.body.dataset.state, window.websdPage.error].join(' '));
+  assert.equal(await button(), 'Generate submit');
+  await page.click('#dice');
+  assert.match(await page.inputValue('#seed'), /^\d+$/);
+  await page.press('#prompt', 'Control+Enter');
+  await stepping();
+  assert.match(await page.textContent('#status'), /^step \d+\/201 \(\d+ ms, about [\d.]+ (ms|s) left\)$/);
+  assert.equal(await button(), 'Cancel button');
+  await page.press('#seed', 'Enter');  // Enter in a field does not cancel
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'running');
   await page.click('#generate');
-  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('step '), null, { timeout: 60000 });
-  await page.click('#cancel');
-  assert.equal(await page.evaluate(() => [document.body.dataset.state, window.websdPage.error].join(' ')), 'error cancelled');
+  assert.equal(await outcome(), 'error cancelled');
+  assert.equal(await button(), 'Generate submit');
+  await page.click('#generate');
+  await stepping();
+  await page.keyboard.press('Escape');
+  assert.equal(await outcome(), 'error cancelled');
   await page.fill('#steps', '1');
   await page.click('#generate');
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 60000 });
@@ -236,12 +254,13 @@ test('cancel ends a run at once, and the next run starts afresh', { timeout: 120
 // The Download link's PNG carries the settings (AUTOMATIC1111's `parameters`); dropping it on the
 // page puts them back into the form.
 test('the downloaded PNG carries the settings, and dropping it restores them', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
-  const shown = await generateInPage({ backend: 'cpu', fields: { negative: 'blurry, dark' }, then: async (page) => {
+  const shown = await generateInPage({ backend: 'cpu', fields: { negative: 'blurry, dark', width: '96', height: '64' }, then: async (page) => {
     const png = await page.evaluate(async () => {
       const link = document.getElementById('save');
       return { bytes: Array.from(new Uint8Array(await (await fetch(link.href)).arrayBuffer())), name: link.download };
     });
-    for (const [id, value] of Object.entries({ prompt: 'something else', negative: '', seed: '99', steps: '7', guidance: '2' }))
+    const other = { prompt: 'something else', negative: '', seed: '99', steps: '7', guidance: '2', width: '', height: '256' };
+    for (const [id, value] of Object.entries(other))
       await page.fill(`#${id}`, value);
     await page.evaluate((bytes) => {
       const data = new DataTransfer();
@@ -249,17 +268,18 @@ test('the downloaded PNG carries the settings, and dropping it restores them', {
       document.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
     }, png.bytes);
     await page.waitForFunction(() => window.websdPage.restored, null, { timeout: 60000 });
-    const form = await page.evaluate(() => Object.fromEntries(['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler']
+    const form = await page.evaluate(() => Object.fromEntries(['prompt', 'negative', 'seed', 'steps', 'guidance', 'scheduler', 'width', 'height']
       .map((id) => [id, document.getElementById(id).value])));
     return { png, form };
   } });
   assert.equal(shown.state, 'done', shown.error);
+  assert.deepEqual(shown.image.shape, [64, 96, 3], 'the size fields reach the engine');
   assert.equal(shown.png.name, `websd-${SETTINGS.seed}.png`);
   const websd = await loadWebsd({ moduleUrl: path.join(ROOT, WASM_BUILD, 'web/websd_node.mjs') });
   const parameters = websd.parseParameters(websd.pngParameters(Uint8Array.from(shown.png.bytes)));
   assert.deepEqual(parameters, { prompt: SETTINGS.prompt, negativePrompt: 'blurry, dark', steps: SETTINGS.steps,
-    sampler: 'PLMS', scheduleType: '', cfgScale: SETTINGS.cfgScale, seed: SETTINGS.seed, width: 128, height: 128,
+    sampler: 'PLMS', scheduleType: '', cfgScale: SETTINGS.cfgScale, seed: SETTINGS.seed, width: 96, height: 64,
     clipSkip: 0, model: 'tiny-shapes' });
   assert.deepEqual(shown.form, { prompt: SETTINGS.prompt, negative: 'blurry, dark', seed: String(SETTINGS.seed),
-    steps: String(SETTINGS.steps), guidance: String(SETTINGS.cfgScale), scheduler: 'pndm' });
+    steps: String(SETTINGS.steps), guidance: String(SETTINGS.cfgScale), scheduler: 'pndm', width: '96', height: '64' });
 });
