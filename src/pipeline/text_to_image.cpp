@@ -235,7 +235,20 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     result.image = decode_latents(be, vae_, latents, vae_tile);
   }
   be.trim();  // between generations the model holds its weights only
+  if (latent_preview_) latent_preview_ = fit_latent_preview(result.latents, result.image);
   return result;
+}
+
+const LatentPreview& TextToImagePipeline::latent_preview() {
+  if (!latent_preview_) {
+    {
+      const ReuseOnce once(*backend_);
+      const HostTensor latents = TorchGenerator(0).randn({1, vae_.config().latent_channels, 8, 8});
+      latent_preview_ = fit_latent_preview(latents, decode_latents(*backend_, vae_, latents));
+    }
+    backend_->trim();
+  }
+  return *latent_preview_;
 }
 
 }  // namespace websd

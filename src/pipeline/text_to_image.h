@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "models/autoencoder_kl.h"
 #include "models/unet.h"
+#include "pipeline/latent_preview.h"
 #include "pipeline/model_index.h"
 #include "pipeline/generation_parameters.h"
 #include "pipeline/model_source.h"
@@ -96,6 +97,14 @@ class TextToImagePipeline {
 
   GenerateResult generate(const GenerateParams& params, const StepCallback& on_step = {});
 
+  // The live preview's map for this model's VAE (pipeline/latent_preview.h): fitted on first use
+  // to a decode of 8×8 random latents (64 samples for 5 unknowns a colour), then, once asked for,
+  // to each generation's final latents and picture (a picture of the model's own kind, which
+  // random latents are not: the next generation's preview takes that picture's colours). Call it
+  // before generate(), not from a step callback, so that the first fit's buffers are not held
+  // through the denoising loop.
+  const LatentPreview& latent_preview();
+
   // One prompt → what the UNet is conditioned on (see PromptEncoder).
   PromptEmbeddings encode_prompt(const std::string& text, int clip_skip = 0) const {
     return prompt_encoder_.encode(text, clip_skip);
@@ -114,6 +123,7 @@ class TextToImagePipeline {
   nlohmann::json scheduler_config_;
   std::unique_ptr<Scheduler> scheduler_;
   TorchGenerator generator_{0};
+  std::optional<LatentPreview> latent_preview_;
 };
 
 // SDXL's size and crop conditioning as StableDiffusionXLPipeline passes it by default: original

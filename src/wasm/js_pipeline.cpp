@@ -5,6 +5,7 @@
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
 #include "wasm/js_parameters.h"
+#include "wasm/js_values.h"
 
 namespace websd::wasm {
 
@@ -84,6 +85,8 @@ void JsPipeline::begin(const val& options, const val& on_step) {
   if (!(budget >= 0)) throw Error("option 'vaeMemoryBudgetMiB' must be 0 or more");
   params.vae.memory_budget = static_cast<int64_t>(budget * 1048576.0);
   select_scheduler(string_field(options, "scheduler", ""), string_field(options, "schedulerConfig", ""));
+  preview_every_ = int_field(options, "previewEvery", 0);
+  if (preview_every_ < 0) throw Error("option 'previewEvery' must be 0 (no previews) or more");
   on_step_ = on_step.typeOf().as<std::string>() == "function" ? on_step : val::undefined();
   params_ = std::move(params);
 }
@@ -93,8 +96,13 @@ void JsPipeline::run() noexcept {
     if (!params_) throw Error("generate: begin() was not called");
     const GenerateParams params = std::move(*params_);
     params_.reset();
-    result_ = pipe_.generate(params, [&](int step, int total, const HostTensor&) {
-      if (!on_step_.isUndefined() && on_step_(step, total).isFalse()) throw Error("generation stopped by onStep");
+    const bool previews = preview_every_ > 0 && !on_step_.isUndefined();
+    if (previews) pipe_.latent_preview();  // the first fit's decode, before the loop
+    result_ = pipe_.generate(params, [&](int step, int total, const HostTensor& latents) {
+      if (on_step_.isUndefined()) return;
+      const bool due = previews && (step % preview_every_ == 0 || step == total);
+      const val preview = due ? tensor_to_js(latent_preview_image(pipe_.latent_preview(), latents)) : val::undefined();
+      if (on_step_(step, total, preview).isFalse()) throw Error("generation stopped by onStep");
     });
   } catch (const std::exception& e) {
     error_ = e.what();

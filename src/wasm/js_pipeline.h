@@ -30,8 +30,10 @@ class JsPipeline {
   JsPipeline(std::unique_ptr<Backend> backend, const ModelSource& source);
 
   // options: {prompt, negativePrompt?, steps?, cfgScale?, seed?, width?, height?, clipSkip?,
-  // scheduler? | schedulerConfig?}; onStep(step, total) after each step, if a function. onStep returning
-  // false stops the run (web/lib/websd.mjs returns false when the user's callback threw).
+  // scheduler? | schedulerConfig?, previewEvery?}; onStep(step, total, preview) after each step, if
+  // a function, preview being {shape: [h, w, 3], data} (pipeline/latent_preview.h) every
+  // previewEvery steps and at the last, else undefined. onStep returning false stops the run
+  // (web/lib/websd.mjs returns false when the user's callback threw).
   void begin(const val& options, const val& on_step);
   // Never throws: the error is kept for finish(), since no exception may cross the async export.
   void run() noexcept;
@@ -53,6 +55,7 @@ class JsPipeline {
   // The run between begin() and finish().
   std::optional<GenerateParams> params_;
   val on_step_ = val::undefined();
+  int preview_every_ = 0;
   std::optional<GenerateResult> result_;
   std::optional<std::string> error_;
 };

@@ -331,3 +331,57 @@ test('signal cancels a run at the end of its step, and the next one runs; onStep
     pipe.dispose();
   }
 });
+
+// Root mean square distance of a preview [h, w, 3] from the picture's block means, and of its mean colour.
+function previewErrors(preview, image) {
+  const [h, w] = preview.shape, [H, W] = image.shape, f = H / h;
+  const blocks = new Float64Array(h * w * 3), mean = [0, 0, 0];
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < 3; c++) {
+        const v = image.data[(y * W + x) * 3 + c];
+        blocks[(Math.floor(y / f) * w + Math.floor(x / f)) * 3 + c] += v / (f * f);
+        mean[c] += v / (H * W);
+      }
+    }
+  }
+  let toPreview = 0, toMean = 0;
+  blocks.forEach((b, i) => {
+    toPreview += (preview.data[i] - b) ** 2;
+    toMean += (mean[i % 3] - b) ** 2;
+  });
+  return [Math.sqrt(toPreview / blocks.length), Math.sqrt(toMean / blocks.length)];
+}
+
+test('previewEvery: onStep gets a preview of the latents every N steps and at the last', async () => {
+  const pipe = websd.loadPipeline(model);
+  try {
+    const options = { prompt: 'a red circle', steps: 4, cfgScale: 1, previewEvery: 2 };
+    const run = async () => {
+      const previews = [];
+      const result = await pipe.generate(options, (step, total, info) => {
+        if (info.preview) previews.push([step, total, info.preview]);
+        else assert.ok(!('preview' in info));
+      });
+      return { result, previews };
+    };
+    const first = await run();
+    const total = first.previews.at(-1)[1];
+    assert.deepEqual(first.previews.map(([step]) => step),
+      [...Array.from({ length: Math.floor(total / 2) }, (_, i) => 2 * (i + 1)), ...(total % 2 ? [total] : [])]);
+    const [h, w] = first.result.image.shape;
+    for (const [, , p] of first.previews) {
+      assert.deepEqual(p.shape, [h / 8, w / 8, 3]);
+      assert.ok(p.data.every((v) => v >= 0 && v <= 1));
+    }
+    // The map was refitted to the first picture: the same run's last preview is at least as near
+    // the picture as its mean colour.
+    const second = await run();
+    const [toPreview, toMean] = previewErrors(second.previews.at(-1)[2], second.result.image);
+    assert.ok(toPreview <= toMean * (1 + 1e-4), `preview ${toPreview}, mean colour ${toMean}`);
+    await assert.rejects(pipe.generate({ ...options, previewEvery: -1 }, () => {}),
+      { message: "option 'previewEvery' must be 0 (no previews) or more" });
+  } finally {
+    pipe.dispose();
+  }
+});

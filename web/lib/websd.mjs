@@ -25,14 +25,16 @@
 // (diffusers' clip_skip; 0 or omitted: none), scheduler (a preset name) or schedulerConfig (a path),
 // vaeTiling (true: decode in overlapping tiles as diffusers' enable_tiling()), vaeTileSize (latents
 // a tile side, a multiple of 4), vaeMemoryBudgetMiB (tile the decode only when its tensors would
-// need more) — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
+// need more), previewEvery (N: every N steps and at the last, onStep gets a preview) — and returns a Promise of { image: H×W×3 in [0, 1], latents, promptEmbeds, negativePromptEmbeds
 // (or null), pooledPromptEmbeds, negativePooledPromptEmbeds (SDXL's pooled text embeddings; null
 // for SD 1.x/2.x), timesteps, stages, parameters (the settings, see formatParameters) }, where stages is the per-stage report [{ name:
 // 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes, pipelines, compileMs }] (one
 // unet_step per UNet call — PNDM makes steps + 1; peakBytes: the backend's memory, weights included;
 // pipelines: GPU kernels compiled in the stage, on their first use, and compileMs its share of ms). loadPipeline()
-// is synchronous and throws on a bad folder or backend. onStep(step, total, { ms }) is called after
-// each step (ms: that step's time); if it throws, the run stops and generate rejects with that
+// is synchronous and throws on a bad folder or backend. onStep(step, total, { ms, preview }) is called after
+// each step (ms: that step's time; preview, when previewEvery asks for one: { shape: [h, w, 3], data }
+// in [0, 1], a linear map of the latents, one pixel per latent, fitted to the model's VAE and
+// refitted to each picture it makes — see src/pipeline/latent_preview.h); if it throws, the run stops and generate rejects with that
 // error. signal (an AbortSignal) cancels: an aborted run stops at the end of its step, a queued
 // one never starts, and generate rejects with the signal's reason. Any other failure rejects
 // with an Error carrying websd's one-line message. The CPU backend computes on the calling thread
@@ -61,7 +63,7 @@ const defaultModule = isNode ? '../../build-wasm/web/websd_node.mjs' : '../../bu
 
 // The options each call takes: a name not here is a typo or a misunderstanding, never ignored.
 const GENERATE_OPTIONS = ['prompt', 'negativePrompt', 'steps', 'cfgScale', 'seed', 'width', 'height', 'clipSkip',
-  'scheduler', 'schedulerConfig', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB', 'signal'];
+  'scheduler', 'schedulerConfig', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB', 'previewEvery', 'signal'];
 const LOAD_PIPELINE_OPTIONS = ['backend', 'gpuHost', 'randomWeights', 'config'];
 const LOAD_MODEL_OPTIONS = ['backend', 'gpuHost', 'cache', 'fetch', 'onProgress', 'maxBytesInFlight', 'maxConcurrent'];
 
@@ -253,14 +255,14 @@ class Pipeline {
     let stepError = null;
     let stepStart = performance.now();
     const step = typeof onStep === 'function' || signal
-      ? (s, total) => {
+      ? (s, total, preview) => {
         if (signal?.aborted) {
           stepError = signal.reason;
           return false;
         }
         const now = performance.now();
         try {
-          if (typeof onStep === 'function') onStep(s, total, { ms: now - stepStart });
+          if (typeof onStep === 'function') onStep(s, total, preview ? { ms: now - stepStart, preview } : { ms: now - stepStart });
           stepStart = now;
           return true;
         } catch (e) {

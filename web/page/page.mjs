@@ -4,7 +4,7 @@
 // For tests and scripts, the outcome of the last run is also kept on the page:
 // document.body.dataset.state is 'idle' | 'running' | 'done' | 'error', and window.websdPage is
 // { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
-// bytes } (files of the last model load), error }.
+// bytes } (files of the last model load), previews (how many step previews the run drew), error }.
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
@@ -51,6 +51,7 @@ $('form').addEventListener('submit', (event) => {
   $('progress').removeAttribute('value');  // indeterminate until the first step
   started = performance.now();
   stepTimes = [];
+  window.websdPage.previews = 0;
   worker.postMessage({ type: 'generate', moduleUrl, modelUrl: $('model').value.trim(), backend: $('backend').value, options });
 });
 
@@ -136,9 +137,13 @@ const handlers = {
     $('status').textContent = `loading the model: ${formatMiB(loaded)} of ${formatMiB(total)} ` +
       `(${file}${fromCache ? ', from the cache' : ''})`;
   },
-  progress: ({ step, total, ms }) => {
+  progress: ({ step, total, ms, preview }) => {
     $('progress').max = total;
     $('progress').value = step;
+    if (preview) {
+      draw(preview);  // the canvas keeps its displayed size: the preview is scaled up to it
+      window.websdPage.previews = (window.websdPage.previews ?? 0) + 1;
+    }
     stepTimes.push(ms);
     // The first step compiles kernels and allocates: the later ones' mean, once there are some.
     const later = stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes;
@@ -218,7 +223,7 @@ function setState(state) {
   $('generate').type = state === 'running' ? 'button' : 'submit';
 }
 
-// image: H×W×3 floats in [0, 1], rounded like the PNG writer.
+// image: H×W×3 floats in [0, 1], rounded like the PNG writer (a step's preview too, at the latents' size).
 function draw({ shape: [h, w], data }) {
   const canvas = $('picture');
   canvas.width = w;

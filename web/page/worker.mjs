@@ -7,7 +7,9 @@
 //
 // Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
 //               | { type: 'read-png', moduleUrl?, bytes } (a dropped picture's settings)
-// Messages out: { type: 'status', text } | { type: 'notice', text } | { type: 'progress', step, total, ms }
+// Messages out: { type: 'status', text } | { type: 'notice', text }
+//               | { type: 'progress', step, total, ms, preview } (preview: { shape: [h, w, 3], data }, the
+//                 latents as colours, one pixel per latent)
 //               | { type: 'download', loaded, total, file, fromCache } (the model's bytes so far)
 //               | { type: 'done', backend, image, png, parameters, timings, stages, model }
 //                 (png: the picture with its settings as AUTOMATIC1111's `parameters` text)
@@ -97,9 +99,10 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
 
   status(`generating (${loaded.backend} backend)`);
   let stepStart = performance.now();
-  const result = await loaded.pipe.generate(options, (step, total) => {
+  // A preview of every step: a few hundred multiply-adds per latent pixel, nothing to the step.
+  const result = await loaded.pipe.generate({ ...options, previewEvery: 1 }, (step, total, { preview }) => {
     const now = performance.now();
-    post({ type: 'progress', step, total, ms: now - stepStart });
+    post({ type: 'progress', step, total, ms: now - stepStart, preview }, preview ? [preview.data.buffer] : []);
     stepStart = now;
   });
   lap('generate');

@@ -76,7 +76,7 @@ async function generateInPage({ backend, model, fields = {}, browser = context, 
     const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const text = (id) => document.getElementById(id).textContent;
     return { state: r.state, error: r.error, backend: r.backend, stages: r.stages, timings: r.timings, model: r.model,
-      image: r.image && { shape: r.image.shape, data: Array.from(r.image.data) }, pixels: Array.from(pixels),
+      image: r.image && { shape: r.image.shape, data: Array.from(r.image.data) }, pixels: Array.from(pixels), previews: r.previews,
       status: text('status'), errorText: document.getElementById('error').hidden ? null : text('error'),
       notice: document.getElementById('notice').hidden ? null : text('notice'),
       progress: [document.getElementById('progress').value, document.getElementById('progress').max],
@@ -107,6 +107,7 @@ function assertMatchesReference(shown, label) {
   assert.equal(shown.progress[0], shown.progress[1]);
   assert.ok(shown.progress[0] >= SETTINGS.steps, `progress ${shown.progress}`);
   assert.ok(shown.timingRows >= 3, 'timings are shown');
+  assert.equal(shown.previews, shown.progress[1], 'a preview was drawn at every step');
 }
 
 test('cpu backend in the page: the same picture as in node', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {

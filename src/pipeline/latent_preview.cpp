@@ -1,0 +1,85 @@
+#include "pipeline/latent_preview.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace websd {
+namespace {
+
+// Solves a·x = b (n × n, row-major) in place by Gaussian elimination with partial pivoting.
+std::vector<double> solve(std::vector<double> a, std::vector<double> b, size_t n) {
+  for (size_t col = 0; col < n; ++col) {
+    size_t pivot = col;
+    for (size_t r = col + 1; r < n; ++r)
+      if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
+    if (std::abs(a[pivot * n + col]) < 1e-12) throw Error("latent preview: the VAE's response could not be fitted");
+    for (size_t k = 0; k < n; ++k) std::swap(a[col * n + k], a[pivot * n + k]);
+    std::swap(b[col], b[pivot]);
+    for (size_t r = col + 1; r < n; ++r) {
+      const double f = a[r * n + col] / a[col * n + col];
+      for (size_t k = col; k < n; ++k) a[r * n + k] -= f * a[col * n + k];
+      b[r] -= f * b[col];
+    }
+  }
+  std::vector<double> x(n);
+  for (size_t r = n; r-- > 0;) {
+    double v = b[r];
+    for (size_t k = r + 1; k < n; ++k) v -= a[r * n + k] * x[k];
+    x[r] = v / a[r * n + r];
+  }
+  return x;
+}
+
+}  // namespace
+
+LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& picture) {
+  const Shape& l = latents.shape;
+  const int64_t factor = l.size() == 4 && l[2] > 0 && picture.shape.size() == 3 ? picture.shape[0] / l[2] : 0;
+  if (l.size() != 4 || l[0] < 1 || factor < 1 || picture.shape != Shape{l[2] * factor, l[3] * factor, 3})
+    throw Error("latent preview: a picture " + shape_str(picture.shape) + " is not the decode of latents " + shape_str(l));
+  const int64_t channels = l[1], height = l[2], width = l[3];
+  // Normal equations of [channels..., 1] → each colour's block mean.
+  const size_t n = static_cast<size_t>(channels) + 1, pixels = static_cast<size_t>(height * width);
+  std::vector<double> gram(n * n, 0.0), rhs(n * 3, 0.0);
+  std::vector<double> row(n);
+  for (size_t p = 0; p < pixels; ++p) {
+    for (size_t c = 0; c < n - 1; ++c) row[c] = latents.data[c * pixels + p];
+    row[n - 1] = 1.0;
+    const int64_t y0 = static_cast<int64_t>(p) / width * factor, x0 = static_cast<int64_t>(p) % width * factor;
+    double colour[3] = {0, 0, 0};
+    for (int64_t y = y0; y < y0 + factor; ++y)
+      for (int64_t x = x0; x < x0 + factor; ++x)
+        for (int c = 0; c < 3; ++c) colour[c] += picture.data[static_cast<size_t>((y * width * factor + x) * 3 + c)];
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < n; ++j) gram[i * n + j] += row[i] * row[j];
+      for (int c = 0; c < 3; ++c) rhs[static_cast<size_t>(c) * n + i] += row[i] * colour[c] / static_cast<double>(factor * factor);
+    }
+  }
+  LatentPreview preview{channels, {}};
+  for (int c = 0; c < 3; ++c) {
+    const auto first = rhs.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(c) * n);
+    for (double w : solve(gram, std::vector<double>(first, first + static_cast<std::ptrdiff_t>(n)), n))
+      preview.map.push_back(static_cast<float>(w));
+  }
+  return preview;
+}
+
+HostTensor latent_preview_image(const LatentPreview& preview, const HostTensor& latents) {
+  if (latents.shape.size() != 4 || latents.shape[1] != preview.channels)
+    throw Error("latent preview: latents " + shape_str(latents.shape) + " do not have the VAE's " +
+                std::to_string(preview.channels) + " channels");
+  const int64_t h = latents.shape[2], w = latents.shape[3], n = preview.channels + 1;
+  HostTensor image({h, w, 3});
+  for (int64_t p = 0; p < h * w; ++p)
+    for (int64_t c = 0; c < 3; ++c) {
+      float v = preview.map[static_cast<size_t>(c * n + n - 1)];
+      for (int64_t k = 0; k < preview.channels; ++k)
+        v += preview.map[static_cast<size_t>(c * n + k)] * latents.data[static_cast<size_t>(k * h * w + p)];
+      image.data[static_cast<size_t>(p * 3 + c)] = std::clamp(v, 0.0f, 1.0f);
+    }
+  return image;
+}
+
+}  // namespace websd
