@@ -16,15 +16,16 @@ namespace {
 // 752 without).
 constexpr uint64_t kRepeatingSlack = 4;
 
-}  // namespace
-
-BufferPool::~BufferPool() { trim(); }
-
-uint64_t BufferPool::size_class(uint64_t bytes) {
+// Four classes per power of two (whole 16 bytes below 64).
+uint64_t size_class(uint64_t bytes) {
   if (bytes <= 64) return (bytes + 15) / 16 * 16;
   const uint64_t step = std::bit_floor(bytes) / 4;
   return (bytes + step - 1) / step * step;
 }
+
+}  // namespace
+
+BufferPool::~BufferPool() { trim(); }
 
 uint32_t BufferPool::acquire(uint64_t requested, Fit fit) {
   const uint64_t bytes =

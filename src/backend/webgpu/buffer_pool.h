@@ -34,8 +34,6 @@ class BufferPool {
   // A buffer of at least `bytes` (of exactly `bytes` with Fit::Exact).
   uint32_t acquire(uint64_t bytes, Fit fit = Fit::Rounded);
   void release(uint32_t id, uint64_t bytes) noexcept;
-  // The size class a request of `bytes` is rounded up to.
-  static uint64_t size_class(uint64_t bytes);
   // Gives the pooled (free) buffers back to the device.
   void trim() noexcept;
   void set_evict_idle(bool evict) { evict_idle_ = evict; }
