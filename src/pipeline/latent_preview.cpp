@@ -2,33 +2,36 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 
 namespace websd {
 namespace {
 
-// Solves a·x = b (n × n, row-major) in place by Gaussian elimination with partial pivoting.
-std::vector<double> solve(std::vector<double> a, std::vector<double> b, size_t n) {
+// Solves a·x = b for the k columns of b at once (a: n × n, b: n × k, both row-major) by Gaussian
+// elimination with partial pivoting; returns x (n × k).
+std::vector<double> solve(std::vector<double> a, std::vector<double> b, size_t n, size_t k) {
   for (size_t col = 0; col < n; ++col) {
     size_t pivot = col;
     for (size_t r = col + 1; r < n; ++r)
       if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
     if (std::abs(a[pivot * n + col]) < 1e-12) throw Error("latent preview: the VAE's response could not be fitted");
-    for (size_t k = 0; k < n; ++k) std::swap(a[col * n + k], a[pivot * n + k]);
-    std::swap(b[col], b[pivot]);
+    for (size_t j = 0; j < n; ++j) std::swap(a[col * n + j], a[pivot * n + j]);
+    for (size_t j = 0; j < k; ++j) std::swap(b[col * k + j], b[pivot * k + j]);
     for (size_t r = col + 1; r < n; ++r) {
       const double f = a[r * n + col] / a[col * n + col];
-      for (size_t k = col; k < n; ++k) a[r * n + k] -= f * a[col * n + k];
-      b[r] -= f * b[col];
+      for (size_t j = col; j < n; ++j) a[r * n + j] -= f * a[col * n + j];
+      for (size_t j = 0; j < k; ++j) b[r * k + j] -= f * b[col * k + j];
     }
   }
-  std::vector<double> x(n);
-  for (size_t r = n; r-- > 0;) {
-    double v = b[r];
-    for (size_t k = r + 1; k < n; ++k) v -= a[r * n + k] * x[k];
-    x[r] = v / a[r * n + r];
-  }
+  std::vector<double> x(n * k);
+  for (size_t r = n; r-- > 0;)
+    for (size_t j = 0; j < k; ++j) {
+      double v = b[r * k + j];
+      for (size_t i = r + 1; i < n; ++i) v -= a[r * n + i] * x[i * k + j];
+      x[r * k + j] = v / a[r * n + r];
+    }
   return x;
 }
 
@@ -42,7 +45,7 @@ LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& pi
   const int64_t channels = l[1], height = l[2], width = l[3];
   // Normal equations of [channels..., 1] → each colour's block mean.
   const size_t n = static_cast<size_t>(channels) + 1, pixels = static_cast<size_t>(height * width);
-  std::vector<double> gram(n * n, 0.0), rhs(n * 3, 0.0);
+  std::vector<double> gram(n * n, 0.0), rhs(n * 3, 0.0);  // rhs: n × 3, a column per colour
   std::vector<double> row(n);
   for (size_t p = 0; p < pixels; ++p) {
     for (size_t c = 0; c < n - 1; ++c) row[c] = latents.data[c * pixels + p];
@@ -54,15 +57,13 @@ LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& pi
         for (int c = 0; c < 3; ++c) colour[c] += picture.data[static_cast<size_t>((y * width * factor + x) * 3 + c)];
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = 0; j < n; ++j) gram[i * n + j] += row[i] * row[j];
-      for (int c = 0; c < 3; ++c) rhs[static_cast<size_t>(c) * n + i] += row[i] * colour[c] / static_cast<double>(factor * factor);
+      for (int c = 0; c < 3; ++c) rhs[i * 3 + static_cast<size_t>(c)] += row[i] * colour[c] / static_cast<double>(factor * factor);
     }
   }
+  const std::vector<double> x = solve(std::move(gram), std::move(rhs), n, 3);
   LatentPreview preview{channels, {}};
-  for (int c = 0; c < 3; ++c) {
-    const auto first = rhs.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(c) * n);
-    for (double w : solve(gram, std::vector<double>(first, first + static_cast<std::ptrdiff_t>(n)), n))
-      preview.map.push_back(static_cast<float>(w));
-  }
+  for (size_t c = 0; c < 3; ++c)
+    for (size_t i = 0; i < n; ++i) preview.map.push_back(static_cast<float>(x[i * 3 + c]));
   return preview;
 }
 

@@ -8,9 +8,9 @@ namespace websd {
 
 // A live preview of a generation in progress: each latent pixel's channels mapped linearly to a
 // colour, the picture a step can afford (a VAE decode costs as much as several UNet steps). The
-// map is fitted to the model's own VAE — least squares from the latents of one decode of random
-// latents to the decoded picture averaged over each latent pixel's block — so every VAE, the tiny
-// test models' included, gets its own, with no table of models to keep.
+// map is fitted to the model's own VAE — least squares from latents to their decoded picture
+// averaged over each latent pixel's block (TextToImagePipeline::latent_preview says which latents)
+// — so every VAE, the tiny test models' included, gets its own, with no table of models to keep.
 struct LatentPreview {
   int64_t channels = 0;
   std::vector<float> map;  // per colour: `channels` weights, then a bias

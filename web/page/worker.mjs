@@ -98,12 +98,9 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   if (loaded.notice) post({ type: 'notice', text: loaded.notice });
 
   status(`generating (${loaded.backend} backend)`);
-  let stepStart = performance.now();
   // A preview of every step: a few hundred multiply-adds per latent pixel, nothing to the step.
-  const result = await loaded.pipe.generate({ ...options, previewEvery: 1 }, (step, total, { preview }) => {
-    const now = performance.now();
-    post({ type: 'progress', step, total, ms: now - stepStart, preview }, preview ? [preview.data.buffer] : []);
-    stepStart = now;
+  const result = await loaded.pipe.generate({ ...options, previewEvery: 1 }, (step, total, { ms, preview }) => {
+    post({ type: 'progress', step, total, ms, preview }, preview ? [preview.data.buffer] : []);
   });
   lap('generate');
 
