@@ -444,6 +444,7 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
                          " bytes of one binding");
   spec.pack_rows = static_cast<uint32_t>(std::min(fit, (rows + unit - 1) / unit * unit));
   spec.subgroup = limits_.subgroup_size;
+  wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   if (b) spec.b = view(*b);

@@ -24,11 +24,18 @@ namespace {
 
 // The device with the tensor cores on or off, and smaller limits than it has: a smaller workgroup
 // grid, so a dispatch has to wrap into several rows; a smaller maxStorageBufferBindingSize, so
-// tensors take the split-buffer path. It also records the largest grid dispatched since reset_groups().
+// tensors take the split-buffer path; less workgroup memory, so the tensor-core products load their
+// operands straight from storage instead of staging them. It also records the largest grid
+// dispatched since reset_groups().
 class LimitedHost : public GpuHost {
  public:
-  LimitedHost(std::shared_ptr<GpuHost> inner, bool tensor_cores, uint32_t max_groups = UINT32_MAX, uint64_t max_binding = 0)
-      : inner_(std::move(inner)), tensor_cores_(tensor_cores), max_(max_groups), max_binding_(max_binding) {}
+  LimitedHost(std::shared_ptr<GpuHost> inner, bool tensor_cores, uint32_t max_groups = UINT32_MAX, uint64_t max_binding = 0,
+              uint32_t max_workgroup_storage = 0)
+      : inner_(std::move(inner)),
+        tensor_cores_(tensor_cores),
+        max_(max_groups),
+        max_binding_(max_binding),
+        max_workgroup_storage_(max_workgroup_storage) {}
   uint32_t create_buffer(uint64_t bytes) override { return inner_->create_buffer(bytes); }
   void destroy_buffer(uint32_t id) noexcept override { inner_->destroy_buffer(id); }
   void write_buffer(uint32_t id, uint64_t o, std::span<const uint8_t> b) override { inner_->write_buffer(id, o, b); }
@@ -46,6 +53,7 @@ class LimitedHost : public GpuHost {
     GpuLimits l = inner_->limits();
     l.max_workgroups_per_dimension = std::min(l.max_workgroups_per_dimension, max_);
     if (max_binding_) l.max_storage_buffer_binding_size = max_binding_;
+    if (max_workgroup_storage_) l.max_workgroup_storage = max_workgroup_storage_;
     l.tensor_cores = tensor_cores_;
     return l;
   }
@@ -57,6 +65,7 @@ class LimitedHost : public GpuHost {
   bool tensor_cores_;
   uint32_t max_;
   uint64_t max_binding_;
+  uint32_t max_workgroup_storage_;
   uint32_t largest_ = 0;
 };
 
@@ -69,6 +78,12 @@ HostTensor random(Shape shape, float lo, float hi, uint32_t seed) {
 }
 
 using device_test::Report;
+
+// Workgroup memory too small for any staged tensor-core product (1 KiB: one tile of the epilogue):
+// the products load their operands straight from storage.
+constexpr uint32_t kUnstagedWorkgroupBytes = 1024;
+
+bool is_product(const op_cases::OpCase& c) { return c.op == "linear" || c.op == "conv2d"; }
 
 // relative: |gpu − cpu| / max(|cpu|, 1); otherwise absolute.
 void compare(Report& r, const std::string& name, double tol, bool relative, const std::vector<float>& want,
@@ -113,13 +128,15 @@ uint64_t largest_binding(const op_cases::OpCase& c, const std::vector<HostTensor
 // variants of the device: as it is; with a grid limit so small that the case's largest dispatch
 // wraps into rows (the last one ragged); and with a binding limit that splits the case's largest
 // tensor in two (each tensor then takes at most two of the 8 storage buffers WebGPU guarantees).
-// Where the device has tensor cores, again on them, as it is and split, within the case's f16_tol.
+// Where the device has tensor cores, again on them, as it is and split, within the case's f16_tol,
+// and the products once more unstaged.
 void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
   CpuBackend cpu;
   auto recorder = std::make_shared<LimitedHost>(host, false);
   WebGpuBackend plain(recorder);
   const bool tensor_cores = host->limits().tensor_cores;
   WebGpuBackend f16(std::make_shared<LimitedHost>(host, true));
+  WebGpuBackend unstaged(std::make_shared<LimitedHost>(host, true, UINT32_MAX, 0, kUnstagedWorkgroupBytes));
   if (!tensor_cores) r.add("tensor-core variants skipped: this adapter has no shader-f16 with f16 subgroup matrices", 0, 0, true, "");
   for (const op_cases::OpCase& c : op_cases::cases()) {
     std::vector<HostTensor> inputs;
@@ -148,6 +165,8 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
     if (!tensor_cores) continue;
     const double f16_tol = c.f16_tol > 0 ? c.f16_tol : c.tol;
     compare(r, c.name + " (tensor cores)", f16_tol, c.relative, want, [&] { return run_case(f16, c, inputs); });
+    if (is_product(c))
+      compare(r, c.name + " (tensor cores, unstaged)", f16_tol, c.relative, want, [&] { return run_case(unstaged, c, inputs); });
     if (c.split) {
       // Its packed operand runs over ranges of rows too, the budget being a binding's.
       WebGpuBackend split(std::make_shared<LimitedHost>(host, true, UINT32_MAX, half));
@@ -160,32 +179,45 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
 // A linear or conv2d case whose product the tensor-core kernels must take (a pack and a gemm
 // dispatch per range). Attention takes them where its output block fits workgroup memory.
 bool must_take_tensor_cores(const op_cases::OpCase& c) {
-  if (c.op != "linear" && c.op != "conv2d") return false;
+  if (!is_product(c)) return false;
   const Shape& w = c.inputs[1].shape;
   const int64_t k = numel(w) / w[0];
   return wgsl::tensor_core_gemm_fits(static_cast<uint32_t>(k), static_cast<uint32_t>(w[0]));
 }
 
+// The dispatches a case takes on `gpu`, its output read back.
+uint64_t dispatches_of(WebGpuBackend& gpu, const op_cases::OpCase& c) {
+  const uint64_t before = gpu.stats().kernels;
+  const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
+  std::vector<Tensor> t;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    t.push_back(c.inputs[i].weight ? gpu.upload_weight(inputs[i].shape, inputs[i].data) : gpu.upload(inputs[i]));
+  const Tensor y = c.run(gpu, t);
+  const uint64_t dispatches = gpu.stats().kernels - before;
+  gpu.download(y);
+  return dispatches;
+}
+
 // Every case through a backend that takes the tensor-core kernels wherever a shape allows, whether
-// or not the adapter runs them: on Dawn's null adapter (which validates and compiles WGSL but runs
-// nothing) this checks their WGSL without a GPU; the values are not compared.
+// or not the adapter runs them, and the products again unstaged: on Dawn's null adapter (which
+// validates and compiles WGSL but runs nothing) this checks their WGSL without a GPU; the values
+// are not compared.
 std::string tensor_core_compile() {
   Report r;
-  WebGpuBackend gpu(std::make_shared<LimitedHost>(make_js_gpu_host(), true));
+  const std::shared_ptr<GpuHost> host = make_js_gpu_host();
+  WebGpuBackend gpu(std::make_shared<LimitedHost>(host, true));
+  WebGpuBackend unstaged(std::make_shared<LimitedHost>(host, true, UINT32_MAX, 0, kUnstagedWorkgroupBytes));
   int taken = 0;
   for (const op_cases::OpCase& c : op_cases::cases()) {
     try {
-      const uint64_t before = gpu.stats().kernels;
-      const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
-      std::vector<Tensor> t;
-      for (size_t i = 0; i < inputs.size(); ++i)
-        t.push_back(c.inputs[i].weight ? gpu.upload_weight(inputs[i].shape, inputs[i].data) : gpu.upload(inputs[i]));
-      const Tensor y = c.run(gpu, t);
-      const uint64_t dispatches = gpu.stats().kernels - before;
-      gpu.download(y);
+      const uint64_t dispatches = dispatches_of(gpu, c);
       // Packs and products: two dispatches or more (norms of long rows take two of their own).
-      taken += dispatches >= 2 && (c.op == "linear" || c.op == "conv2d" || c.op == "attention");
+      taken += dispatches >= 2 && (is_product(c) || c.op == "attention");
       r.add(c.name, 0, 0, !must_take_tensor_cores(c) || dispatches >= 2, std::to_string(dispatches) + " dispatches");
+      if (is_product(c)) {
+        const uint64_t direct = dispatches_of(unstaged, c);
+        r.add(c.name + " (unstaged)", 0, 0, !must_take_tensor_cores(c) || direct >= 2, std::to_string(direct) + " dispatches");
+      }
     } catch (const std::exception& e) {
       r.add(c.name, -1, 0, false, e.what());
     }
@@ -228,19 +260,25 @@ std::string run() {
 // batches of `repeats` runs back to back, each batch ended by reading back one value computed
 // after it (the queue runs in order), so no large read-back is timed. {"cases": [{name, ms, gflops}]}.
 // Each case on the float32 kernels, then where the device has them on the tensor cores (only the
-// ops that use them: linear, conv2d, attention).
+// ops that use them: linear, conv2d, attention), and the products once more unstaged.
 std::string perf(int repeats) {
   const std::shared_ptr<GpuHost> host = make_js_gpu_host();
   std::ostringstream json;
   json << "{\"cases\":[";
   bool first = true;
-  for (const bool tensor_cores : {false, true}) {
-    if (tensor_cores && !host->limits().tensor_cores) break;
-    WebGpuBackend gpu(std::make_shared<LimitedHost>(host, tensor_cores));
+  struct Variant {
+    const char* label;
+    bool tensor_cores;
+    uint32_t workgroup_bytes;  // 0: the device's
+  };
+  for (const Variant& v : {Variant{"", false, 0}, Variant{" [tensor cores]", true, 0},
+                           Variant{" [tensor cores, unstaged]", true, kUnstagedWorkgroupBytes}}) {
+    if (v.tensor_cores && !host->limits().tensor_cores) break;
+    WebGpuBackend gpu(std::make_shared<LimitedHost>(host, v.tensor_cores, UINT32_MAX, 0, v.workgroup_bytes));
     const Tensor probe = gpu.upload(HostTensor({1}));
     const auto sync = [&] { gpu.download(gpu.scale(probe, 1.0f)); };
     for (const op_cases::OpCase& c : op_cases::perf_cases()) {
-      if (tensor_cores && c.op != "linear" && c.op != "conv2d" && c.op != "attention") continue;
+      if (v.tensor_cores && !is_product(c) && (v.workgroup_bytes || c.op != "attention")) continue;
       const std::vector<HostTensor> inputs = op_cases::make_inputs(c);
       std::vector<Tensor> t;
       for (size_t i = 0; i < inputs.size(); ++i) {
@@ -255,7 +293,7 @@ std::string perf(int repeats) {
         sync();
         ms = std::min(ms, (emscripten_get_now() - start) / repeats);
       }
-      json << (first ? "" : ",") << "{\"name\":\"" << Report::escape(c.name) << (tensor_cores ? " [tensor cores]" : "")
+      json << (first ? "" : ",") << "{\"name\":\"" << Report::escape(c.name) << v.label
            << "\",\"ms\":" << ms << ",\"gflops\":" << c.flops / ms / 1e6 << "}";
       first = false;
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <tuple>
 
 #include "backend/webgpu/kernels/elementwise.h"
 #include "backend/webgpu/kernels/layout.h"
@@ -351,16 +352,20 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   Tensor b = gpu.upload(HostTensor({640}));
   Tensor x = gpu.upload(HostTensor({2, 150, 320}));
   EXPECT_EQ(gpu.linear(x, w, &b).shape, (Shape{2, 150, 640}));
-  // 5 × 10 tiles of 64 × 64 and K = 20 steps of 16: two slices of 10 steps (a slice has at least 8).
+  // 5 × 10 tiles of 64 × 64, staged by workgroups of 1 × 2 subgroups (5 rows of tiles do not pair)
+  // one step of 16 at a time (two would not fit WebGPU's default 16 KiB of workgroup memory), and
+  // K = 20 steps of 16: two slices of 10 steps (a slice has at least 8).
   ASSERT_EQ(host->dispatches.size(), 3u);
   EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, packed
   EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);
   EXPECT_EQ(host->dispatches[0].x, 320u * 320 / 2 / 256);  // 300 rows packed as 320, a word per invocation
   EXPECT_EQ(host->dispatches[1].bindings, 3u);  // packed, w, partial sums
   EXPECT_EQ(host->dispatches[1].uniform_bytes, 0u);  // the slices are in the range's own coordinates
-  EXPECT_EQ(host->dispatches[1].x, 5u * 10 * 2);
+  EXPECT_EQ(host->dispatches[1].x, 5u * 5 * 2);
   EXPECT_NE(host->sources[1].find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
-  EXPECT_NE(host->sources[1].find("@workgroup_size(SG)"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("@workgroup_size(THREADS)"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("const THREADS: u32 = 64u;"), std::string::npos);
+  EXPECT_NE(host->sources[1].find("const KC: u32 = 16u;"), std::string::npos);
   EXPECT_NE(host->sources[1].find("const KS: u32 = 160u;"), std::string::npos);
   EXPECT_EQ(host->dispatches[2].bindings, 3u);  // partial sums, bias, y
   EXPECT_EQ(host->dispatches[2].uniform_bytes, 4u);
@@ -372,8 +377,8 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   gpu.linear(gpu.upload(HostTensor({2, 150, 64})), gpu.upload_weight({640, 64}, std::vector<float>(640 * 64)), &b);
   ASSERT_EQ(host->dispatches.size(), 5u);
   EXPECT_EQ(host->dispatches[4].bindings, 4u);  // packed, w, bias, y
-  EXPECT_EQ(host->dispatches[4].x, 5u * 10);
-  EXPECT_NE(host->sources.back().find("var<workgroup> staged: array<f32, 256>;"), std::string::npos);
+  EXPECT_EQ(host->dispatches[4].x, 5u * 5);
+  EXPECT_NE(host->sources.back().find("var<workgroup> staged: array<f32, 512u>;"), std::string::npos);
 
   // Splits: enough for the target, no slice under the minimum, no empty slice, within the scratch.
   wgsl::TensorCoreGemmSpec deep = wgsl::tensor_core_spec(wgsl::MatmulSpec{});
@@ -389,6 +394,34 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   deep.m = deep.pack_rows = 64 * 64;
   deep.n = 32 * 64;  // 2048 tiles: no split
   EXPECT_EQ(wgsl::tensor_core_splits(deep, UINT64_MAX), 1u);
+
+  // Staging: the most subgroups whose workgroup memory fits, then the longest chunk; none in 1 KiB.
+  wgsl::TensorCoreGemmSpec staged = wgsl::tensor_core_spec(wgsl::MatmulSpec{});
+  staged.m = staged.pack_rows = 128;  // 2 × 20 tiles of 64 × 64
+  staged.n = 1280;
+  staged.k = 16 * 18;
+  staged.subgroup = 32;
+  wgsl::tensor_core_stage(staged, 48 * 1024);
+  EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(2u, 2u, 2u));
+  EXPECT_EQ(wgsl::tensor_core_gemm_workgroup_bytes(staged), (8u + 8u) * 16 * 40 * 2 + 4 * 1024);
+  // 40 subgroups want 52 slices, K allows 2 (of at least 8 steps): 9 steps each rounded to a whole
+  // chunk, 10 + 8.
+  staged.splits = wgsl::tensor_core_splits(staged, UINT64_MAX);
+  EXPECT_EQ(staged.splits, 2u);
+  EXPECT_EQ(wgsl::tensor_core_gemm_groups(staged), 10u * 2);
+  EXPECT_NE(wgsl::tensor_core_gemm_source(staged).find("const KS: u32 = 160u;"), std::string::npos);
+  staged.splits = 1;
+  wgsl::tensor_core_stage(staged, 16 * 1024);
+  EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(2u, 2u, 1u));
+  wgsl::tensor_core_stage(staged, 1024);
+  EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(1u, 1u, 0u));
+  EXPECT_NE(wgsl::tensor_core_gemm_source(staged).find("@workgroup_size(SG)"), std::string::npos);
+  staged.subgroup = 128;  // two subgroups at most (256 invocations), and an odd K has no chunks of 2
+  staged.k = 16 * 17;
+  wgsl::tensor_core_stage(staged, 48 * 1024);
+  EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(2u, 1u, 1u));
+  staged.chunk = 2;  // a chunk that does not divide K
+  EXPECT_THROW(wgsl::tensor_core_gemm_source(staged), Error);
 
   // Not whole 16s, or a float32 weight: the float32 kernel, one dispatch.
   gpu.linear(gpu.upload(HostTensor({5, 53})), gpu.upload_weight({32, 53}, std::vector<float>(32 * 53)), nullptr);
@@ -410,7 +443,7 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   for (size_t i = before; i < host->dispatches.size(); i += 2) {
     EXPECT_EQ(host->dispatches[i].bindings, 2u);
     EXPECT_EQ(host->dispatches[i + 1].bindings, 2u + 2u);  // packed, w, y in two halves
-    EXPECT_EQ(host->dispatches[i + 1].x, 2u);               // 32 channels (tiles of 2·16) × 128 pixels (2·64)
+    EXPECT_EQ(host->dispatches[i + 1].x, 1u);  // 32 channels (tiles of 2·16) × 128 pixels (2·64): 1 × 2 subgroups
   }
   // Cout 3: the float32 kernel.
   ranged.conv2d(cx, ranged.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));

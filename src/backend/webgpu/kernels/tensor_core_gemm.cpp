@@ -21,23 +21,34 @@ uint64_t pack_words(const TensorCoreGemmSpec& s) { return uint64_t{s.pack_rows} 
 // C's shape for one range: [Cout, pixels] for conv2d, [rows, N] for linear.
 uint32_t c_rows(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.out_channels : s.pack_rows; }
 uint32_t c_cols(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.pack_rows : s.n; }
-uint32_t tile_groups(const TensorCoreGemmSpec& s) {
-  return c_rows(s) / (16 * tensor_core_ti(s)) * (c_cols(s) / (16 * tensor_core_tj(s)));
-}
+// Tiles of 16·TI rows (16·TJ columns) of C along its rows (columns).
+uint32_t i_tiles(const TensorCoreGemmSpec& s) { return c_rows(s) / (16 * tensor_core_ti(s)); }
+uint32_t j_tiles(const TensorCoreGemmSpec& s) { return c_cols(s) / (16 * tensor_core_tj(s)); }
+uint32_t tile_groups(const TensorCoreGemmSpec& s) { return i_tiles(s) / s.wi * (j_tiles(s) / s.wj); }
+// Steps of 16 a staged workgroup copies at a time (1 without staging): slices of K are whole chunks.
+uint32_t chunk_steps(const TensorCoreGemmSpec& s) { return std::max(s.chunk, 1u); }
+uint32_t round_up(uint32_t v, uint32_t unit) { return (v + unit - 1) / unit * unit; }
 // Steps of 16 in each slice of K (the last slice may be shorter).
-uint32_t slice_steps(const TensorCoreGemmSpec& s) { return (s.k / 16 + s.splits - 1) / s.splits; }
+uint32_t slice_steps(const TensorCoreGemmSpec& s) { return round_up((s.k / 16 + s.splits - 1) / s.splits, chunk_steps(s)); }
+// Staged operands in workgroup memory: rows of a chunk of K, padded by 8 values (16 bytes) so the
+// rows start in different banks.
+uint32_t staged_stride(const TensorCoreGemmSpec& s) { return 16 * s.chunk + 8; }
 
 void validate(const TensorCoreGemmSpec& s) {
   const uint32_t weight_rows = is_conv(s) ? s.out_channels : s.n;
   const bool sizes = s.k && weight_rows && s.subgroup && s.pack_rows && s.pack_rows % kTensorCorePackRows == 0 && s.groups_x &&
                      tensor_core_gemm_fits(s.k, weight_rows) && s.splits && s.splits <= s.k / 16;
+  const bool layout = s.wi && s.wj && (s.chunk ? s.k / 16 % s.chunk == 0 && i_tiles(s) % s.wi == 0 && j_tiles(s) % s.wj == 0 &&
+                                                     s.wi * s.wj * s.subgroup <= kTensorCoreMaxInvocations
+                                               : s.wi == 1 && s.wj == 1);
   // The packed matrix, the weight and the split scratch are one binding each, indexed in u32.
   const bool fits = uint64_t{s.pack_rows} * s.k <= UINT32_MAX && uint64_t{weight_rows} * s.k <= UINT32_MAX &&
                     uint64_t{s.splits} * s.pack_rows * weight_rows <= UINT32_MAX;
-  if (!sizes || !fits)
+  if (!sizes || !fits || !layout)
     throw Error("webgpu backend: tensor-core " + std::string(is_conv(s) ? "conv2d" : "linear") + ": no kernel for K " +
                 std::to_string(s.k) + ", " + std::to_string(weight_rows) + " weight rows, " + std::to_string(s.pack_rows) +
-                " packed rows, " + std::to_string(s.splits) + " slices of K");
+                " packed rows, " + std::to_string(s.splits) + " slices of K, " + std::to_string(s.wi) + "×" +
+                std::to_string(s.wj) + " subgroups staging " + std::to_string(s.chunk) + " steps");
 }
 
 // The dims both kernels bake in.
@@ -74,7 +85,8 @@ std::string write_c(const TensorCoreGemmSpec& s) {
 std::string dims_key(const TensorCoreGemmSpec& s) {
   std::string k = is_conv(s) ? "conv" : "linear";
   for (uint32_t v : {s.m, s.n, s.k, s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w,
-                     s.out_h, s.out_w, s.stride, s.pad_top, s.pad_left, s.pack_rows, s.splits, s.groups_x, s.subgroup}) {
+                     s.out_h, s.out_w, s.stride, s.pad_top, s.pad_left, s.pack_rows, s.splits, s.groups_x, s.subgroup, s.wi,
+                     s.wj, s.chunk}) {
     k += ':';
     k += std::to_string(v);
   }
@@ -127,13 +139,37 @@ uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& s) {
 }
 
 uint32_t tensor_core_splits(const TensorCoreGemmSpec& s, uint64_t scratch_limit) {
-  const uint32_t tiles = tile_groups(s), steps = s.k / 16;
-  if (tiles >= kTensorCoreTargetGroups) return 1;
-  uint64_t want = (kTensorCoreTargetGroups + tiles - 1) / tiles;
+  const uint32_t subgroups = tile_groups(s) * s.wi * s.wj, steps = s.k / 16;
+  if (subgroups >= kTensorCoreTargetGroups) return 1;
+  uint64_t want = (kTensorCoreTargetGroups + subgroups - 1) / subgroups;
   want = std::min<uint64_t>(want, std::max(1u, steps / kTensorCoreMinSplitSteps));
   want = std::min<uint64_t>(want, std::max<uint64_t>(1, scratch_limit / (uint64_t{c_rows(s)} * c_cols(s) * 4)));
-  const uint64_t per = (steps + want - 1) / want;
+  const uint64_t per = round_up(static_cast<uint32_t>((steps + want - 1) / want), chunk_steps(s));
   return static_cast<uint32_t>((steps + per - 1) / per);  // no empty slice
+}
+
+void tensor_core_stage(TensorCoreGemmSpec& s, uint32_t workgroup_bytes) {
+  const uint32_t steps = s.k / 16;
+  for (const auto& [wi, wj] : {std::pair{2u, 2u}, {2u, 1u}, {1u, 2u}}) {
+    for (const uint32_t chunk : {2u, 1u}) {
+      TensorCoreGemmSpec t = s;
+      t.wi = wi;
+      t.wj = wj;
+      t.chunk = chunk;
+      if (steps % chunk || i_tiles(s) % wi || j_tiles(s) % wj || wi * wj * s.subgroup > kTensorCoreMaxInvocations) continue;
+      if (tensor_core_gemm_workgroup_bytes(t) > workgroup_bytes) continue;
+      s = t;
+      return;
+    }
+  }
+  s.wi = s.wj = 1;
+  s.chunk = 0;
+}
+
+uint32_t tensor_core_gemm_workgroup_bytes(const TensorCoreGemmSpec& s) {
+  const uint32_t epilogue = s.splits > 1 ? 0 : s.wi * s.wj * 256 * 4;  // a tile of float32 per subgroup
+  if (!s.chunk) return epilogue;
+  return (s.wi * tensor_core_ti(s) + s.wj * tensor_core_tj(s)) * 16 * staged_stride(s) * 2 + epilogue;
 }
 
 uint64_t tensor_core_partial_values(const TensorCoreGemmSpec& s) { return uint64_t{s.splits} * c_rows(s) * c_cols(s); }
@@ -194,12 +230,16 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   validate(s);
   const uint32_t ti = tensor_core_ti(s), tj = tensor_core_tj(s);
-  const bool split = s.splits > 1;
+  const bool split = s.splits > 1, staged = s.chunk > 0;
   const std::string left = is_conv(s) ? "weight" : "packed", right = is_conv(s) ? "packed" : "weight";
-  std::string src = "enable f16;\nenable chromium_experimental_subgroup_matrix;\n";
+  std::string src = std::string("enable f16;\n") + (staged ? "enable subgroups;\n" : "") +
+                    "enable chromium_experimental_subgroup_matrix;\n";
+  // Staged, the operands are copied eight float16 values (a vec4<u32>) at a time; otherwise they
+  // are loaded as subgroup matrices straight from storage.
+  const std::string operand = staged ? "vec4<u32>" : "f16";
   uint32_t binding = 0;
-  src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> packed: array<f16>;\n";
-  src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> weight: array<f16>;\n";
+  src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> packed: array<" + operand + ">;\n";
+  src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> weight: array<" + operand + ">;\n";
   if (split) {
     // Partial sums in the range's own coordinates: no p0.
     src += "@group(0) @binding(" + std::to_string(binding) + ") var<storage, read_write> partial: array<f32>;\n";
@@ -209,50 +249,112 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
     src += uniform_p0(binding);
   }
   src += constants(s);
-  src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst I_TILES: u32 = " +
-         u32(c_rows(s) / (16 * ti)) + ";\nconst TILES: u32 = " + u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " +
-         u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " + u32(slice_steps(s) * 16) + ";\nconst C_ROWS: u32 = " +
-         u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) + ";\nconst SG: u32 = " + u32(s.subgroup) + ";\n";
-  if (!split) src += write_c(s);
-  // Every offset derives from workgroup_id: subgroup matrix loads need subgroup-uniform arguments.
+  src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst WI: u32 = " + u32(s.wi) +
+         ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst I_TILES: u32 = " + u32(i_tiles(s) / s.wi) + ";\nconst TILES: u32 = " +
+         u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " +
+         u32(slice_steps(s) * 16) + ";\nconst C_ROWS: u32 = " + u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) +
+         ";\nconst SG: u32 = " + u32(s.subgroup) + ";\n";
+  if (!split) src += write_c(s) + "var<workgroup> staged: array<f32, " + u32(256 * s.wi * s.wj) + ">;\n";
   const std::string declare = each2(ti, tj, [](auto a, auto b) {
     return "  var acc" + a + "_" + b + ": subgroup_matrix_result<f32, 16, 16>;\n";
   });
-  const std::string load_left = each(ti, [&](auto a) {
-    return "    let a" + a + " = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&" + left + ", (i0 + " + a +
-           "u * 16u) * K + k, K);\n";
-  });
-  const std::string load_right = each(tj, [&](auto b) {
-    return "    let b" + b + " = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&" + right + ", (j0 + " + b +
-           "u * 16u) * K + k, K);\n";
-  });
-  const std::string multiply = each2(ti, tj, [](auto a, auto b) {
-    return "    acc" + a + "_" + b + " = subgroupMatrixMultiplyAccumulate(a" + a + ", b" + b + ", acc" + a + "_" + b + ");\n";
-  });
-  // Split: the partial sums straight to the scratch. Whole: a tile at a time through workgroup memory.
+  // One step of 16 along K: TI tiles of L and TJ of R from `from_left`/`from_right` (pointer, offset
+  // of tile 0 and stride), then every product.
+  const auto step = [&](const std::string& l_at, const std::string& r_at, const std::string& stride) {
+    return each(ti, [&](auto a) {
+             return "    let a" + a + " = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(" + l_at + " + " + a +
+                    "u * 16u * " + stride + ", " + stride + ");\n";
+           }) +
+           each(tj, [&](auto b) {
+             return "    let b" + b + " = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(" + r_at + " + " +
+                    b + "u * 16u * " + stride + ", " + stride + ");\n";
+           }) +
+           each2(ti, tj, [](auto a, auto b) {
+             return "    acc" + a + "_" + b + " = subgroupMatrixMultiplyAccumulate(a" + a + ", b" + b + ", acc" + a + "_" + b +
+                    ");\n";
+           });
+  };
+  // This subgroup's C tiles start at row ci, column cj. Split: the partial sums straight to the
+  // scratch. Whole: a tile at a time through the subgroup's 1 KiB of workgroup memory.
   const std::string store = each2(ti, tj, [&](auto a, auto b) {
-    const std::string acc = "acc" + a + "_" + b, i = "i0 + " + a + "u * 16u", j = "j0 + " + b + "u * 16u";
+    const std::string acc = "acc" + a + "_" + b, i = "ci + " + a + "u * 16u", j = "cj + " + b + "u * 16u";
     if (split)
       return "  subgroupMatrixStore<row_major>(&partial, split * C_ROWS * C_COLS + (" + i + ") * C_COLS + " + j + ", " + acc +
              ", C_COLS);\n";
-    return "  subgroupMatrixStore<row_major>(&staged, 0u, " + acc + ", 16u);\n  workgroupBarrier();\n"
-           "  for (var e = t; e < 256u; e += SG) { write_c(" + i + " + e / 16u, " + j + " + e % 16u, staged[e]); }\n"
+    return "  subgroupMatrixStore<row_major>(&staged, own, " + acc + ", 16u);\n  workgroupBarrier();\n"
+           "  for (var e = lane; e < 256u; e += SG) { write_c(" + i + " + e / 16u, " + j + " + e % 16u, staged[own + e]); }\n"
            "  workgroupBarrier();\n";
   });
-  if (!split) src += "var<workgroup> staged: array<f32, 256>;\n";
-  src += R"(@compute @workgroup_size(SG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let index = wg.x + wg.y * GROUPS_X;
+  // Every subgroup-matrix offset derives from workgroup_id and subgroup_id: they must be
+  // subgroup-uniform.
+  const std::string prologue = R"(  let index = wg.x + wg.y * GROUPS_X;
   if (index >= GROUPS) { return; }
   let tile = index % TILES;
   let split = index / TILES;
-  let i0 = tile % I_TILES * TI * 16u;
-  let j0 = tile / I_TILES * TJ * 16u;
-  let k_end = min(K, split * KS + KS);
-)" + declare + R"(  for (var k = split * KS; k < k_end; k += 16u) {
-)" + load_left + load_right + multiply + R"(  }
-)" + store + "}\n";
-  return src;
+  let k_begin = split * KS;
+  let k_end = min(K, k_begin + KS);
+)";
+  if (!staged) {
+    return src + R"(@compute @workgroup_size(SG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+)" + prologue + R"(  let ci = tile % I_TILES * TI * 16u;
+  let cj = tile / I_TILES * TJ * 16u;
+  let own = 0u;
+)" + declare + R"(  for (var k = k_begin; k < k_end; k += 16u) {
+)" + step("&" + left + ", ci * K + k", "&" + right + ", cj * K + k", "K") + "  }\n" + store + "}\n";
+  }
+  const uint32_t threads = s.wi * s.wj * s.subgroup, row_vecs = 2 * s.chunk;  // vec4<u32>s in a row of a chunk
+  const uint32_t l_vecs = s.wi * ti * 16 * row_vecs, r_vecs = s.wj * tj * 16 * row_vecs;
+  src += "const KC: u32 = " + u32(16 * s.chunk) + ";\nconst LDS: u32 = " + u32(staged_stride(s)) + ";\nconst ROW_VECS: u32 = " +
+         u32(row_vecs) + ";\nconst THREADS: u32 = " + u32(threads) + ";\n";
+  src += "var<workgroup> sl: array<f16, " + u32(s.wi * ti * 16 * staged_stride(s)) + ">;\n";
+  src += "var<workgroup> sr: array<f16, " + u32(s.wj * tj * 16 * staged_stride(s)) + ">;\n";
+  // Copy e of a chunk: row e / ROW_VECS of the workgroup's rows, eight values at (e % ROW_VECS) · 8.
+  for (const auto& [side, rows0] : {std::pair<std::string, std::string>{"l", left}, {"r", right}}) {
+    src += "fn get_" + side + "(row0: u32, e: u32, k: u32) -> vec4<u32> {\n  return " + rows0 +
+           "[((row0 + e / ROW_VECS) * K + k) / 8u + e % ROW_VECS];\n}\n";
+    src += "fn put_" + side + "(e: u32, v: vec4<u32>) {\n  let o = e / ROW_VECS * LDS + e % ROW_VECS * 8u;\n";
+    for (int c = 0; c < 4; ++c) {
+      const std::string h = "bitcast<vec2<f16>>(v[" + std::to_string(c) + "])";
+      src += "  s" + side + "[o + " + u32(2 * c) + "] = " + h + ".x;\n  s" + side + "[o + " + u32(2 * c + 1) + "] = " + h + ".y;\n";
+    }
+    src += "}\n";
+  }
+  // Each invocation's share of a chunk's copies, in registers.
+  const auto slots = [&](const std::string& side, uint32_t vecs, const std::string& row0) {
+    struct Slots { std::string declare, fetch, put; } out;
+    for (uint32_t n = 0; n * threads < vecs; ++n) {
+      const std::string reg = side + "_" + std::to_string(n), e = "t + " + u32(n * threads);
+      const std::string guard = (n + 1) * threads > vecs ? "if (" + e + " < " + u32(vecs) + ") " : "";
+      out.declare += "  var " + reg + " = vec4<u32>();\n";
+      out.fetch += "    " + guard + "{ " + reg + " = get_" + side + "(" + row0 + ", " + e + ", kf); }\n";
+      out.put += "    " + guard + "{ put_" + side + "(" + e + ", " + reg + "); }\n";
+    }
+    return out;
+  };
+  const auto l = slots("l", l_vecs, "i0"), r = slots("r", r_vecs, "j0");
+  const std::string fetch = l.fetch + r.fetch;
+  std::string steps;
+  for (uint32_t kk = 0; kk < s.chunk; ++kk) {
+    steps += "    {\n" + step("&sl, si * LDS + " + u32(16 * kk), "&sr, sj * LDS + " + u32(16 * kk), "LDS") + "    }\n";
+  }
+  return src + R"(@compute @workgroup_size(THREADS)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32,
+        @builtin(subgroup_id) sub: u32, @builtin(subgroup_invocation_id) lane: u32) {
+)" + prologue + R"(  let i0 = tile % I_TILES * WI * TI * 16u;
+  let j0 = tile / I_TILES * WJ * TJ * 16u;
+  let si = sub % WI * TI * 16u;
+  let sj = sub / WI * TJ * 16u;
+  let ci = i0 + si;
+  let cj = j0 + sj;
+  let own = sub * 256u;
+)" + declare + l.declare + r.declare + "  var kf = k_begin;\n  {\n" + fetch + R"(  }
+  for (var k = k_begin; k < k_end; k += KC) {
+    workgroupBarrier();
+)" + l.put + r.put + R"(    workgroupBarrier();
+    kf = k + KC;
+    if (kf < k_end) {
+)" + fetch + "    }\n" + steps + "  }\n" + store + "}\n";
 }
 
 std::string tensor_core_reduce_source(const TensorCoreGemmSpec& s) {

@@ -15,9 +15,13 @@ namespace websd::wgsl {
 //         im2col rows of a range of output pixels for conv2d), rounding float32 to float16 (values
 //         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
 //   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
-//         float32; one subgroup per workgroup computes TI×TJ tiles of 16×16, loading straight from
-//         storage, then writes them one at a time through 1 KiB of workgroup memory (more would
-//         cap the workgroups an SM holds), adding the bias.
+//         float32; each subgroup computes TI×TJ tiles of 16×16 and writes them one at a time
+//         through 1 KiB of workgroup memory, adding the bias. Staged (the default where workgroup
+//         memory allows): WI×WJ subgroups per workgroup share the workgroup's rows of L and R,
+//         copied `chunk` steps of 16 at a time into workgroup memory (each operand value read from
+//         storage once per workgroup instead of once per subgroup), the next chunk's copy in
+//         registers while the subgroups multiply the current one. Otherwise one subgroup per
+//         workgroup loads its tiles straight from storage.
 // Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
 // products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
 // sums straight into a scratch buffer [splits, C rows, C columns]; a third dispatch (reduce) adds
@@ -38,16 +42,21 @@ struct TensorCoreGemmSpec {
   uint32_t splits = 1;     // slices of K (tensor_core_splits); above 1 the gemm writes partial sums
   bool bias = false;
   uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (the kernel being generated)
-  uint32_t subgroup = 32;  // the device's subgroup width: the gemm's workgroup is one subgroup
+  uint32_t subgroup = 32;  // the device's subgroup width
+  // Subgroups per workgroup along C's rows (wi) and columns (wj), and steps of 16 staged in
+  // workgroup memory at a time (0: no staging, one subgroup per workgroup); tensor_core_stage.
+  uint32_t wi = 1, wj = 1, chunk = 0;
   TensorView x, b, y;     // the packed matrix and the weight are single float16 bindings
 };
 
 constexpr uint32_t kTensorCorePackRows = 64;  // the packed matrix's rows come in multiples of this
-// Split over K until a product has this many workgroups (subgroups): the 4096³ probe of
+// Split over K until a product has this many subgroups: the 4096³ probe of
 // ../shared/device/README.md reached 75 TFLOP/s with 4096 of them, products of a few hundred reach
 // a tenth of that; a slice is at least this many steps of 16.
 constexpr uint32_t kTensorCoreTargetGroups = 2048;
 constexpr uint32_t kTensorCoreMinSplitSteps = 8;
+// A staged workgroup's invocations stay within what every WebGPU device allows.
+constexpr uint32_t kTensorCoreMaxInvocations = 256;
 
 // The same product as the float32 kernel's spec describes (its views and grid aside).
 TensorCoreGemmSpec tensor_core_spec(const MatmulSpec& linear);
@@ -59,6 +68,11 @@ bool tensor_core_gemm_fits(uint32_t k, uint32_t weight_rows);
 // Tiles of 16 per workgroup along C's rows (TI) and columns (TJ).
 uint32_t tensor_core_ti(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_tj(const TensorCoreGemmSpec& spec);
+// Picks the staged layout (wi, wj, chunk) for a spec whose pack_rows and subgroup are set: the
+// widest whose workgroup memory fits `workgroup_bytes`, or none (no staging).
+void tensor_core_stage(TensorCoreGemmSpec& spec, uint32_t workgroup_bytes);
+// Workgroup memory the gemm kernel declares.
+uint32_t tensor_core_gemm_workgroup_bytes(const TensorCoreGemmSpec& spec);
 // Rows the ranges cover in all: M for linear, batch · out_h · out_w pixels for conv2d.
 uint32_t tensor_core_rows(const TensorCoreGemmSpec& spec);
 
