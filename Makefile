@@ -61,12 +61,14 @@ CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability
 # -D would restrict the rest of src to that one configuration.
 # src/backend/webgpu/js_gpu_host.cpp apart too: its EM_JS bodies are JavaScript.
 JS_HOST_CPP = src/backend/webgpu/js_gpu_host.cpp
-# Then eslint over the JavaScript (eslint.config.js).
+# Then eslint over the JavaScript (eslint.config.js), and tsc over the npm package's declarations
+# (tsconfig.json: web/lib/index.d.mts against tests/web/lib/package_types.ts).
 lint: deps node-deps
 	$(CPPCHECK) -i src/wasm -i $(JS_HOST_CPP) src
 	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' src/wasm
 	$(CPPCHECK) -D__EMSCRIPTEN__ '-DEM_JS(r,n,p,...)=extern "C" r n p;' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' $(JS_HOST_CPP)
 	node_modules/.bin/eslint .
+	node_modules/.bin/tsc -p tsconfig.json
 
 # Node, npm and package.json's packages (eslint among them), without the browser web-host-deps adds.
 node-deps:

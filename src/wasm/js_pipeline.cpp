@@ -1,5 +1,7 @@
 #include "wasm/js_pipeline.h"
 
+#include <emscripten/emscripten.h>
+
 #include "backend/cpu/cpu_backend.h"
 #include "backend/webgpu/js_gpu_host.h"
 #include "backend/webgpu/webgpu_backend.h"
@@ -16,6 +18,11 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
 }
 
 namespace {
+
+// Lets the JavaScript event loop run between steps: on the CPU backend a generation never waits on
+// anything else, so without this a worker could not take a cancel message until the picture was
+// done (a WebGPU run also waits at each step's read-back).
+EM_ASYNC_JS(void, websd_js_yield, (), { await new Promise((resolve) => setTimeout(resolve, 0)); });
 
 std::optional<uint64_t> random_weights_option(const val& options) {
   if (!has_field(options, "randomWeights")) return std::nullopt;
@@ -100,6 +107,7 @@ void JsPipeline::run() noexcept {
     if (previews) pipe_.latent_preview();  // the first fit's decode, before the loop
     result_ = pipe_.generate(params, [&](int step, int total, const HostTensor& latents) {
       if (on_step_.isUndefined()) return;
+      websd_js_yield();  // a cancel posted during the step lands before on_step_ is asked to go on
       const bool due = previews && (step % preview_every_ == 0 || step == total);
       const val preview = due ? tensor_to_js(latent_preview_image(pipe_.latent_preview(), latents)) : val::undefined();
       if (on_step_(step, total, preview).isFalse()) throw Error("generation stopped by onStep");

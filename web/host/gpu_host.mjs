@@ -33,12 +33,12 @@ const align = (n, a) => Math.ceil(n / a) * a;
 export const TENSOR_CORE_FEATURES = /** @type {any} */ (['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix']);
 
 /**
- * The device has the features and a float16 × float16 → float32 subgroup matrix of 16×16×16, and
- * its subgroups are of one width (the kernels run one subgroup per workgroup).
- * @param {GPUDevice} dev
+ * The device (or adapter) has the features and a float16 × float16 → float32 subgroup matrix of
+ * 16×16×16, and its subgroups are of one width (the kernels assume the device's width).
+ * @param {{ features: GPUSupportedFeatures }} dev
  * @param {any} info the adapter's GPUAdapterInfo
  */
-function hasTensorCores(dev, info) {
+export function hasTensorCores(dev, info) {
   const configs = /** @type {any[]} */ (info.subgroupMatrixConfigs ?? []);
   return TENSOR_CORE_FEATURES.every((f) => dev.features.has(f)) && info.subgroupMinSize > 0 &&
     info.subgroupMinSize === info.subgroupMaxSize && configs.some((c) => c.M === 16 && c.N === 16 && c.K === 16 &&

@@ -37,8 +37,9 @@
 // refitted to each picture it makes — see src/pipeline/latent_preview.h); if it throws, the run stops and generate rejects with that
 // error. signal (an AbortSignal) cancels: an aborted run stops at the end of its step, a queued
 // one never starts, and generate rejects with the signal's reason. Any other failure rejects
-// with an Error carrying websd's one-line message. The CPU backend computes on the calling thread
-// between awaits (in a page, use a worker); one generation runs at a time per module, later calls
+// with an Error carrying websd's one-line message. The CPU backend computes on the calling thread,
+// yielding to the event loop only between steps and only when onStep or signal is given (in a page,
+// use a worker: the npm package's loadModel does); one generation runs at a time per module, later calls
 // wait their turn.
 //
 // Paths are the module's file system: under Node the real one (NODERAWFS); in a browser

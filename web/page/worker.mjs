@@ -16,17 +16,10 @@
 //               | { type: 'settings', parameters } (null: the PNG has none) | { type: 'error', message }
 
 import { loadWebsd } from '../lib/websd.mjs';
-import { createGpuHost } from '../host/gpu_host.mjs';
+import { openDevice } from '../lib/device.mjs';
 
 let websdPromise = null;  // one module per worker; its moduleUrl is the first request's
 let loaded = null;  // { key, backend, pipe, host, notice }: the last pipeline, kept for the next request
-
-// How long one GPU read may wait before the run is declared hung (the host's default is 30 s). The
-// backend reads back about once per stage, so a read waits for a whole UNet step or VAE decode: on
-// SwiftShader (Chromium's software adapter) one tiny-shapes UNet step takes about 30 s, the first
-// one twice that while its shaders compile.
-const GPU_READ_TIMEOUT_MS = 120_000;
-const SOFTWARE_READ_TIMEOUT_MS = 600_000;
 
 // One request at a time: the module is not reentrant, and a second click while one runs waits.
 let queue = Promise.resolve();
@@ -74,7 +67,7 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   let model = null;
   if (loaded?.key !== key) {
     drop();
-    const { backend, host, notice } = await pickBackend(requested);
+    const { backend, host, notice } = await openDevice(requested);
     status(`loading ${modelUrl} (${backend} backend)`);
     const files = { cached: 0, downloaded: 0 };
     try {
@@ -109,27 +102,6 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   const png = websd.encodePng(image, parameters);
   post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model },
     [image.data.buffer, png.buffer]);
-}
-
-// 'auto' takes WebGPU when an adapter and device come up and otherwise falls back to the CPU with a
-// notice; asking for 'webgpu' by name never falls back.
-async function pickBackend(requested) {
-  if (requested === 'cpu') return { backend: 'cpu' };
-  let host = null;
-  try {
-    if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
-    const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) throw new Error('no WebGPU adapter (no GPU, or WebGPU disabled in this browser)');
-    const software = Boolean(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
-    host = createGpuHost(navigator.gpu, { mapTimeoutMs: software ? SOFTWARE_READ_TIMEOUT_MS : GPU_READ_TIMEOUT_MS });
-    await host.init();
-    const notice = software ? 'WebGPU runs on a software adapter here (no GPU was found): expect it to be far slower than on a GPU.' : null;
-    return { backend: 'webgpu', host, notice };
-  } catch (e) {
-    host?.destroy();
-    if (requested === 'webgpu') throw new Error(`the WebGPU backend is unavailable: ${e.message}`);
-    return { backend: 'cpu', notice: `WebGPU is unavailable (${e.message}); running on the CPU backend, which is much slower.` };
-  }
 }
 
 function drop() {

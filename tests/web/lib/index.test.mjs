@@ -1,0 +1,110 @@
+// Tests of the npm package's entry (web/lib/index.mjs) on tiny-shapes' artifacts with the CPU
+// device: the options it refuses, the device choice and its fallback, busy: 'reject', the result's
+// RGBA image against the engine's picture (through the PNG writer), the random seed, previews, and
+// the PNG's settings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { detect, loadModel } from '../../../web/lib/index.mjs';
+import { loadWebsd } from '../../../web/lib/websd.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const model = path.join(root, process.env.WEBSD_BUILD ?? 'build', 'artifacts/tiny-shapes');
+const cache = false;  // a local folder is verified, never cached
+
+// A GPU object with no adapter, as a browser with WebGPU turned off gives.
+const noAdapter = { requestAdapter: async () => null };
+
+test('options: unknown names, devices and values are errors that name them', async () => {
+  await assert.rejects(loadModel(model, { devise: 'cpu' }), /loadModel: unknown option 'devise' \(did you mean 'device'\?\)/);
+  await assert.rejects(loadModel(model, { device: 'gpu' }), /device 'gpu' is not 'auto', 'webgpu' or 'cpu'/);
+  await assert.rejects(loadModel(model, { busy: 'wait' }), /busy 'wait' is not 'queue' or 'reject'/);
+  await assert.rejects(loadModel(model, { progressCallback: 3 }), /progressCallback must be a function/);
+  await assert.rejects(detect({ gpus: null }), /detect: unknown option 'gpus' \(did you mean 'gpu'\?\)/);
+});
+
+test("device 'webgpu' without WebGPU is an error saying why; 'auto' falls back and says so", async () => {
+  await assert.rejects(loadModel(model, { device: 'webgpu', gpu: noAdapter, cache }),
+    /the WebGPU backend is unavailable: no WebGPU adapter/);
+  const sd = await loadModel(model, { device: 'auto', gpu: noAdapter, cache });
+  try {
+    assert.equal(sd.device, 'cpu');
+    assert.match(sd.notice, /^WebGPU is unavailable \(no WebGPU adapter.*running on the CPU backend/);
+    const r = await sd.generate({ prompt: 'a red circle', steps: 1, seed: 3 });
+    assert.equal(r.device, 'cpu');
+    assert.equal(r.notice, sd.notice);
+  } finally {
+    sd.dispose();
+  }
+  const found = await detect({ gpu: noAdapter });
+  assert.equal(found.webgpu, false);
+  assert.match(found.reason, /no WebGPU adapter/);
+});
+
+test('generate: the RGBA image is the engine picture rounded as the PNG writer rounds; seeds, previews, PNG settings', async () => {
+  const events = [];
+  const sd = await loadModel(model, { device: 'cpu', cache, progressCallback: (e) => events.push(e.status) });
+  const websd = await loadWebsd();
+  const pipe = await websd.loadModel(model, { backend: 'cpu', cache });
+  try {
+    assert.deepEqual([...new Set(events)], ['initiate', 'download', 'progress', 'done', 'ready']);
+    assert.equal(sd.model, 'tiny-shapes');
+    assert.equal(sd.info.family, 'sd');
+
+    const steps = [];
+    const r = await sd.generate({ prompt: 'a blue square', steps: 2, seed: 11, sampler: 'euler', previewEvery: 2,
+      onStep: (s) => steps.push(s) });
+    assert.deepEqual(steps.map((s) => [s.step, s.total]), [[1, 2], [2, 2]]);
+    assert.ok(steps.every((s) => s.ms > 0));
+    assert.equal(steps[0].preview, null);
+    const { preview } = steps[1];
+    assert.deepEqual([preview.width, preview.height, preview.channels, preview.data.length], [16, 16, 4, 16 * 16 * 4]);
+
+    const want = await pipe.generate({ prompt: 'a blue square', steps: 2, seed: 11, scheduler: 'euler' });
+    assert.deepEqual([r.image.width, r.image.height, r.image.channels], [128, 128, 4]);
+    for (let p = 0; p < 128 * 128; p++) assert.equal(r.image.data[4 * p + 3], 255);
+    assert.equal(r.seed, 11);
+    assert.equal(r.parameters.model, 'tiny-shapes');
+    assert.deepEqual(r.stages.map((s) => s.name), ['text_encoder', 'unet_step', 'unet_step', 'vae_decode']);
+
+    // The PNG carries the settings, and its bytes are the engine's encoding of its own float
+    // picture: the RGBA bytes were rounded exactly as the PNG writer rounds.
+    const png = sd.png(r);
+    assert.deepEqual(png, websd.encodePng(want.image, { ...want.parameters, model: 'tiny-shapes' }));
+    const settings = websd.parseParameters(websd.pngParameters(png));
+    assert.deepEqual([settings.prompt, settings.steps, settings.seed, settings.sampler], ['a blue square', 2, 11, want.parameters.sampler]);
+
+    // No seed: a random one, which reproduces the picture.
+    const a = await sd.generate({ prompt: 'a blue square', steps: 1 });
+    const b = await sd.generate({ prompt: 'a blue square', steps: 1, seed: a.seed });
+    assert.equal(typeof a.seed, 'number');
+    assert.deepEqual(b.image.data, a.image.data);
+
+    await assert.rejects(sd.generate({ prompt: 'x', stpes: 2 }), /generate: unknown option 'stpes' \(did you mean 'steps'\?\)/);
+    await assert.rejects(sd.generate({ prompt: 'x', onStep: 1 }), /onStep must be a function/);
+  } finally {
+    sd.dispose();
+    pipe.dispose();
+  }
+  await assert.rejects(sd.generate({ prompt: 'x' }), /the model has been disposed/);
+});
+
+test("busy: 'reject' refuses a second generate while one runs; 'queue' runs both", async () => {
+  const rejecting = await loadModel(model, { device: 'cpu', cache, busy: 'reject' });
+  try {
+    const first = rejecting.generate({ prompt: 'a red circle', steps: 1, seed: 1 });
+    await assert.rejects(rejecting.generate({ prompt: 'a red circle', steps: 1, seed: 2 }), /a generation is already running/);
+    assert.equal((await first).seed, 1);
+  } finally {
+    rejecting.dispose();
+  }
+  const queueing = await loadModel(model, { device: 'cpu', cache });
+  try {
+    const seeds = await Promise.all([1, 2].map((seed) => queueing.generate({ prompt: 'a red circle', steps: 1, seed })));
+    assert.deepEqual(seeds.map((r) => r.seed), [1, 2]);
+  } finally {
+    queueing.dispose();
+  }
+});
