@@ -110,8 +110,13 @@ function assertMatchesReference(shown, label) {
   assert.equal(shown.previews, shown.progress[1], 'a preview was drawn at every step');
 }
 
+// WEBSD_SCREENSHOT=FILE also saves the page as it looks after this run (docs/page.png is one).
 test('cpu backend in the page: the same picture as in node', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
-  const shown = await generateInPage({ backend: 'cpu' });
+  const screenshot = process.env.WEBSD_SCREENSHOT;
+  const shown = await generateInPage({ backend: 'cpu', then: async (page) => {
+    if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+    return {};
+  } });
   assertMatchesReference(shown, 'page, cpu');
   assert.equal(shown.backend, 'cpu');
   assert.equal(shown.notice, null, 'the cpu backend was asked for: no fallback notice');
@@ -283,4 +288,44 @@ test('the downloaded PNG carries the settings, and dropping it restores them', {
     clipSkip: 0, model: 'tiny-shapes' });
   assert.deepEqual(shown.form, { prompt: SETTINGS.prompt, negative: 'blurry, dark', seed: String(SETTINGS.seed),
     steps: String(SETTINGS.steps), guidance: String(SETTINGS.cfgScale), scheduler: 'pndm', width: '96', height: '64' });
+});
+
+// A desktop and a phone's screen, and the keyboard alone: the fields take the width the labels
+// leave, nothing is wider than a phone's screen, and Tab reaches every control in reading order,
+// the dice and Ctrl+Enter work without a pointer.
+test('a desktop, a phone-sized screen and the keyboard alone', { timeout: 60000 }, async () => {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${server.url}/web/page/index.html?backend=cpu&module=/${WASM_BUILD}/web/websd_web.mjs`);
+  await page.waitForFunction(() => document.body.dataset.state === 'idle');
+  const prompt = await page.evaluate(() => document.getElementById('prompt').getBoundingClientRect().width);
+  assert.ok(prompt >= 500, `the prompt field is ${prompt} px wide on a desktop`);
+  await page.setViewportSize({ width: 360, height: 740 });
+  const layout = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    overflowing: [...document.querySelectorAll('input, textarea, select, button, canvas, progress')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => e.id),
+  }));
+  assert.ok(layout.scrollWidth <= 360, `the page scrolls sideways on a phone: ${layout.scrollWidth} px`);
+  assert.deepEqual(layout.overflowing, []);
+
+  await page.focus('#prompt');
+  const order = ['prompt'];
+  for (let i = 0; i < 11; i++) {
+    await page.keyboard.press('Tab');
+    order.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+  }
+  assert.deepEqual(order, ['prompt', 'negative', 'seed', 'dice', 'steps', 'guidance', 'width', 'height', 'scheduler',
+    'backend', 'model', 'generate']);
+  await page.focus('#dice');
+  const before = await page.inputValue('#seed');
+  await page.keyboard.press('Enter');
+  assert.notEqual(await page.inputValue('#seed'), before, 'Enter on the dice draws a seed');
+  await page.fill('#seed', '0');
+  await page.fill('#steps', '1');
+  await page.focus('#prompt');
+  await page.keyboard.press('Control+Enter');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 50000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
+  await page.close();
 });
