@@ -206,18 +206,20 @@ async function tokenize(v, [text]) {
   console.log(`[${websd.tokenize(v.tokenizer, text, { padToken: v['pad-token'] ?? '' }).join(', ')}]`);
 }
 
-// The page (web/page) with the WebAssembly build it loads, and DIST's artifact models under
-// /models/ (listed at /models.json for the page's model picker), until interrupted.
+// The page (web/page) with the WebAssembly build it loads (build-wasm, or $WEBSD_WASM_BUILD relative
+// to the repository, under /build-wasm/web/ either way), and DIST's artifact models under /models/
+// (listed at /models.json for the page's model picker), until interrupted.
 async function serve(v, [dist]) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const wasm = path.join(root, process.env.WEBSD_WASM_BUILD ?? 'build-wasm', 'web');
   if (!existsSync(dist) || !statSync(dist).isDirectory()) throw new Error(`${dist}: no such folder (the artifact models to serve)`);
-  if (!existsSync(path.join(root, 'build-wasm/web/websd_web.mjs')))
-    throw new Error(`the page's WebAssembly build is missing: run \`make wasm\` in ${root}`);
+  if (!existsSync(path.join(wasm, 'websd_web.mjs')))
+    throw new Error(`the page's WebAssembly build is missing (${wasm}): run \`make wasm\` in ${root}`);
   const port = v.port === undefined ? 8080 : integer(v.port, '--port', { min: 0 });
   const models = async () => ({ type: 'application/json', body: JSON.stringify(await listModels(dist), null, 1) });
   const page = async () => ({ type: 'text/html; charset=utf-8',
     body: '<!doctype html><meta http-equiv="refresh" content="0; url=/web/page/"><a href="/web/page/">websd</a>\n' });
-  const server = await serveStatic({ '/web/': path.join(root, 'web'), '/build-wasm/web/': path.join(root, 'build-wasm/web'),
+  const server = await serveStatic({ '/web/': path.join(root, 'web'), '/build-wasm/web/': wasm,
     '/models/': dist }, { host: v.host ?? '127.0.0.1', port, routes: { '/': page, '/models.json': models } });
   const list = await listModels(dist);
   console.log(`serving ${server.url}/ (the page; ${list.length} model(s) from ${dist} under ${server.url}/models/)`);

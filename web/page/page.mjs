@@ -2,7 +2,7 @@
 // shows what comes back — progress per step, the picture, timings, notices and errors.
 //
 // For tests and scripts, the outcome of the last run is also kept on the page:
-// document.body.dataset.state is 'idle' | 'running' | 'done' | 'error', and window.websdPage is
+// document.body.dataset.state is 'loading' (the model list) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
 // { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
 // bytes } (files of the last model load), previews (how many step previews the run drew), error }.
 
@@ -14,8 +14,8 @@ const params = new URLSearchParams(location.search);
 $('model').value = params.get('model') ?? new URL('../../build/artifacts/tiny-shapes/', location.href).href;
 if (params.has('backend')) $('backend').value = params.get('backend');
 // Under `websd serve DIST`, the models it serves (/models.json) are offered in the model field,
-// the first one chosen unless the URL names another.
-fetch(new URL('/models.json', location.href)).then((r) => (r.ok ? r.json() : [])).then((models) => {
+// the first one chosen unless the URL names another. The page says 'idle' (ready) once that is known.
+const modelsListed = fetch(new URL('/models.json', location.href)).then((r) => (r.ok ? r.json() : [])).then((models) => {
   for (const m of models) {
     const option = document.createElement('option');
     option.value = new URL(m.url, location.href).href;
@@ -30,8 +30,9 @@ let worker = null;
 let started = 0;
 let stepTimes = [];  // this run's UNet steps, ms
 
-window.websdPage = { state: 'idle' };
-setState('idle');
+window.websdPage = {};
+setState('loading');
+modelsListed.finally(() => setState('idle'));
 
 $('form').addEventListener('submit', (event) => {
   event.preventDefault();

@@ -1,16 +1,18 @@
 // `websd-node.mjs serve DIST`: the page, its WebAssembly build and the artifact models, from
 // 127.0.0.1, with the types browsers insist on and nothing outside the served folders.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { startServe } from '../serve_process.mjs';
+
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = path.join(root, 'web/cli/websd-node.mjs');
-let work, child, url;
+let work, server, url;
 
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'websd-serve-'));
@@ -21,20 +23,12 @@ before(async () => {
   mkdirSync(path.join(work, 'dist/empty'));
   writeFileSync(path.join(work, 'secret.txt'), 'outside');
   symlinkSync(path.join(work, 'secret.txt'), path.join(work, 'dist/sd15/escape.txt'));
-  child = spawn(process.execPath, [cli, 'serve', path.join(work, 'dist'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/^serving (http:\/\/127\.0\.0\.1:\d+)\//m);
-      if (m && out.includes('sd15:')) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
+  server = await startServe(path.join(work, 'dist'));
+  url = server.url;
 });
 
-after(() => {
-  child?.kill();
+after(async () => {
+  await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
-import { serveStatic } from '../../../web/cli/static_server.mjs';
 import { serveArtifacts } from '../artifact_server.mjs';
+import { startServe } from '../serve_process.mjs';
 import { diff } from '../safetensors.mjs';
 import { imageWithinLimits } from '../tolerances.mjs';
 
@@ -42,7 +42,8 @@ before(async () => {
   } finally {
     pipe.dispose();
   }
-  server = await serveStatic(Object.fromEntries(['web', ARTIFACTS, `${WASM_BUILD}/web`].map((f) => [`/${f}/`, path.join(ROOT, f)])));
+  // The page as a user opens it: `websd serve` over the artifacts (its models under /models/).
+  server = await startServe(path.join(ROOT, ARTIFACTS));
   chrome = await launchChromium();
   context = chrome.context;
 });
@@ -58,7 +59,7 @@ after(async () => {
 async function generateInPage({ backend, model, fields = {}, browser = context, then = async () => ({}) }) {
   const page = await browser.newPage();
   const logs = pageLogs(page);
-  const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend });
+  const query = new URLSearchParams({ backend });
   if (model) query.set('model', model);
   await page.goto(`${server.url}/web/page/index.html?${query}`);
   await page.waitForFunction(() => document.body.dataset.state === 'idle');
@@ -138,9 +139,9 @@ test('webgpu backend in the page: the cpu backend\'s picture', { timeout: RUN_TI
 });
 
 test('a model that is not there: the page shows the error, no hang', { timeout: 60000 }, async () => {
-  const shown = await generateInPage({ backend: 'cpu', model: `${server.url}/${ARTIFACTS}/nothing/` });
+  const shown = await generateInPage({ backend: 'cpu', model: `${server.url}/models/nothing/` });
   assert.equal(shown.state, 'error');
-  assert.equal(shown.errorText, `${server.url}/${ARTIFACTS}/nothing/model.json: HTTP 404 Not Found ` +
+  assert.equal(shown.errorText, `${server.url}/models/nothing/model.json: HTTP 404 Not Found ` +
     '(is this an artifact model made by `websd convert`?)');
 });
 
@@ -227,7 +228,7 @@ test('no WebGPU: auto falls back to the cpu backend with a notice, webgpu is an 
 // status gives each step's time and the time left.
 test('cancel ends a run at once, by the button or by Escape, and the next run starts afresh', { timeout: 180000 }, async () => {
   const page = await context.newPage();
-  const query = new URLSearchParams({ module: `/${WASM_BUILD}/web/websd_web.mjs`, backend: 'cpu' });
+  const query = new URLSearchParams({ backend: 'cpu' });
   await page.goto(`${server.url}/web/page/index.html?${query}`);
   await page.fill('#steps', '200');
   const button = () => page.evaluate(() => [document.getElementById('generate').textContent, document.getElementById('generate').type].join(' '));
@@ -296,7 +297,7 @@ test('the downloaded PNG carries the settings, and dropping it restores them', {
 test('a desktop, a phone-sized screen and the keyboard alone', { timeout: 60000 }, async () => {
   const page = await context.newPage();
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(`${server.url}/web/page/index.html?backend=cpu&module=/${WASM_BUILD}/web/websd_web.mjs`);
+  await page.goto(`${server.url}/web/page/index.html?backend=cpu`);
   await page.waitForFunction(() => document.body.dataset.state === 'idle');
   const prompt = await page.evaluate(() => document.getElementById('prompt').getBoundingClientRect().width);
   assert.ok(prompt >= 500, `the prompt field is ${prompt} px wide on a desktop`);
