@@ -2,9 +2,12 @@
 // shows what comes back — progress per step, the picture, timings, notices and errors.
 //
 // For tests and scripts, the outcome of the last run is also kept on the page:
-// document.body.dataset.state is 'loading' (the model list) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
+// document.body.dataset.state is 'loading' (the model list, the history) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
 // { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
-// bytes } (files of the last model load), previews (how many step previews the run drew), error }.
+// bytes } (files of the last model load), previews (how many step previews the run drew), error,
+// history (the kept pictures' settings, newest first) }.
+
+import { addPicture, clearPictures, deletePicture, listPictures } from './history.mjs';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
@@ -32,7 +35,7 @@ let stepTimes = [];  // this run's UNet steps, ms
 
 window.websdPage = {};
 setState('loading');
-modelsListed.finally(() => setState('idle'));
+Promise.allSettled([modelsListed, showHistory()]).then(() => setState('idle'));
 
 $('form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -158,6 +161,7 @@ const handlers = {
     const source = model ? `; model: ${model.downloaded} files downloaded, ${model.cached} from the cache` : '';
     $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend${source}`;
     Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, error: null });
+    keep(png, parameters);
     setState('done');
   },
   settings: ({ parameters }) => restore(parameters),
@@ -173,6 +177,74 @@ function offerPng(png, parameters) {
   link.hidden = false;
   window.websdPage.parameters = parameters;
 }
+
+// The history (history.mjs): every picture made here, newest first; choosing one puts its settings
+// back into the form and shows it; × deletes it. A history that cannot be written (storage full,
+// IndexedDB off in a private window) is said in the notice and changes nothing else.
+async function keep(png, parameters) {
+  try {
+    await addPicture({ png, parameters });
+  } catch (e) {
+    $('notice').textContent = `this picture is not kept in the history: ${e?.message ?? e} (Clear the history to make room)`;
+    $('notice').hidden = false;
+  }
+  await showHistory();
+}
+
+const thumbnails = [];  // object URLs of the listed pictures, revoked when the list is redrawn
+
+async function showHistory() {
+  let pictures = [];
+  try {
+    pictures = await listPictures();
+  } catch {
+    // No IndexedDB here: an empty history.
+  }
+  for (const url of thumbnails.splice(0)) URL.revokeObjectURL(url);
+  $('history').replaceChildren(...pictures.map(historyItem));
+  $('history-empty').hidden = pictures.length > 0;
+  $('clear-history').hidden = pictures.length === 0;
+  window.websdPage.history = pictures.map((p) => p.parameters);
+}
+
+function historyItem({ id, png, parameters: p }) {
+  const url = URL.createObjectURL(png);
+  thumbnails.push(url);
+  const item = document.createElement('li');
+  const pick = document.createElement('button');
+  pick.type = 'button';
+  pick.className = 'pick';
+  const img = document.createElement('img');
+  img.src = url;
+  img.alt = p.prompt;
+  const text = document.createElement('span');
+  text.textContent = `${p.prompt} — seed ${p.seed}, ${p.steps} steps, ${p.width}×${p.height}`;
+  pick.append(img, text);
+  pick.addEventListener('click', async () => {
+    restore(p);
+    offerPng(await png.arrayBuffer(), p);
+    const bitmap = await createImageBitmap(png);
+    const canvas = $('picture');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  });
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.textContent = '×';
+  remove.setAttribute('aria-label', `delete "${p.prompt}" (seed ${p.seed}) from the history`);
+  remove.addEventListener('click', async () => {
+    await deletePicture(id);
+    await showHistory();
+  });
+  item.append(pick, remove);
+  return item;
+}
+
+$('clear-history').addEventListener('click', async () => {
+  await clearPictures();
+  await showHistory();
+});
 
 // A dropped PNG's settings into the form (AUTOMATIC1111's sampler names mapped to websd's).
 document.addEventListener('dragover', (event) => event.preventDefault());

@@ -330,3 +330,43 @@ test('a desktop, a phone-sized screen and the keyboard alone', { timeout: 60000 
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
   await page.close();
 });
+
+// The history: a picture made here is listed with its settings, still there after a reload;
+// choosing it puts its settings back and shows it; × deletes it; Clear empties the list.
+test('the history keeps this browser\'s pictures across a reload', { timeout: 120000 }, async () => {
+  const page = await context.newPage();
+  const open = async () => {
+    await page.goto(`${server.url}/web/page/index.html?backend=cpu`);
+    await page.waitForFunction(() => document.body.dataset.state === 'idle');
+  };
+  await open();
+  if (await page.isVisible('#clear-history')) await page.click('#clear-history');
+  await page.waitForFunction(() => window.websdPage.history?.length === 0);
+  assert.ok(await page.isVisible('#history-empty'));
+  for (const [id, value] of Object.entries({ prompt: 'a blue square', seed: '5', steps: '1' })) await page.fill(`#${id}`, value);
+  await page.click('#generate');
+  await page.waitForFunction(() => window.websdPage.history?.length === 1, null, { timeout: 60000 });
+
+  await open();
+  const kept = await page.evaluate(() => window.websdPage.history);
+  assert.deepEqual(kept.map((p) => [p.prompt, p.seed, p.steps, p.model]), [['a blue square', 5, 1, 'tiny-shapes']]);
+  assert.match(await page.textContent('#history li'), /a blue square — seed 5, 1 steps, 128×128/);
+  await page.fill('#prompt', 'something else');
+  await page.fill('#seed', '9');
+  await page.click('#history .pick');
+  await page.waitForFunction(() => document.getElementById('prompt').value === 'a blue square');
+  assert.equal(await page.inputValue('#seed'), '5');
+  assert.equal(await page.inputValue('#steps'), '1');
+  assert.ok(await page.isVisible('#save'), 'the kept picture can be downloaded again');
+  const drawn = await page.evaluate(() => {
+    const canvas = document.getElementById('picture');
+    return [canvas.width, canvas.height];
+  });
+  assert.deepEqual(drawn, [128, 128]);
+
+  await page.click('#history li button[aria-label^="delete"]');
+  await page.waitForFunction(() => window.websdPage.history?.length === 0);
+  await open();
+  assert.equal(await page.evaluate(() => window.websdPage.history.length), 0);
+  await page.close();
+});
