@@ -563,6 +563,11 @@ export function createGpuHost(gpu, options = {}) {
       return device;
     },
 
+    /** @returns {Error | null} why the device was lost (a driver reset, a GPU removed), or null */
+    lost() {
+      return destroyed ? null : lostError;
+    },
+
     /** @returns {HostStats} */
     stats() {
       return { ...counters, buffers: buffers.size };

@@ -33,7 +33,9 @@ let worker = null;
 let started = 0;
 let stepTimes = [];  // this run's UNet steps, ms
 
-window.websdPage = {};
+// loseDevice(): for tests, the engine's GPU device is destroyed as a driver reset would (the next
+// run starts a new device and takes the model from the cache).
+window.websdPage = { loseDevice: () => worker?.postMessage({ type: 'lose-device' }) };
 setState('loading');
 Promise.allSettled([modelsListed, showHistory()]).then(() => setState('idle'));
 
@@ -131,8 +133,9 @@ const handlers = {
   status: ({ text }) => {
     $('status').textContent = text;
   },
+  // A run's notices pile up (a lost device, then the software adapter's), one per line.
   notice: ({ text }) => {
-    $('notice').textContent = text;
+    $('notice').textContent = $('notice').hidden ? text : `${$('notice').textContent}\n${text}`;
     $('notice').hidden = false;
   },
   download: ({ loaded, total, file, fromCache }) => {

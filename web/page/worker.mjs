@@ -7,6 +7,7 @@
 //
 // Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
 //               | { type: 'read-png', moduleUrl?, bytes } (a dropped picture's settings)
+//               | { type: 'lose-device' } (tests: destroys the GPU device as a driver reset would)
 // Messages out: { type: 'status', text } | { type: 'notice', text }
 //               | { type: 'progress', step, total, ms, preview } (preview: { shape: [h, w, 3], data }, the
 //                 latents as colours, one pixel per latent)
@@ -24,7 +25,7 @@ let loaded = null;  // { key, backend, pipe, host, notice }: the last pipeline, 
 // One request at a time: the module is not reentrant, and a second click while one runs waits.
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
-  const task = { generate: run, 'read-png': readPng }[data?.type];
+  const task = { generate: run, 'read-png': readPng, 'lose-device': loseDevice }[data?.type];
   if (!task) return;
   queue = queue.then(() => task(data)).catch((e) => {
     // Whatever failed may have left the pipeline or the GPU device unusable: start afresh next time.
@@ -65,6 +66,13 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
 
   const key = `${modelUrl}\n${requested}`;
   let model = null;
+  // A device lost since the last run (a driver reset, a GPU removed): a new one, and the model again
+  // from the cache, so nothing is downloaded twice.
+  const lost = loaded?.host?.lost();
+  if (lost) {
+    post({ type: 'notice', text: `${lost.message}; starting a new GPU device (the model comes from the cache)` });
+    drop();
+  }
   if (loaded?.key !== key) {
     drop();
     const { backend, host, notice } = await openDevice(requested);
@@ -102,6 +110,12 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   const png = websd.encodePng(image, parameters);
   post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model },
     [image.data.buffer, png.buffer]);
+}
+
+// What a driver reset does to the device, for tests (the page's websdPage.loseDevice()).
+async function loseDevice() {
+  loaded?.host?.gpuDevice()?.destroy();
+  await loaded?.host?.gpuDevice()?.lost;
 }
 
 function drop() {

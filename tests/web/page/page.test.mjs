@@ -123,10 +123,31 @@ test('cpu backend in the page: the same picture as in node', { timeout: RUN_TIME
   assert.equal(shown.notice, null, 'the cpu backend was asked for: no fallback notice');
 });
 
-// The page's default backend choice, 'auto', must take WebGPU here: Chromium has an adapter.
-test('webgpu backend in the page: the cpu backend\'s picture', { timeout: RUN_TIMEOUT_MS + 30000 }, async () => {
-  const shown = await generateInPage({ backend: 'auto' });
+// The page's default backend choice, 'auto', must take WebGPU here: Chromium has an adapter. Then
+// the device is lost (destroyed as a driver reset would) and the next run recovers: a new device,
+// the model from the cache (nothing downloaded), the same picture.
+test('webgpu backend in the page: the cpu backend\'s picture; a lost device recovers without a download',
+  { timeout: 2 * RUN_TIMEOUT_MS + 30000 }, async () => {
+  let recovered;
+  const shown = await generateInPage({ backend: 'auto', then: async (page) => {
+    await page.evaluate(() => window.websdPage.loseDevice());
+    await page.click('#generate');
+    await page.waitForFunction(() => document.body.dataset.state === 'running');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
+      { timeout: RUN_TIMEOUT_MS, polling: 250 });
+    recovered = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error,
+      model: window.websdPage.model, backend: window.websdPage.backend,
+      image: { shape: window.websdPage.image.shape, data: Array.from(window.websdPage.image.data) },
+      notice: document.getElementById('notice').textContent }));
+    return {};
+  } });
   assertMatchesReference(shown, 'page, webgpu');
+  assert.equal(recovered.state, 'done', recovered.error);
+  assert.equal(recovered.backend, 'webgpu');
+  assert.match(recovered.notice, /^WebGPU device lost \(destroyed\).*starting a new GPU device \(the model comes from the cache\)$/m);
+  assert.equal(recovered.model.downloaded, 0, 'the model came from the cache');
+  assert.ok(recovered.model.cached > 0);
+  assert.ok(imageWithinLimits(diff(Float32Array.from(recovered.image.data), reference.data)), 'the same picture after the loss');
   assert.equal(shown.backend, 'webgpu');
   // No GPU here: the page says the adapter is a software one, and nothing about the CPU backend.
   assert.ok(shown.notice === null || /^WebGPU runs on a software adapter/.test(shown.notice), shown.notice);
