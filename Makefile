@@ -57,15 +57,15 @@ coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
 
 CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -I src
 
-# src/wasm apart: cppcheck must be told what embind's EMSCRIPTEN_BINDINGS(name) { ... } is, and a
-# -D would restrict the rest of src to that one configuration.
+# src/wasm apart: cppcheck must be told what embind's EMSCRIPTEN_BINDINGS(name) { ... } and
+# EM_ASYNC_JS (a JavaScript body) are, and a -D would restrict the rest of src to that one configuration.
 # src/backend/webgpu/js_gpu_host.cpp apart too: its EM_JS bodies are JavaScript.
 JS_HOST_CPP = src/backend/webgpu/js_gpu_host.cpp
 # Then eslint over the JavaScript (eslint.config.js), and tsc over the npm package's declarations
 # (tsconfig.json: web/lib/index.d.mts against tests/web/lib/package_types.ts).
 lint: deps node-deps
 	$(CPPCHECK) -i src/wasm -i $(JS_HOST_CPP) src
-	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' src/wasm
+	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' src/wasm
 	$(CPPCHECK) -D__EMSCRIPTEN__ '-DEM_JS(r,n,p,...)=extern "C" r n p;' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' $(JS_HOST_CPP)
 	node_modules/.bin/eslint .
 	node_modules/.bin/tsc -p tsconfig.json
