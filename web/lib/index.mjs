@@ -29,12 +29,12 @@ const LOAD_OPTIONS = ['device', 'progressCallback', 'precision', 'busy', 'worker
 const GENERATE_OPTIONS = ['prompt', 'negativePrompt', 'width', 'height', 'steps', 'cfgScale', 'seed', 'sampler', 'signal',
   'onStep', 'previewEvery', 'clipSkip', 'vaeTiling', 'vaeTileSize', 'vaeMemoryBudgetMiB'];
 
-// GPU memory a picture needs with the weights in float16 (measured on the tensor-core path,
-// docs/performance.md), and the largest single weight each model binds.
+// GPU memory a whole picture took at the family's native size, weights in float16 (the peak, the
+// VAE decode's, measured on the H100's tensor-core path: docs/performance.md), and the largest
+// single weight each model binds (a text encoder's token embedding).
 const MODEL_NEEDS = [
-  { family: 'sd15', size: 512, gpuMemoryMiB: 2400, largestWeightBytes: 49408 * 768 * 2 },
-  { family: 'sd21', size: 768, gpuMemoryMiB: 3300, largestWeightBytes: 49408 * 1024 * 2 },
-  { family: 'sdxl', size: 1024, gpuMemoryMiB: 7600, largestWeightBytes: 49408 * 1280 * 2 },
+  { family: 'sd15', size: 512, gpuMemoryMiB: 2787, largestWeightBytes: 49408 * 768 * 2 },
+  { family: 'sdxl', size: 1024, gpuMemoryMiB: 9290, largestWeightBytes: 49408 * 1280 * 2 },
 ];
 
 /**
