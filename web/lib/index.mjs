@@ -21,6 +21,7 @@ import { checkOptions, loadWebsd } from './websd.mjs';
 import { defaultGpu, NO_ADAPTER, openDevice } from './device.mjs';
 import { hasTensorCores } from '../host/gpu_host.mjs';
 import { isNode } from './runtime.mjs';
+import { toRgba } from './rgba.mjs';
 
 export { isCached, purge } from './model_cache.mjs';
 
@@ -108,17 +109,6 @@ export async function loadModel(url, options = {}) {
   }
 }
 
-// A picture as the engine returns it ({ shape: [h, w, 3], data } in [0, 1]) → RGBA bytes, rounded
-// as the PNG writer rounds (src/io/image.cpp: the float32 product, half to even).
-function toImage({ shape: [height, width], data }) {
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let p = 0; p < width * height; p++) {
-    for (let c = 0; c < 3; c++) rgba[4 * p + c] = Math.fround(data[3 * p + c] * 255);
-    rgba[4 * p + 3] = 255;
-  }
-  return { width, height, channels: 4, data: rgba };
-}
-
 const randomSeed = () => Math.floor(Math.random() * 2 ** 32);
 
 function checkGenerate(options) {
@@ -160,11 +150,11 @@ class StableDiffusion {
       throw new Error("generate: a generation is already running (loadModel's busy: 'queue' waits instead)");
     const { sampler, onStep, seed = randomSeed(), ...engineOptions } = options ?? {};
     if (sampler !== undefined) engineOptions.scheduler = sampler;
-    const step = onStep && ((s, total, { ms, preview }) => onStep({ step: s, total, ms, preview: preview ? toImage(preview) : null }));
+    const step = onStep && ((s, total, { ms, preview }) => onStep({ step: s, total, ms, preview: preview ? toRgba(preview) : null }));
     this.#running++;
     try {
       const r = await this.#pipe.generate({ ...engineOptions, seed }, step);
-      return { image: toImage(r.image), seed: r.parameters.seed, parameters: { ...r.parameters, model: this.model },
+      return { image: toRgba(r.image), seed: r.parameters.seed, parameters: { ...r.parameters, model: this.model },
         stages: r.stages, device: this.device, notice: this.notice };
     } finally {
       this.#running--;

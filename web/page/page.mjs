@@ -8,6 +8,7 @@
 // history (the kept pictures' settings, newest first) }.
 
 import { addPicture, clearPictures, deletePicture, listPictures } from './history.mjs';
+import { toRgba } from '../lib/rgba.mjs';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
@@ -300,16 +301,12 @@ function setState(state) {
 }
 
 // image: H×W×3 floats in [0, 1], rounded like the PNG writer (a step's preview too, at the latents' size).
-function draw({ shape: [h, w], data }) {
+function draw(image) {
+  const { width, height, data } = toRgba(image);
   const canvas = $('picture');
-  canvas.width = w;
-  canvas.height = h;
-  const rgba = new ImageData(w, h);
-  for (let i = 0, j = 0; i < w * h; i++, j += 3) {
-    for (let c = 0; c < 3; c++) rgba.data[4 * i + c] = Math.round(Math.min(1, Math.max(0, data[j + c])) * 255);
-    rgba.data[4 * i + 3] = 255;
-  }
-  canvas.getContext('2d').putImageData(rgba, 0, 0);
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }
 
 // timings: the worker's phases in ms. stages: the engine's per-stage report when it gives one,
