@@ -216,6 +216,7 @@ std::vector<OpCase> make_perf_cases() {
   // The same decoder at 1024×1024 (SDXL): its last two levels.
   c.push_back(conv({1, 256, 512, 512}, 256, 3, true, same, " (VAE 512x512, SDXL)"));
   c.push_back(conv({1, 128, 1024, 1024}, 128, 3, true, same, " (VAE 1024x1024, SDXL)"));
+  c.push_back(attention({1, 16384, 512}, {1, 16384, 512}, 1, false, " (VAE mid-block, SDXL)"));
   // SDXL, 128×128 latents, batch 2: transformers at 64×64 and 32×32, heads of 64.
   c.push_back(linear({2, 4096, 640}, 640, true, " (SDXL attention projection)"));
   c.push_back(linear({2, 1024, 1280}, 10240, true, " (SDXL GEGLU)"));

@@ -1,7 +1,7 @@
 // Artifact models through the JS loader (web/lib/artifact_loader.mjs) on the WebAssembly build:
 // tiny-sd15, tiny-sdxl and tiny-shapes converted by the native `websd convert`, served by a local
-// HTTP server, loaded with the CPU backend (and tiny-sd15 with WebGPU on Node + Dawn) give the same
-// pictures as their diffusers folders; the cache then loads them with the server gone; and every kind
+// HTTP server, loaded with the CPU backend (and with WebGPU on Node + Dawn) give the same pictures as
+// their diffusers folders; the cache then loads them with the server gone; and every kind
 // of bad artifact is refused with an error naming the file, shard or tensor, leaving nothing cached.
 // Needs `make build wasm` and the web host's npm packages.
 import assert from 'node:assert/strict';
@@ -20,6 +20,7 @@ import { createGpuHost } from '../../web/host/gpu_host.mjs';
 import { nodeGpu } from '../../web/host/node_gpu.mjs';
 import { serveArtifacts } from './artifact_server.mjs';
 import { diff } from './safetensors.mjs';
+import { componentWithinLimits, imageWithinLimits, latentsWithinLimits } from './tolerances.mjs';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -94,7 +95,9 @@ async function cacheFor(url, name) {
   return copy;
 }
 
-test('artifacts on WebGPU (Node + Dawn) = the diffusers folders on WebGPU; shards staged straight into GPU buffers',
+// Against the folders on the CPU backend (the float32 limits), not on WebGPU: a shard staged at a
+// wrong offset is far outside them, and on SwiftShader each WebGPU generation costs a minute.
+test('artifacts on WebGPU (Node + Dawn) = the diffusers folders on the CPU backend; shards staged straight into GPU buffers',
   async () => {
     const host = createGpuHost(await nodeGpu({ swiftshader: process.env.WEBSD_SWIFTSHADER !== '0' }), { mapTimeoutMs: 300000 });
     await host.init();
@@ -102,9 +105,12 @@ test('artifacts on WebGPU (Node + Dawn) = the diffusers folders on WebGPU; shard
       // One step: SwiftShader runs the kernels on this machine's CPU.
       const settings = { ...SETTINGS, steps: 1 };
       for (const [name, folder] of Object.entries(MODELS)) {
-        const want = await generate(websd.loadPipeline(folder, { backend: 'webgpu', gpuHost: host }), settings);
+        const want = await generate(websd.loadPipeline(folder, { backend: 'cpu' }), settings);
         const pipe = await websd.loadModel(`${server.url}/${name}/`, { backend: 'webgpu', gpuHost: host, cache });
-        assertSame(await generate(pipe, settings), want, `${name} webgpu`);
+        const got = await generate(pipe, settings);
+        assert.ok(imageWithinLimits(diff(got.image.data, want.image.data)), `${name} webgpu: image differs`);
+        assert.ok(componentWithinLimits(diff(got.promptEmbeds.data, want.promptEmbeds.data)), `${name} webgpu: prompt embeddings differ`);
+        assert.ok(latentsWithinLimits(diff(got.latents.data, want.latents.data), want.latents.data), `${name} webgpu: latents differ`);
       }
       // The weights never enter wasm memory on webgpu: fresh modules loading the same artifacts, one
       // per backend, differ by about the CPU backend's float32 weights (26 MB).

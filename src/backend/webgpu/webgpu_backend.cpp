@@ -545,8 +545,11 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
 uint32_t WebGpuBackend::tensor_core_query_tiles(const wgsl::AttentionSpec& a) const {
   if (!limits_.tensor_cores || limits_.subgroup_size == 0) return 0;
   wgsl::TensorCoreAttentionSpec s = wgsl::tensor_core_spec(a);
+  s.subgroup = limits_.subgroup_size;
   for (s.query_tiles = 2; s.query_tiles > 0; --s.query_tiles) {
-    if (wgsl::tensor_core_attention_workgroup_bytes(s) > limits_.max_workgroup_storage) continue;
+    if (wgsl::tensor_core_attention_workgroup_bytes(s) > limits_.max_workgroup_storage ||
+        !wgsl::tensor_core_attention_lanes_per_row(s))
+      continue;
     const uint64_t binding = std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size);
     bool packs_fit = true;
     for (const wgsl::AttentionPackSpec& p : {wgsl::tensor_core_pack_q(s), wgsl::tensor_core_pack_k(s), wgsl::tensor_core_pack_v(s)})

@@ -12,6 +12,7 @@
 #include "backend/webgpu/kernels/layout.h"
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/webgpu/kernels/norm.h"
+#include "backend/webgpu/kernels/tensor_core_attention.h"
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
@@ -478,6 +479,47 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   small.attention(small.upload(HostTensor({1, 64, 512})), small.upload(HostTensor({1, 64, 512})),
                   small.upload(HostTensor({1, 64, 512})), 1, false);
   EXPECT_EQ(host->dispatches.size() - at, 5u);  // the VAE's 512-wide head: one float32 dispatch
+
+  // Four subgroups per workgroup (two of 128 lanes); a query row's lanes share the softmax.
+  wgsl::AttentionSpec sd15;
+  sd15.batch = 2;
+  sd15.heads = 8;
+  sd15.lq = sd15.lk = 4096;
+  sd15.head_dim = sd15.value_dim = 40;
+  wgsl::TensorCoreAttentionSpec tc = wgsl::tensor_core_spec(sd15);
+  const auto lanes = [&](uint32_t width, uint32_t tiles) {
+    tc.subgroup = width;
+    tc.query_tiles = tiles;
+    return wgsl::tensor_core_attention_lanes_per_row(tc);
+  };
+  EXPECT_EQ(lanes(32, 2), 4u);   // 128 lanes over 32 rows
+  EXPECT_EQ(lanes(32, 1), 8u);
+  EXPECT_EQ(lanes(64, 2), 8u);   // 256 lanes
+  EXPECT_EQ(lanes(128, 2), 8u);  // two subgroups
+  EXPECT_EQ(lanes(8, 2), 1u);
+  EXPECT_EQ(lanes(4, 2), 0u);    // 16 lanes for 32 rows: no kernel
+  EXPECT_EQ(lanes(48, 2), 0u);
+  EXPECT_EQ(lanes(0, 2), 0u);
+  EXPECT_THROW(wgsl::tensor_core_attention_source(tc), Error);
+  tc.subgroup = 32;
+  tc.query_tiles = 2;
+  // Scores f32 and probabilities f16 of 32 × 64, the 32 × 48 output block and a spare tile (6
+  // output tiles for 4 subgroups).
+  EXPECT_EQ(wgsl::tensor_core_attention_workgroup_bytes(tc), 32u * 64 * 6 + 32 * 48 * 4 + 1024);
+  const std::string tc_src = wgsl::tensor_core_attention_source(tc);
+  EXPECT_NE(tc_src.find("@workgroup_size(SUBGROUPS * SG)"), std::string::npos);
+  EXPECT_NE(tc_src.find("const SUBGROUPS: u32 = 4u;"), std::string::npos);
+  EXPECT_NE(tc_src.find("const ROUNDS: u32 = 2u;"), std::string::npos);
+  EXPECT_NE(tc_src.find("select(BQ * DVP"), std::string::npos);
+  tc.head_dim = tc.value_dim = 64;  // 8 output tiles: no spare
+  EXPECT_EQ(wgsl::tensor_core_attention_workgroup_bytes(tc), 32u * 64 * 6 + 32 * 64 * 4);
+  EXPECT_EQ(wgsl::tensor_core_attention_source(tc).find("select(BQ * DVP"), std::string::npos);
+  tc.head_dim = tc.value_dim = 512;  // the VAE's: 128 keys a block, keys padded to 128
+  tc.query_tiles = 1;
+  EXPECT_EQ(wgsl::tensor_core_attention_workgroup_bytes(tc), 16u * 128 * 6 + 16 * 512 * 4);
+  EXPECT_NE(wgsl::tensor_core_attention_source(tc).find("const BK: u32 = 128u;"), std::string::npos);
+  tc.lk = 77;
+  EXPECT_EQ(wgsl::tensor_core_pack_k(tc).length_pad, 128u);
 
   wgsl::TensorCoreGemmSpec bad;
   bad.k = 32;

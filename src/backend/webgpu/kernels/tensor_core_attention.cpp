@@ -9,22 +9,29 @@
 namespace websd::wgsl {
 namespace {
 
-constexpr uint32_t kTk = kTensorCoreBlockKeys / 16;
-
 std::string u32(uint64_t v) { return std::to_string(v) + "u"; }
 
 uint32_t round_up(uint32_t n, uint32_t to) { return (n + to - 1) / to * to; }
 
 uint32_t block_queries(const TensorCoreAttentionSpec& s) { return 16 * s.query_tiles; }
+// Keys per block: 128 for values 256 wide or more (the VAE's 512), where the output block's trip
+// through workgroup memory at every block costs most; 64 otherwise, where 128 measured slower
+// (docs/performance.md).
+uint32_t block_keys(const TensorCoreAttentionSpec& s) { return pad16(s.value_dim) >= 256 ? 128 : 64; }
+uint32_t key_tiles(const TensorCoreAttentionSpec& s) { return block_keys(s) / 16; }
 uint32_t q_blocks(const TensorCoreAttentionSpec& s) { return round_up(s.lq, block_queries(s)) / block_queries(s); }
+// Four subgroups, or fewer where that would pass 256 invocations (WebGPU's default limit).
+uint32_t subgroups(const TensorCoreAttentionSpec& s) { return s.subgroup ? std::clamp(256 / s.subgroup, 1u, 4u) : 0; }
+uint32_t out_tiles(const TensorCoreAttentionSpec& s) { return s.query_tiles * pad16(s.value_dim) / 16; }
+bool spare_tile(const TensorCoreAttentionSpec& s) { return subgroups(s) && out_tiles(s) % subgroups(s) != 0; }
 
 void validate(const TensorCoreAttentionSpec& s) {
-  const bool sizes = s.batch && s.heads && s.lq && s.lk && s.head_dim && s.value_dim && s.subgroup && s.groups_x &&
-                     (s.query_tiles == 1 || s.query_tiles == 2);
+  const bool sizes = s.batch && s.heads && s.lq && s.lk && s.head_dim && s.value_dim && s.groups_x &&
+                     (s.query_tiles == 1 || s.query_tiles == 2) && tensor_core_attention_lanes_per_row(s);
   const uint64_t bh = uint64_t{s.batch} * s.heads;
   // The packed matrices and y are indexed in u32.
   const bool fits = bh * round_up(s.lq, 32) * pad16(s.head_dim) <= UINT32_MAX &&
-                    bh * round_up(s.lk, kTensorCoreBlockKeys) * pad16(std::max(s.head_dim, s.value_dim)) <= UINT32_MAX &&
+                    bh * round_up(s.lk, block_keys(s)) * pad16(std::max(s.head_dim, s.value_dim)) <= UINT32_MAX &&
                     bh * s.lq * s.value_dim <= UINT32_MAX;
   if (!sizes || !fits)
     throw Error("webgpu backend: tensor-core attention: no kernel for batch " + std::to_string(s.batch) + ", " +
@@ -60,16 +67,26 @@ TensorCoreAttentionSpec tensor_core_spec(const AttentionSpec& a) {
 }
 
 AttentionPackSpec tensor_core_pack_q(const TensorCoreAttentionSpec& s) { return pack_of(s, s.lq, block_queries(s), s.head_dim); }
-AttentionPackSpec tensor_core_pack_k(const TensorCoreAttentionSpec& s) { return pack_of(s, s.lk, kTensorCoreBlockKeys, s.head_dim); }
-AttentionPackSpec tensor_core_pack_v(const TensorCoreAttentionSpec& s) { return pack_of(s, s.lk, kTensorCoreBlockKeys, s.value_dim); }
+AttentionPackSpec tensor_core_pack_k(const TensorCoreAttentionSpec& s) { return pack_of(s, s.lk, block_keys(s), s.head_dim); }
+AttentionPackSpec tensor_core_pack_v(const TensorCoreAttentionSpec& s) { return pack_of(s, s.lk, block_keys(s), s.value_dim); }
 
 uint64_t attention_pack_values(const AttentionPackSpec& p) {
   return uint64_t{p.batch} * p.heads * p.length_pad * p.dim_pad;
 }
 
 uint32_t tensor_core_attention_workgroup_bytes(const TensorCoreAttentionSpec& s) {
-  // Scores (f32) and probabilities (f16) of a block, the output block (f32), row maxima and sums.
-  return block_queries(s) * (kTensorCoreBlockKeys * 6 + pad16(s.value_dim) * 4 + 8);
+  // Scores (f32) and probabilities (f16) of a block, the output block (f32) and its spare tile.
+  return block_queries(s) * (block_keys(s) * 6 + pad16(s.value_dim) * 4) + (spare_tile(s) ? 1024 : 0);
+}
+
+uint32_t tensor_core_attention_lanes_per_row(const TensorCoreAttentionSpec& s) {
+  const uint32_t lanes = subgroups(s) * s.subgroup;
+  const bool pow2 = s.subgroup && (s.subgroup & (s.subgroup - 1)) == 0;
+  // A row's lanes divide the key block and DVP; the subgroups divide the block's score tiles.
+  if (!pow2 || lanes > 256 || lanes % block_queries(s) || lanes / block_queries(s) > 16 ||
+      s.query_tiles * key_tiles(s) % subgroups(s))
+    return 0;
+  return lanes / block_queries(s);
 }
 
 uint32_t tensor_core_attention_groups(const TensorCoreAttentionSpec& s) {
@@ -110,8 +127,10 @@ std::string tensor_core_attention_key(const TensorCoreAttentionSpec& s) {
 
 std::string tensor_core_attention_source(const TensorCoreAttentionSpec& s) {
   validate(s);
-  const uint32_t tq = s.query_tiles;
-  std::string src = "enable f16;\nenable chromium_experimental_subgroup_matrix;\n";
+  const uint32_t score_tiles = s.query_tiles * key_tiles(s) / subgroups(s);
+  const uint32_t rounds = (out_tiles(s) + subgroups(s) - 1) / subgroups(s);
+  const bool spare = spare_tile(s);
+  std::string src = "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n";
   src += "@group(0) @binding(0) var<storage, read> qp: array<f16>;\n";
   src += "@group(0) @binding(1) var<storage, read> kp: array<f16>;\n";
   src += "@group(0) @binding(2) var<storage, read> vp: array<f16>;\n";
@@ -120,117 +139,119 @@ std::string tensor_core_attention_source(const TensorCoreAttentionSpec& s) {
   src += "const HEADS: u32 = " + u32(s.heads) + ";\nconst LQ: u32 = " + u32(s.lq) + ";\nconst LK: u32 = " + u32(s.lk) +
          ";\nconst DP: u32 = " + u32(pad16(s.head_dim)) + ";\nconst DV: u32 = " + u32(s.value_dim) +
          ";\nconst DVP: u32 = " + u32(pad16(s.value_dim)) + ";\nconst LQP: u32 = " + u32(q_blocks(s) * block_queries(s)) +
-         ";\nconst LKP: u32 = " + u32(round_up(s.lk, kTensorCoreBlockKeys)) + ";\nconst BQ: u32 = " +
-         u32(block_queries(s)) + ";\nconst BK: u32 = " + u32(kTensorCoreBlockKeys) + ";\nconst Q_BLOCKS: u32 = " +
-         u32(q_blocks(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_attention_groups(s)) + ";\nconst GROUPS_X: u32 = " +
-         u32(s.groups_x) + ";\nconst SG: u32 = " + u32(s.subgroup) + ";\nconst SCALE_BITS: u32 = " +
-         attention_scale_bits(s.head_dim) + ";\nconst CAUSAL: bool = " + (s.causal ? "true" : "false") + ";\n";
-  // Unrolled over the 16×16 tiles (unroll.h): scores s<i>_<j> of query tile i and key tile j,
-  // zeroed explicitly for every key block: on the lent H100 (Dawn on Vulkan, 2026-12-05) a bare
-  // `var s: subgroup_matrix_result<…>;` inside the loop kept the previous iteration's sums.
-  const std::string declare = each2(tq, kTk, [](auto i, auto j) {
-    return "    var s" + i + "_" + j + " = subgroup_matrix_result<f32, 16, 16>();\n";
+         ";\nconst LKP: u32 = " + u32(round_up(s.lk, block_keys(s))) + ";\nconst BQ: u32 = " +
+         u32(block_queries(s)) + ";\nconst BK: u32 = " + u32(block_keys(s)) + ";\nconst KT: u32 = " + u32(key_tiles(s)) +
+         ";\nconst Q_BLOCKS: u32 = " + u32(q_blocks(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_attention_groups(s)) +
+         ";\nconst GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst SG: u32 = " + u32(s.subgroup) +
+         ";\nconst SUBGROUPS: u32 = " + u32(subgroups(s)) +
+         ";\nconst LPR: u32 = " + u32(tensor_core_attention_lanes_per_row(s)) + ";\nconst SCORE_TILES: u32 = " + u32(score_tiles) +
+         ";\nconst OUT_TILES: u32 = " + u32(out_tiles(s)) +
+         ";\nconst ROUNDS: u32 = " + u32(rounds) + ";\nconst SCALE_BITS: u32 = " + attention_scale_bits(s.head_dim) +
+         ";\nconst CAUSAL: bool = " + (s.causal ? "true" : "false") + ";\n";
+  // Unrolled over a subgroup's score tiles (unroll.h), each zeroed explicitly for every key block:
+  // on the lent H100 (Dawn on Vulkan, 2026-12-05) a bare `var s: subgroup_matrix_result<…>;` inside
+  // the loop kept the previous iteration's sums.
+  const std::string declare = each(score_tiles, [](auto u) {
+    return "    var s" + u + " = subgroup_matrix_result<f32, 16, 16>();\n";
   });
-  const std::string load_q = each(tq, [](auto i) {
-    return "      let a" + i + " = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&qp, q_base + " + i +
-           "u * 16u * DP + d, DP);\n";
+  const std::string score = each(score_tiles, [](auto u) {
+    return "      s" + u + " = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, "
+           "col_major>(&kp, (k_row + (sj + " + u + "u) * 16u) * DP + d, DP), s" + u + ");\n";
   });
-  const std::string load_k = each(kTk, [](auto j) {
-    return "      let b" + j + " = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kp, (k_row + " + j +
-           "u * 16u) * DP + d, DP);\n";
+  const std::string store_scores = each(score_tiles, [](auto u) {
+    return "    subgroupMatrixStore<row_major>(&s_tile, si * 16u * BK + (sj + " + u + "u) * 16u, s" + u + ", BK);\n";
   });
-  const std::string score = each2(tq, kTk, [](auto i, auto j) {
-    return "      s" + i + "_" + j + " = subgroupMatrixMultiplyAccumulate(a" + i + ", b" + j + ", s" + i + "_" + j + ");\n";
+  const std::string accumulate = each(key_tiles(s), [](auto j) {
+    return "      o = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&p_tile, "
+           "oi * 16u * BK + " + j + "u * 16u, BK), subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vp, (k_row + " +
+           j + "u * 16u) * DVP + oc, DVP), o);\n";
   });
-  const std::string store_scores = each2(tq, kTk, [](auto i, auto j) {
-    return "    subgroupMatrixStore<row_major>(&s_tile, " + i + "u * 16u * BK + " + j + "u * 16u, s" + i + "_" + j + ", BK);\n";
-  });
-  const std::string load_o = each(tq, [](auto i) {
-    return "      var o" + i + " = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&o_tile, " + i +
-           "u * 16u * DVP + c, DVP);\n";
-  });
-  const std::string accumulate = each(kTk, [&](auto j) {
-    std::string out = "      let v" + j + " = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vp, (k_row + " + j +
-                      "u * 16u) * DVP + c, DVP);\n";
-    out += each(tq, [&](auto i) {
-      return "      o" + i + " = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, "
-             "row_major>(&p_tile, " + i + "u * 16u * BK + " + j + "u * 16u, BK), v" + j + ", o" + i + ");\n";
-    });
-    return out;
-  });
-  const std::string store_o = each(tq, [](auto i) {
-    return "      subgroupMatrixStore<row_major>(&o_tile, " + i + "u * 16u * DVP + c, o" + i + ", DVP);\n";
-  });
+  // Where the subgroups do not divide the output tiles evenly, the last round's extra subgroups
+  // work on a spare tile past the output block (same uniform control flow, results unused).
+  const std::string out_tile = spare ? R"(      let live = t < OUT_TILES;
+      let tt = select(0u, t, live);
+      let oi = tt / (DVP / 16u);
+      let oc = tt % (DVP / 16u) * 16u;
+      let o_at = select(BQ * DVP, oi * 16u * DVP + oc, live);
+      let o_stride = select(16u, DVP, live);
+)"
+                                     : R"(      let oi = t / (DVP / 16u);
+      let oc = t % (DVP / 16u) * 16u;
+      let o_at = oi * 16u * DVP + oc;
+      let o_stride = DVP;
+)";
   // Masked scores are a large finite negative, as in attention.cpp: every row meets key 0 in its
   // first block, so its running maximum is finite from then on and exp(NEG − max) is 0.
-  src += R"(const NEG: f32 = -1.0e30;
-var<workgroup> s_tile: array<f32, BQ * BK>;
-var<workgroup> p_tile: array<f16, BQ * BK>;
-var<workgroup> o_tile: array<f32, BQ * DVP>;
-var<workgroup> row_m: array<f32, BQ>;
-var<workgroup> row_l: array<f32, BQ>;
-fn masked(raw: f32, qi: u32, kj: u32) -> f32 {
+  src += "const NEG: f32 = -1.0e30;\nvar<workgroup> s_tile: array<f32, BQ * BK>;\nvar<workgroup> p_tile: array<f16, BQ * BK>;\n"
+         "var<workgroup> o_tile: array<f32, BQ * DVP" + std::string(spare ? " + 256u" : "") + ">;\n";
+  src += R"(fn masked(raw: f32, qi: u32, kj: u32) -> f32 {
   if (kj >= LK || (CAUSAL && kj > qi)) { return NEG; }
   return raw * bitcast<f32>(SCALE_BITS);
 }
-@compute @workgroup_size(SG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+@compute @workgroup_size(SUBGROUPS * SG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t_index: u32,
+        @builtin(subgroup_id) sub: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let index = wg.x + wg.y * GROUPS_X;
   if (index >= GROUPS) { return; }
   let bh = index / Q_BLOCKS;
   let q0 = index % Q_BLOCKS * BQ;
   let q_base = (bh * LQP + q0) * DP;
-  for (var e = t; e < BQ * DVP; e += SG) { o_tile[e] = 0.0; }
-  for (var r = t; r < BQ; r += SG) {
-    row_m[r] = NEG;
-    row_l[r] = 0.0;
-  }
+  // Subgroup-uniform: this subgroup's score tiles (query tile si, key tiles sj…).
+  let si = sub * SCORE_TILES / KT;
+  let sj = sub * SCORE_TILES % KT;
+  // The LPR neighbouring lanes of one subgroup that share query row r; part is which of them.
+  let r = (sub * SG + lane) / LPR;
+  let part = lane % LPR;
+  let qi = q0 + r;
+  var row_max = NEG;
+  var row_sum = 0.0;
+  for (var e = t_index; e < BQ * DVP; e += SUBGROUPS * SG) { o_tile[e] = 0.0; }
   var key_end = LK;
   if (CAUSAL) { key_end = min(LK, q0 + BQ); }
   for (var j0 = 0u; j0 < key_end; j0 += BK) {
     let k_row = bh * LKP + j0;
 )" + declare + R"(    for (var d = 0u; d < DP; d += 16u) {
-)" + load_q + load_k + score + R"(    }
-)" + store_scores + R"(    workgroupBarrier();
-    // A thread per query row (rows in parallel, no subgroup reductions); each thread starts its walk
-    // along the row at its own column so the subgroup's reads fall in different banks.
-    for (var r = t; r < BQ; r += SG) {
-      let qi = q0 + r;
-      let old_max = row_m[r];
-      var mx = old_max;
-      for (var c = 0u; c < BK; c++) {
-        let cc = (c + r) % BK;
-        mx = max(mx, masked(s_tile[r * BK + cc], qi, j0 + cc));
-      }
-      var sum = 0.0;
-      for (var c = 0u; c < BK; c++) {
-        let cc = (c + r) % BK;
-        let p = exp(masked(s_tile[r * BK + cc], qi, j0 + cc) - mx);
-        sum += p;
-        p_tile[r * BK + cc] = f16(p);
-      }
-      if (mx != old_max) {
-        let alpha = exp(old_max - mx);
-        row_l[r] *= alpha;
-        for (var c = 0u; c < DVP; c++) {
-          let cc = (c + r) % DVP;
-          o_tile[r * DVP + cc] *= alpha;
-        }
-      }
-      row_l[r] += sum;
-      row_m[r] = mx;
+      let a = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&qp, q_base + si * 16u * DP + d, DP);
+)" + score + "    }\n" + store_scores + R"(    workgroupBarrier();
+    // The row's maximum and sum over its lanes' columns; each lane starts its walk at a column of
+    // its own so the subgroup's reads fall in different banks.
+    var mx = row_max;
+    for (var c = 0u; c < BK / LPR; c++) {
+      let cc = part + (c + r) % (BK / LPR) * LPR;
+      mx = max(mx, masked(s_tile[r * BK + cc], qi, j0 + cc));
     }
+    for (var m = 1u; m < LPR; m <<= 1u) { mx = max(mx, subgroupShuffleXor(mx, m)); }
+    var sum = 0.0;
+    for (var c = 0u; c < BK / LPR; c++) {
+      let cc = part + (c + r) % (BK / LPR) * LPR;
+      let p = exp(masked(s_tile[r * BK + cc], qi, j0 + cc) - mx);
+      sum += p;
+      p_tile[r * BK + cc] = f16(p);
+    }
+    for (var m = 1u; m < LPR; m <<= 1u) { sum += subgroupShuffleXor(sum, m); }
+    if (mx != row_max) {
+      let alpha = exp(row_max - mx);
+      row_sum *= alpha;
+      for (var c = 0u; c < DVP / LPR; c++) {
+        let cc = part + (c + r) % (DVP / LPR) * LPR;
+        o_tile[r * DVP + cc] *= alpha;
+      }
+    }
+    row_sum += sum;
+    row_max = mx;
     workgroupBarrier();
-    for (var c = 0u; c < DVP; c += 16u) {
-)" + load_o + accumulate + store_o + R"(    }
-    workgroupBarrier();
+    // output += p·v, the output tiles dealt round-robin over the subgroups.
+    for (var u = 0u; u < ROUNDS; u++) {
+      let t = sub + u * SUBGROUPS;
+)" + out_tile + R"(      var o = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&o_tile, o_at, o_stride);
+)" + accumulate + R"(      subgroupMatrixStore<row_major>(&o_tile, o_at, o, o_stride);
+    }
   }
+  workgroupBarrier();
   let b = bh / HEADS;
   let h = bh % HEADS;
-  for (var e = t; e < BQ * DVP; e += SG) {
-    let r = e / DVP;
-    let c = e % DVP;
-    if (q0 + r < LQ && c < DV) { store_y((b * LQ + q0 + r) * HEADS * DV + h * DV + c, o_tile[e] / row_l[r]); }
+  if (qi < LQ) {
+    for (var c = part; c < DV; c += LPR) { store_y((b * LQ + qi) * HEADS * DV + h * DV + c, o_tile[r * DVP + c] / row_sum); }
   }
 }
 )";

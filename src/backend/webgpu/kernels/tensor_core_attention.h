@@ -11,17 +11,20 @@ namespace websd::wgsl {
 // tensor_core_gemm.h serves; the same op as attention.h.
 //   pack (three dispatches): q, k and v to float16, one [batch·heads, L padded, D padded to 16]
 //        matrix each, zero in the padding;
-//   attention: one subgroup per workgroup and (batch item, head, block of 16·query_tiles queries) walks the
-//        keys 64 at a time: scores = q·kᵀ on subgroup matrices into workgroup memory, an online
-//        softmax in float32 there (a thread per query row: running maximum and sum, the output so
-//        far rescaled when the maximum moves), the
-//        probabilities as float16, then output += p·v on subgroup matrices, the output block
-//        living in workgroup memory; at the end each row is divided by its sum.
+//   attention: a workgroup of four subgroups (two of 128 lanes) per (batch item, head, block of
+//        16·query_tiles queries) walks the keys 64 at a time (128 for values 256 wide or more):
+//        scores = q·kᵀ on subgroup matrices (each subgroup a share of the block's tiles) into
+//        workgroup memory; an online softmax in float32 there, each query row on a few
+//        neighbouring lanes of one subgroup that combine their maximum and sum by subgroup
+//        shuffles (the output so far rescaled when the maximum moves); the probabilities as
+//        float16; then output += p·v on subgroup matrices, the output tiles dealt round-robin over
+//        the subgroups, the output block living in workgroup memory; at the end each row is
+//        divided by its sum.
 struct TensorCoreAttentionSpec {
   uint32_t batch = 0, heads = 0, lq = 0, lk = 0, head_dim = 0, value_dim = 0;
   bool causal = false;
   uint32_t query_tiles = 2;  // 16-row tiles of queries per workgroup: 2, or 1 where workgroup memory is short
-  uint32_t subgroup = 32;    // the device's subgroup width: the workgroup is one subgroup
+  uint32_t subgroup = 32;    // the device's subgroup width
   uint32_t groups_x = 1;
   TensorView y;
 };
@@ -33,7 +36,6 @@ struct AttentionPackSpec {
   TensorView x;
 };
 
-constexpr uint32_t kTensorCoreBlockKeys = 64;
 
 uint32_t pad16(uint32_t n);
 // The spec of the float32 kernel's op, and its three packs (q, k, v).
@@ -46,6 +48,9 @@ uint64_t attention_pack_values(const AttentionPackSpec& pack);
 // Bytes of workgroup memory the attention kernel needs (the device's limit decides if it runs).
 uint32_t tensor_core_attention_workgroup_bytes(const TensorCoreAttentionSpec& spec);
 uint32_t tensor_core_attention_groups(const TensorCoreAttentionSpec& spec);
+// Lanes that share a query row in the softmax; 0 where the subgroup width leaves no even share
+// (then the kernel does not run).
+uint32_t tensor_core_attention_lanes_per_row(const TensorCoreAttentionSpec& spec);
 
 std::string attention_pack_source(const AttentionPackSpec& pack);
 std::string attention_pack_key(const AttentionPackSpec& pack);
