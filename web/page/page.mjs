@@ -5,7 +5,8 @@
 // document.body.dataset.state is 'loading' (the model list, the history) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
 // { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
 // bytes } (files of the last model load), previews (how many step previews the run drew), error,
-// history (the kept pictures' settings, newest first) }.
+// failedModel (the model URL whose load failed, which Retry and Purge act on), history (the kept
+// pictures' settings, newest first) }.
 
 import { addPicture, clearPictures, deletePicture, listPictures } from './history.mjs';
 import { toRgba } from '../lib/rgba.mjs';
@@ -54,6 +55,7 @@ $('form').addEventListener('submit', (event) => {
   setState('running');
   $('notice').hidden = true;
   $('error').hidden = true;
+  $('load-failed').hidden = true;
   $('timings').replaceChildren();
   $('progress').removeAttribute('value');  // indeterminate until the first step
   started = performance.now();
@@ -169,8 +171,30 @@ const handlers = {
     setState('done');
   },
   settings: ({ parameters }) => restore(parameters),
-  error: ({ message }) => fail(message),
+  error: ({ message, modelUrl }) => {
+    fail(message);
+    // Loading the model failed: Retry runs again (what is cached stays), Purge drops its cached files.
+    $('load-failed').hidden = !modelUrl;
+    window.websdPage.failedModel = modelUrl ?? null;
+  },
+  purged: ({ modelUrl, files }) => {
+    $('load-failed').hidden = true;
+    $('status').textContent = `removed ${files} cached files of ${modelUrl}; Generate downloads the model again`;
+    setState('idle');
+  },
 };
+
+$('retry').addEventListener('click', () => {
+  $('load-failed').hidden = true;
+  $('form').requestSubmit();
+});
+
+$('purge').addEventListener('click', () => {
+  worker ??= startWorker();
+  $('error').hidden = true;
+  $('status').textContent = `removing the cached files of ${window.websdPage.failedModel}`;
+  worker.postMessage({ type: 'purge', moduleUrl, modelUrl: window.websdPage.failedModel });
+});
 
 // The picture as a PNG carrying its settings, behind the Download link.
 function offerPng(png, parameters) {

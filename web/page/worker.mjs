@@ -8,15 +8,19 @@
 // Messages in:  { type: 'generate', moduleUrl?, modelUrl, backend: 'auto' | 'webgpu' | 'cpu', options }
 //               | { type: 'read-png', moduleUrl?, bytes } (a dropped picture's settings)
 //               | { type: 'lose-device' } (tests: destroys the GPU device as a driver reset would)
+//               | { type: 'purge', modelUrl } (removes the model's files from the cache)
 // Messages out: { type: 'status', text } | { type: 'notice', text }
 //               | { type: 'progress', step, total, ms, preview } (preview: { shape: [h, w, 3], data }, the
 //                 latents as colours, one pixel per latent)
 //               | { type: 'download', loaded, total, file, fromCache } (the model's bytes so far)
 //               | { type: 'done', backend, image, png, parameters, timings, stages, model }
 //                 (png: the picture with its settings as AUTOMATIC1111's `parameters` text)
-//               | { type: 'settings', parameters } (null: the PNG has none) | { type: 'error', message }
+//               | { type: 'settings', parameters } (null: the PNG has none)
+//               | { type: 'purged', modelUrl, files } (how many cached files were removed)
+//               | { type: 'error', message, modelUrl? } (modelUrl: loading that model failed, a network,
+//                 storage or artifact error, which a retry or a purge of its cached files may cure)
 
-import { loadWebsd } from '../lib/websd.mjs';
+import { loadWebsd, purge } from '../lib/websd.mjs';
 import { openDevice } from '../lib/device.mjs';
 
 let websdPromise = null;  // one module per worker; its moduleUrl is the first request's
@@ -25,12 +29,12 @@ let loaded = null;  // { key, backend, pipe, host, notice }: the last pipeline, 
 // One request at a time: the module is not reentrant, and a second click while one runs waits.
 let queue = Promise.resolve();
 self.onmessage = ({ data }) => {
-  const task = { generate: run, 'read-png': readPng, 'lose-device': loseDevice }[data?.type];
+  const task = { generate: run, 'read-png': readPng, 'lose-device': loseDevice, purge: purgeModel }[data?.type];
   if (!task) return;
   queue = queue.then(() => task(data)).catch((e) => {
     // Whatever failed may have left the pipeline or the GPU device unusable: start afresh next time.
     drop();
-    post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    post({ type: 'error', message: e instanceof Error ? e.message : String(e), modelUrl: e?.modelUrl });
   });
 };
 
@@ -91,7 +95,7 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
         `(${formatBytes(pipe.info.totalBytes)})`);
     } catch (e) {
       host?.destroy();
-      throw e;
+      throw Object.assign(e instanceof Error ? e : new Error(String(e)), { modelUrl });
     }
   }
   lap('load');
@@ -110,6 +114,11 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   const png = websd.encodePng(image, parameters);
   post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model },
     [image.data.buffer, png.buffer]);
+}
+
+async function purgeModel({ modelUrl }) {
+  if (loaded?.key.startsWith(`${modelUrl}\n`)) drop();
+  post({ type: 'purged', modelUrl, files: await purge(modelUrl) });
 }
 
 // What a driver reset does to the device, for tests (the page's websdPage.loseDevice()).

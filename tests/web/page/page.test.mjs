@@ -222,6 +222,57 @@ test('a server that serves a corrupted shard: the page shows the error, and noth
     }
   });
 
+// A shard whose every request fails: the error names it, with Retry and Purge beside it. Purge
+// removes what the failed load cached; once the server answers again, Retry loads the model (what
+// the failed attempt cached, from the cache) and generates.
+test('a download that keeps failing: the page offers Retry and Purge, and Retry works once the server is back',
+  { timeout: RUN_TIMEOUT_MS }, async () => {
+    // Its own path (see above): the repository's root, so the model is under /build/artifacts/.
+    const models = await serveArtifacts(ROOT);
+    const model = `${models.url}/${ARTIFACTS}/tiny-shapes/`;
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(ROOT, ARTIFACTS, 'tiny-shapes/ndarray-cache.json'), 'utf8'));
+      const shard = manifest.records.at(-1).dataPath;
+      models.cuts.add(shard);
+      const ended = (page) => page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
+        { timeout: RUN_TIMEOUT_MS, polling: 250 });
+      const buttons = (page) => page.evaluate(() => !document.getElementById('load-failed').hidden);
+      let purged, failedAgain, retried;
+      const shown = await generateInPage({ backend: 'cpu', model, then: async (page) => {
+        const offered = await buttons(page);
+        await page.click('#purge');
+        await page.waitForFunction(() => /^removed \d+ cached files/.test(document.getElementById('status').textContent));
+        purged = { offered, status: await page.evaluate(() => document.getElementById('status').textContent),
+          cached: await cachedUnder(model), buttons: await buttons(page) };
+        await page.click('#generate');
+        await ended(page);
+        failedAgain = { state: await page.evaluate(() => window.websdPage.state), buttons: await buttons(page) };
+        models.cuts.delete(shard);
+        await page.click('#retry');
+        await ended(page);
+        retried = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error, model: window.websdPage.model,
+          image: Array.from(window.websdPage.image?.data ?? []) }));
+        retried.buttons = await buttons(page);
+        return {};
+      } });
+      assert.equal(shown.state, 'error');
+      assert.ok(shown.errorText.includes(shard), shown.errorText);
+      assert.ok(purged.offered, 'Retry and Purge are shown');
+      const removed = Number(/^removed (\d+)/.exec(purged.status)[1]);
+      assert.ok(removed > 0, `the failed load had cached files: ${purged.status}`);
+      assert.deepEqual(purged.cached, []);
+      assert.equal(purged.buttons, false);
+      assert.deepEqual(failedAgain, { state: 'error', buttons: true });
+      assert.equal(retried.state, 'done', retried.error);
+      assert.equal(retried.buttons, false);
+      assert.ok(retried.model.cached > 0 && retried.model.downloaded > 0, JSON.stringify(retried.model));
+      assert.ok(imageWithinLimits(diff(Float32Array.from(retried.image), reference.data)), 'the picture after the retry');
+      console.log(`page, failing download: ${shown.errorText}`);
+    } finally {
+      await models.close();
+    }
+  });
+
 test('a bad setting reaches the page as websd\'s message', { timeout: 60000 }, async () => {
   const shown = await generateInPage({ backend: 'cpu', fields: { steps: '0' } });
   assert.equal(shown.state, 'error');
