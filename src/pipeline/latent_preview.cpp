@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "core/error.h"
@@ -10,13 +11,13 @@ namespace websd {
 namespace {
 
 // Solves a·x = b for the k columns of b at once (a: n × n, b: n × k, both row-major) by Gaussian
-// elimination with partial pivoting; returns x (n × k).
-std::vector<double> solve(std::vector<double> a, std::vector<double> b, size_t n, size_t k) {
+// elimination with partial pivoting; returns x (n × k), or nothing where a is singular.
+std::optional<std::vector<double>> solve(std::vector<double> a, std::vector<double> b, size_t n, size_t k) {
   for (size_t col = 0; col < n; ++col) {
     size_t pivot = col;
     for (size_t r = col + 1; r < n; ++r)
       if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
-    if (std::abs(a[pivot * n + col]) < 1e-12) throw Error("latent preview: the VAE's response could not be fitted");
+    if (std::abs(a[pivot * n + col]) < 1e-12) return std::nullopt;
     for (size_t j = 0; j < n; ++j) std::swap(a[col * n + j], a[pivot * n + j]);
     for (size_t j = 0; j < k; ++j) std::swap(b[col * k + j], b[pivot * k + j]);
     for (size_t r = col + 1; r < n; ++r) {
@@ -37,7 +38,7 @@ std::vector<double> solve(std::vector<double> a, std::vector<double> b, size_t n
 
 }  // namespace
 
-LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& picture) {
+std::optional<LatentPreview> fit_latent_preview(const HostTensor& latents, const HostTensor& picture) {
   const Shape& l = latents.shape;
   const int64_t factor = l.size() == 4 && l[2] > 0 && picture.shape.size() == 3 ? picture.shape[0] / l[2] : 0;
   if (l.size() != 4 || l[0] < 1 || factor < 1 || picture.shape != Shape{l[2] * factor, l[3] * factor, 3})
@@ -60,10 +61,11 @@ LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& pi
       for (int c = 0; c < 3; ++c) rhs[i * 3 + static_cast<size_t>(c)] += row[i] * colour[c] / static_cast<double>(factor * factor);
     }
   }
-  const std::vector<double> x = solve(std::move(gram), std::move(rhs), n, 3);
+  const std::optional<std::vector<double>> x = solve(std::move(gram), std::move(rhs), n, 3);
+  if (!x) return std::nullopt;
   LatentPreview preview{channels, {}};
   for (size_t c = 0; c < 3; ++c)
-    for (size_t i = 0; i < n; ++i) preview.map.push_back(static_cast<float>(x[i * 3 + c]));
+    for (size_t i = 0; i < n; ++i) preview.map.push_back(static_cast<float>((*x)[i * 3 + c]));
   return preview;
 }
 

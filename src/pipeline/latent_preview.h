@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -17,8 +18,9 @@ struct LatentPreview {
 };
 
 // The map from latents [1, channels, h, w] (as the scheduler holds them) to their decoded picture
-// [h·factor, w·factor, 3] in [0, 1] (the pipeline's decode_latents).
-LatentPreview fit_latent_preview(const HostTensor& latents, const HostTensor& picture);
+// [h·factor, w·factor, 3] in [0, 1] (the pipeline's decode_latents); nothing where they do not
+// determine it (fewer latent pixels than the map has unknowns, or latents all alike).
+std::optional<LatentPreview> fit_latent_preview(const HostTensor& latents, const HostTensor& picture);
 
 // The first image of latents [N, channels, h, w] → [h, w, 3] in [0, 1].
 HostTensor latent_preview_image(const LatentPreview& preview, const HostTensor& latents);

@@ -235,7 +235,9 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     result.image = decode_latents(be, vae_, latents, vae_tile);
   }
   be.trim();  // between generations the model holds its weights only
-  if (latent_preview_) latent_preview_ = fit_latent_preview(result.latents, result.image);
+  // A picture too small or too plain to determine the map (2×2 latents, say) keeps the one there is.
+  if (latent_preview_)
+    if (std::optional<LatentPreview> fit = fit_latent_preview(result.latents, result.image)) latent_preview_ = std::move(fit);
   return result;
 }
 
@@ -245,6 +247,7 @@ const LatentPreview& TextToImagePipeline::latent_preview() {
       const ReuseOnce once(*backend_);
       const HostTensor latents = TorchGenerator(0).randn({1, vae_.config().latent_channels, 8, 8});
       latent_preview_ = fit_latent_preview(latents, decode_latents(*backend_, vae_, latents));
+      if (!latent_preview_) throw Error("latent preview: the VAE's response to random latents could not be fitted");
     }
     backend_->trim();
   }

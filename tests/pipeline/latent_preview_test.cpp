@@ -67,11 +67,27 @@ TEST(LatentPreview, LearnsFromEachGeneration) {
 TEST(LatentPreview, FitsAConstantPictureByItsBias) {
   HostTensor picture({128, 128, 3});
   for (size_t i = 0; i < picture.data.size(); ++i) picture.data[i] = 0.25f * static_cast<float>(i % 3 + 1);
-  const LatentPreview preview = fit_latent_preview(TorchGenerator(1).randn({1, 4, 16, 16}), picture);
+  const LatentPreview preview = fit_latent_preview(TorchGenerator(1).randn({1, 4, 16, 16}), picture).value();
   for (int c = 0; c < 3; ++c) {
     for (int k = 0; k < 4; ++k) EXPECT_NEAR(preview.map[static_cast<size_t>(c * 5 + k)], 0.0f, 1e-5f);
     EXPECT_NEAR(preview.map[static_cast<size_t>(c * 5 + 4)], 0.25f * static_cast<float>(c + 1), 1e-5f);
   }
+}
+
+// 2×2 latents cannot determine 5 unknowns per colour, nor latents all alike: no map, and a
+// generation that small keeps the map it had (and succeeds).
+TEST(LatentPreview, KeepsItsMapWhereAPictureCannotDetermineOne) {
+  EXPECT_FALSE(fit_latent_preview(TorchGenerator(1).randn({1, 4, 2, 2}), HostTensor({16, 16, 3})));
+  EXPECT_FALSE(fit_latent_preview(HostTensor({1, 4, 16, 16}), HostTensor({128, 128, 3})));
+  CpuBackend backend;
+  auto pipe = TextToImagePipeline::load(test::asset("tiny-shapes/model"), backend);
+  const std::vector<float> first = pipe.latent_preview().map;
+  GenerateParams params;
+  params.prompt = "a red circle on a white background";
+  params.steps = 1;
+  params.width = params.height = 16;
+  EXPECT_EQ(pipe.generate(params).image.shape, (Shape{16, 16, 3}));
+  EXPECT_EQ(pipe.latent_preview().map, first);
 }
 
 TEST(LatentPreview, RejectsLatentsOrPicturesOfTheWrongShape) {

@@ -5,8 +5,9 @@
 // document.body.dataset.state is 'loading' (the model list, the history) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
 // { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
 // bytes } (files of the last model load), previews (how many step previews the run drew), error,
-// failedModel (the model URL whose load failed, which Retry and Purge act on), history (the kept
-// pictures' settings, newest first) }.
+// failedModel (the model URL whose load failed, which Retry and Purge act on), gpu (the GPU host's
+// counters after the run: buffers, bytesAllocated, pipelines, …), history (the kept pictures'
+// settings, newest first) }.
 
 import { addPicture, clearPictures, deletePicture, listPictures } from './history.mjs';
 import { toRgba } from '../lib/rgba.mjs';
@@ -160,13 +161,13 @@ const handlers = {
     const left = (total - step) * later.reduce((t, v) => t + v, 0) / later.length;
     $('status').textContent = `step ${step}/${total} (${formatMs(ms)}` + (step < total ? `, about ${formatMs(left)} left)` : ')');
   },
-  done: ({ backend, image, png, parameters, timings, stages, model }) => {
+  done: ({ backend, image, png, parameters, timings, stages, model, gpu }) => {
     draw(image);
     offerPng(png, parameters);
     showTimings(timings, stages);
     const source = model ? `; model: ${model.downloaded} files downloaded, ${model.cached} from the cache` : '';
     $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend${source}`;
-    Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, error: null });
+    Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, gpu, error: null });
     keep(png, parameters);
     setState('done');
   },

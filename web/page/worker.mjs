@@ -13,7 +13,9 @@
 //               | { type: 'progress', step, total, ms, preview } (preview: { shape: [h, w, 3], data }, the
 //                 latents as colours, one pixel per latent)
 //               | { type: 'download', loaded, total, file, fromCache } (the model's bytes so far)
-//               | { type: 'done', backend, image, png, parameters, timings, stages, model }
+//               | { type: 'done', backend, image, png, parameters, timings, stages, model, gpu }
+//                 (gpu: the GPU host's counters after the run — live buffers and bytes, pipelines —
+//                 or null on the CPU backend)
 //                 (png: the picture with its settings as AUTOMATIC1111's `parameters` text)
 //               | { type: 'settings', parameters } (null: the PNG has none)
 //               | { type: 'purged', modelUrl, files } (how many cached files were removed)
@@ -112,7 +114,8 @@ async function run({ moduleUrl, modelUrl, backend: requested, options }) {
   const { image } = result;
   const parameters = { ...result.parameters, model: websd.modelLabel(modelUrl) };
   const png = websd.encodePng(image, parameters);
-  post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model },
+  post({ type: 'done', backend: loaded.backend, image, png, parameters, timings, stages: result.stages ?? null, model,
+    gpu: loaded.host?.stats() ?? null },
     [image.data.buffer, png.buffer]);
 }
 
