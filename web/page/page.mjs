@@ -185,10 +185,7 @@ const handlers = {
   },
 };
 
-$('retry').addEventListener('click', () => {
-  $('load-failed').hidden = true;
-  $('form').requestSubmit();
-});
+$('retry').addEventListener('click', () => $('form').requestSubmit());  // the submit hides the buttons
 
 $('purge').addEventListener('click', () => {
   worker ??= startWorker();
