@@ -449,7 +449,12 @@ test('the history keeps this browser\'s pictures across a reload', { timeout: 12
   await page.waitForFunction(() => document.getElementById('prompt').value === 'a blue square');
   assert.equal(await page.inputValue('#seed'), '5');
   assert.equal(await page.inputValue('#steps'), '1');
-  assert.ok(await page.isVisible('#save'), 'the kept picture can be downloaded again');
+  // The PNG is read and decoded after the form is filled: wait for the drawing, not for the click.
+  await page.waitForFunction(() => {
+    const canvas = document.getElementById('picture');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return !document.getElementById('save').hidden && pixels.some((v) => v !== 0);
+  });
   const drawn = await page.evaluate(() => {
     const canvas = document.getElementById('picture');
     return [canvas.width, canvas.height];
