@@ -33,6 +33,20 @@ struct Conv2dParams {
 
 enum class UnaryOp { SiLU, GELU, QuickGELU };
 
+// Ops a product (linear, conv2d) does as it reads its input or writes its output, where they would
+// otherwise precede or follow it as ops of their own: fused, they cost no pass over memory, no
+// dispatch and (on the GPU) no tensor in between. The values are those of the separate ops.
+struct Fusion {
+  // Output, linear only: the tokens [N, h·w, C] laid out as the image [N, C, h, w] (nlc_to_nchw).
+  int64_t image_h = 0, image_w = 0;
+  // Output: added to it (add, with the residual first), in the output's final shape.
+  const Tensor* residual = nullptr;
+  // Input, linear only: x [..., 2K] read as geglu(x) [..., K].
+  bool geglu = false;
+
+  bool image() const { return image_h > 0 || image_w > 0; }
+};
+
 // A weight's values as an artifact shard stores them (little-endian float16 or float32, in the
 // layout the ops read): in the engine's memory, or held by the GPU host under a staging id (the
 // web build hands shards straight from the network or the cache to the GPU, so their bytes never
@@ -94,9 +108,10 @@ class Backend {
   virtual void set_reuse(Reuse) {}
 
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
-  virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) = 0;
+  virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) = 0;
   // x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or null.
-  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) = 0;
+  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
+                        const Fusion& fusion = {}) = 0;
   // Normalises each of `groups` channel groups of x [N, C, ...]; then SiLU when silu is set.
   virtual Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                             bool silu) = 0;

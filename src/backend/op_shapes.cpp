@@ -8,6 +8,11 @@ namespace {
 std::string s(const Tensor& t) { return shape_str(t.shape); }
 std::string size_str(int64_t h, int64_t w) { return std::to_string(h) + "x" + std::to_string(w); }
 
+void check_residual(std::string_view backend, std::string_view op, const Fusion& e, const Shape& output) {
+  if (e.residual && e.residual->shape != output)
+    throw op_error(backend, op, "residual " + s(*e.residual) + " does not match the output " + shape_str(output));
+}
+
 }  // namespace
 
 Error op_error(std::string_view backend, std::string_view op, const std::string& what) {
@@ -19,18 +24,27 @@ void check_upload(std::string_view backend, const Shape& shape, size_t values) {
     throw op_error(backend, "upload", std::to_string(values) + " values do not fill " + shape_str(shape));
 }
 
-Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b) {
-  if (x.shape.empty() || w.shape.size() != 2 || w.dim(1) != x.shape.back())
-    throw op_error(backend, "linear", "weight " + s(w) + " does not match input " + s(x));
+Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& e) {
+  if (x.shape.empty() || w.shape.size() != 2 || w.dim(1) * (e.geglu ? 2 : 1) != x.shape.back())
+    throw op_error(backend, "linear", "weight " + s(w) + " does not match input " + s(x) + (e.geglu ? " read through geglu" : ""));
   if (b && b->shape != Shape{w.dim(0)})
     throw op_error(backend, "linear", "bias " + s(*b) + " does not match weight " + s(w));
   Shape os = x.shape;
   os.back() = w.dim(0);
+  if (e.image()) {
+    if (x.shape.size() != 3 || e.image_h < 1 || e.image_w < 1 || x.dim(1) != e.image_h * e.image_w)
+      throw op_error(backend, "linear", "input " + s(x) + " is not the tokens of a " + size_str(e.image_h, e.image_w) +
+                                            " image [N, h·w, C] for an image output");
+    os = {x.dim(0), w.dim(0), e.image_h, e.image_w};
+  }
+  check_residual(backend, "linear", e, os);
   return os;
 }
 
 ConvGeometry conv2d_geometry(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b,
-                             const Conv2dParams& p) {
+                             const Conv2dParams& p, const Fusion& e) {
+  if (e.image()) throw op_error(backend, "conv2d", "an image output is for linear layers; conv2d's output is one already");
+  if (e.geglu) throw op_error(backend, "conv2d", "a geglu input is for linear layers");
   if (x.shape.size() != 4 || w.shape.size() != 4 || w.dim(1) != x.dim(1))
     throw op_error(backend, "conv2d", "weight " + s(w) + " does not match input " + s(x));
   if (b && b->numel() != w.dim(0))
@@ -41,8 +55,10 @@ ConvGeometry conv2d_geometry(std::string_view backend, const Tensor& x, const Te
   const int64_t H = x.dim(2) + p.pad_top + p.pad_bottom, W = x.dim(3) + p.pad_left + p.pad_right;
   if (H < w.dim(2) || W < w.dim(3))
     throw op_error(backend, "conv2d", "weight " + s(w) + " is larger than the padded input " + s(x));
-  return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
-          (H - w.dim(2)) / p.stride + 1, (W - w.dim(3)) / p.stride + 1, p};
+  const ConvGeometry g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
+                       (H - w.dim(2)) / p.stride + 1, (W - w.dim(3)) / p.stride + 1, p};
+  check_residual(backend, "conv2d", e, g.output_shape());
+  return g;
 }
 
 Shape group_norm_shape(std::string_view backend, const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups) {

@@ -33,9 +33,13 @@ struct AttentionGeometry {
 // `values` floats must fill `shape` exactly.
 void check_upload(std::string_view backend, const Shape& shape, size_t values);
 
-Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b);
+// The output's shape after the fusion (an image of tokens [N, h·w, C] is [N, C, h, w]); a
+// residual must have that shape; a geglu input is twice as wide as the weight's inputs.
+Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b,
+                   const Fusion& fusion = {});
+// The fusion may hold a residual of the output's shape only.
 ConvGeometry conv2d_geometry(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b,
-                             const Conv2dParams& p);
+                             const Conv2dParams& p, const Fusion& fusion = {});
 Shape group_norm_shape(std::string_view backend, const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups);
 Shape layer_norm_shape(std::string_view backend, const Tensor& x, const Tensor& gamma, const Tensor& beta);
 // b must be non-empty (a is read as rows of b's size).

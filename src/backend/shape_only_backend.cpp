@@ -43,11 +43,15 @@ std::vector<float> ShapeOnlyBackend::download(const Tensor&) {
   throw Error("shape-only backend: 'download' needs values; this backend only checks shapes");
 }
 
-Tensor ShapeOnlyBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) {
-  return make(linear_shape(name(), x, w, b), true);
+// The fusion as the CPU backend runs it: a geglu input made first, the output's ops in the output.
+Tensor ShapeOnlyBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& e) {
+  const Shape os = linear_shape(name(), x, w, b, e);
+  [[maybe_unused]] const Tensor input = e.geglu ? geglu(x) : x;  // held while the output is made
+  return make(os, true);
 }
-Tensor ShapeOnlyBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
-  return make(conv2d_geometry(name(), x, w, b, p).output_shape(), true);
+Tensor ShapeOnlyBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
+                                const Fusion& e) {
+  return make(conv2d_geometry(name(), x, w, b, p, e).output_shape(), true);
 }
 Tensor ShapeOnlyBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float, bool) {
   return make(group_norm_shape(name(), x, gamma, beta, groups), true);

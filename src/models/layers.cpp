@@ -8,14 +8,16 @@ Linear Linear::load(const Weights& w, int64_t in, int64_t out, bool bias) {
   return l;
 }
 
-Tensor Linear::operator()(Backend& be, const Tensor& x) const { return be.linear(x, weight, bias ? &*bias : nullptr); }
+Tensor Linear::operator()(Backend& be, const Tensor& x, const Fusion& e) const {
+  return be.linear(x, weight, bias ? &*bias : nullptr, e);
+}
 
 Conv2d Conv2d::load(const Weights& w, int64_t in, int64_t out, int kernel, Conv2dParams params) {
   return Conv2d{w.get("weight", {out, in, kernel, kernel}), w.get("bias", {out}), params};
 }
 
-Tensor Conv2d::operator()(Backend& be, const Tensor& x) const {
-  return be.conv2d(x, weight, bias ? &*bias : nullptr, params);
+Tensor Conv2d::operator()(Backend& be, const Tensor& x, const Fusion& e) const {
+  return be.conv2d(x, weight, bias ? &*bias : nullptr, params, e);
 }
 
 GroupNorm GroupNorm::load(const Weights& w, int64_t channels, int groups, float eps) {
@@ -46,12 +48,12 @@ ResnetBlock2D ResnetBlock2D::load(const Weights& w, int64_t in, int64_t out, int
   return r;
 }
 
-Tensor ResnetBlock2D::operator()(Backend& be, const Tensor& x, const Tensor* temb) const {
+Tensor ResnetBlock2D::operator()(Backend& be, const Tensor& x, const Tensor* temb_silu) const {
   Tensor h = conv1(be, norm1(be, x, true));
-  if (time_emb_proj && temb) h = be.add_channel(h, (*time_emb_proj)(be, be.unary(*temb, UnaryOp::SiLU)));
-  h = conv2(be, norm2(be, h, true));
-  Tensor skip = conv_shortcut ? (*conv_shortcut)(be, x) : x;
-  Tensor y = be.add(skip, h);
+  if (time_emb_proj && temb_silu) h = be.add_channel(h, (*time_emb_proj)(be, *temb_silu));
+  h = norm2(be, h, true);
+  const Tensor skip = conv_shortcut ? (*conv_shortcut)(be, x) : x;
+  Tensor y = conv2(be, h, {.residual = &skip});
   return output_scale_factor == 1.0f ? y : be.scale(y, 1.0f / output_scale_factor);
 }
 

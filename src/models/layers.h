@@ -13,7 +13,7 @@ struct Linear {
   Tensor weight;
   std::optional<Tensor> bias;
   static Linear load(const Weights& w, int64_t in, int64_t out, bool bias = true);
-  Tensor operator()(Backend& be, const Tensor& x) const;
+  Tensor operator()(Backend& be, const Tensor& x, const Fusion& fusion = {}) const;
 };
 
 struct Conv2d {
@@ -21,7 +21,7 @@ struct Conv2d {
   std::optional<Tensor> bias;
   Conv2dParams params;
   static Conv2d load(const Weights& w, int64_t in, int64_t out, int kernel, Conv2dParams params);
-  Tensor operator()(Backend& be, const Tensor& x) const;
+  Tensor operator()(Backend& be, const Tensor& x, const Fusion& fusion = {}) const;
 };
 
 struct GroupNorm {
@@ -50,8 +50,9 @@ struct ResnetBlock2D {
   // temb_channels 0: no time embedding (the VAE).
   static ResnetBlock2D load(const Weights& w, int64_t in, int64_t out, int64_t temb_channels, int groups, float eps,
                             float output_scale_factor = 1.0f);
-  // temb is the UNet's time embedding [N, temb_channels] (SiLU is applied here, as in diffusers), or null.
-  Tensor operator()(Backend& be, const Tensor& x, const Tensor* temb) const;
+  // temb_silu: SiLU of the UNet's time embedding [N, temb_channels], or null. diffusers applies the
+  // SiLU in every resnet; it is the same for all of them, so the UNet applies it once.
+  Tensor operator()(Backend& be, const Tensor& x, const Tensor* temb_silu) const;
 };
 
 // A stride-2 3x3 conv. diffusers' padding=1 pads all sides; padding=0 (the VAE encoder) pads

@@ -7,9 +7,25 @@ Attention Attention::load(const Weights& w, int64_t dim, int64_t context_dim, in
           Linear::load(w["to_v"], context_dim, dim, false), Linear::load(w["to_out"][0], dim, dim), heads};
 }
 
-Tensor Attention::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
-  Tensor o = be.attention(to_q(be, x), to_k(be, context), to_v(be, context), heads, false);
-  return to_out(be, o);
+const std::pair<Tensor, Tensor>& TextContext::keys_values(Backend& be, const Attention& layer) {
+  auto it = keys_values_.find(&layer);
+  if (it == keys_values_.end())
+    it = keys_values_.emplace(&layer, std::pair{layer.to_k(be, states_), layer.to_v(be, states_)}).first;
+  return it->second;
+}
+
+Tensor Attention::attend(Backend& be, const Tensor& x, const Tensor& k, const Tensor& v, const Fusion& e) const {
+  Tensor o = be.attention(to_q(be, x), k, v, heads, false);
+  return to_out(be, o, e);
+}
+
+Tensor Attention::operator()(Backend& be, const Tensor& x, const Fusion& e) const {
+  return attend(be, x, to_k(be, x), to_v(be, x), e);
+}
+
+Tensor Attention::operator()(Backend& be, const Tensor& x, TextContext& context, const Fusion& e) const {
+  const auto& [k, v] = context.keys_values(be, *this);
+  return attend(be, x, k, v, e);
 }
 
 BasicTransformerBlock BasicTransformerBlock::load(const Weights& w, int64_t dim, int64_t context_dim, int heads) {
@@ -23,16 +39,11 @@ BasicTransformerBlock BasicTransformerBlock::load(const Weights& w, int64_t dim,
           Linear::load(w["ff"]["net"][2], ff_dim, dim)};
 }
 
-Tensor BasicTransformerBlock::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
-  Tensor h = norm1(be, x);
-  h = be.add(x, attn1(be, h, h));
-  h = be.add(h, attn2(be, norm2(be, h), context));
-  // One statement per step, so each feed-forward intermediate (the widest is 8·dim) is freed as
-  // soon as the next one exists.
-  Tensor ff = ff_proj(be, norm3(be, h));
-  ff = be.geglu(ff);
-  ff = ff_out(be, ff);
-  return be.add(h, ff);
+Tensor BasicTransformerBlock::operator()(Backend& be, const Tensor& x, TextContext& context) const {
+  Tensor h = attn1(be, norm1(be, x), {.residual = &x});
+  h = attn2(be, norm2(be, h), context, {.residual = &h});
+  const Tensor ff = ff_proj(be, norm3(be, h));
+  return ff_out(be, ff, {.residual = &h, .geglu = true});
 }
 
 // A 1x1 convolution's weight [out, in, 1, 1] viewed as the linear layer it is on tokens.
@@ -52,12 +63,11 @@ Transformer2D Transformer2D::load(const Weights& w, int64_t channels, const Spec
   return t;
 }
 
-Tensor Transformer2D::operator()(Backend& be, const Tensor& x, const Tensor& context) const {
+Tensor Transformer2D::operator()(Backend& be, const Tensor& x, TextContext& context) const {
   const int64_t height = x.dim(2), width = x.dim(3);
   Tensor h = proj_in_(be, be.nchw_to_nlc(norm_(be, x)));
   for (const BasicTransformerBlock& block : blocks_) h = block(be, h, context);
-  h = be.nlc_to_nchw(proj_out_(be, h), height, width);
-  return be.add(x, h);
+  return proj_out_(be, h, {height, width, &x});
 }
 
 }  // namespace websd

@@ -1,9 +1,29 @@
 #pragma once
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "models/layers.h"
 
 namespace websd {
+
+struct Attention;
+
+// What the UNet's cross-attention layers read of a generation's text: the encoder's hidden states
+// [N, L, D] and each layer's keys and values made of them. Those depend on the text alone, so
+// every denoising step would make the same ones again: the first forward() makes them, the rest
+// reuse them, and they are freed with the context at the end of the generation.
+class TextContext {
+ public:
+  explicit TextContext(Tensor states) : states_(std::move(states)) {}
+  const Tensor& states() const { return states_; }
+  // `layer`'s keys and values, made by the first call for that layer.
+  const std::pair<Tensor, Tensor>& keys_values(Backend& be, const Attention& layer);
+
+ private:
+  Tensor states_;
+  std::map<const Attention*, std::pair<Tensor, Tensor>> keys_values_;
+};
 
 // diffusers' Attention as the UNet uses it: bias-free q/k/v projections, biased output
 // projection, softmax(q·kᵀ/√head_dim)·v over `heads` heads.
@@ -12,7 +32,12 @@ struct Attention {
   int heads = 1;
   // context_dim: the size of what keys and values are made from (dim for self-attention).
   static Attention load(const Weights& w, int64_t dim, int64_t context_dim, int heads);
-  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;
+  // Self-attention, then cross-attention; the epilogue is to_out's.
+  Tensor operator()(Backend& be, const Tensor& x, const Fusion& fusion = {}) const;
+  Tensor operator()(Backend& be, const Tensor& x, TextContext& context, const Fusion& fusion = {}) const;
+
+ private:
+  Tensor attend(Backend& be, const Tensor& x, const Tensor& k, const Tensor& v, const Fusion& fusion) const;
 };
 
 // diffusers' BasicTransformerBlock (layer_norm type, GEGLU feed-forward of width 4·dim): pre-norm
@@ -22,7 +47,7 @@ struct BasicTransformerBlock {
   Attention attn1, attn2;
   Linear ff_proj, ff_out;
   static BasicTransformerBlock load(const Weights& w, int64_t dim, int64_t context_dim, int heads);
-  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;  // x [N, L, dim]
+  Tensor operator()(Backend& be, const Tensor& x, TextContext& context) const;  // x [N, L, dim]
 };
 
 // diffusers' Transformer2DModel on continuous (image) input: GroupNorm → proj_in → blocks on
@@ -40,7 +65,7 @@ class Transformer2D {
   };
   // channels is split into spec.heads heads of channels / heads (rounded down, as diffusers does).
   static Transformer2D load(const Weights& w, int64_t channels, const Spec& spec);
-  Tensor operator()(Backend& be, const Tensor& x, const Tensor& context) const;  // x [N, C, H, W]
+  Tensor operator()(Backend& be, const Tensor& x, TextContext& context) const;  // x [N, C, H, W]
 
  private:
   GroupNorm norm_;

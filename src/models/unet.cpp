@@ -123,7 +123,14 @@ Tensor UNet2DConditionModel::time_embedding(int64_t batch, std::span<const float
 
 Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
                                      const Tensor* added) const {
+  TextContext text(context);
+  return forward(sample, timesteps, text, added);
+}
+
+Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float> timesteps, TextContext& text,
+                                     const Tensor* added) const {
   Backend& be = *backend_;
+  const Tensor& context = text.states();
   if (sample.shape.size() != 4 || sample.dim(1) != config_.in_channels)
     throw Error("UNet: sample has shape " + shape_str(sample.shape) + "; config.json expects [N, " +
                 std::to_string(config_.in_channels) + ", height, width]");
@@ -142,13 +149,13 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
                   " channels; config.json's cross_attention_dim is " +
                   std::to_string(config_.cross_attention_dim[level]));
   }
-  const Tensor temb = time_embedding(batch, timesteps, added);
+  const Tensor temb = be.unary(time_embedding(batch, timesteps, added), UnaryOp::SiLU);
 
   Tensor h = conv_in_(be, sample);
   std::vector<Tensor> skips{h};
-  for (const UNetDownBlock& block : down_blocks_) h = block(be, std::move(h), temb, context, skips);
-  h = mid_block_(be, std::move(h), temb, context);
-  for (const UNetUpBlock& block : up_blocks_) h = block(be, std::move(h), temb, context, skips);
+  for (const UNetDownBlock& block : down_blocks_) h = block(be, std::move(h), temb, text, skips);
+  h = mid_block_(be, std::move(h), temb, text);
+  for (const UNetUpBlock& block : up_blocks_) h = block(be, std::move(h), temb, text, skips);
   h = conv_norm_out_(be, h, true);
   return conv_out_(be, h);
 }

@@ -27,9 +27,13 @@ class UNet2DConditionModel {
   // back from the device), and handed to each forward().
   Tensor added_conditioning(const HostTensor& text_embeds, const HostTensor& time_ids) const;
 
-  // sample [N, in_channels, h, w] (any h, w); one timestep per batch entry; context [N, L,
+  // sample [N, in_channels, h, w] (any h, w); one timestep per batch entry; context's states [N, L,
   // cross_attention_dim] → [N, out_channels, h, w]. added: added_conditioning()'s result, required
-  // exactly when the config has addition_embed_type "text_time" (SDXL).
+  // exactly when the config has addition_embed_type "text_time" (SDXL). The steps of one generation
+  // share one TextContext, so its cross-attention keys and values are made once.
+  Tensor forward(const Tensor& sample, std::span<const float> timesteps, TextContext& context,
+                 const Tensor* added = nullptr) const;
+  // One forward pass on its own.
   Tensor forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
                  const Tensor* added = nullptr) const;
 

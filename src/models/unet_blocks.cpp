@@ -33,7 +33,7 @@ UNetDownBlock UNetDownBlock::load(const Weights& w, int64_t in, int64_t out, int
   return b;
 }
 
-Tensor UNetDownBlock::operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context,
+Tensor UNetDownBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context,
                                  std::vector<Tensor>& skips) const {
   for (size_t i = 0; i < resnets_.size(); ++i) {
     h = resnets_[i](be, h, &temb);
@@ -59,7 +59,7 @@ UNetMidBlock UNetMidBlock::load(const Weights& w, int64_t channels, const Resnet
   return b;
 }
 
-Tensor UNetMidBlock::operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context) const {
+Tensor UNetMidBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context) const {
   h = resnets_[0](be, h, &temb);
   for (size_t i = 0; i < attentions_.size(); ++i) {
     h = attentions_[i](be, h, context);
@@ -82,7 +82,7 @@ UNetUpBlock UNetUpBlock::load(const Weights& w, int64_t in, int64_t out, int num
   return b;
 }
 
-Tensor UNetUpBlock::operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context,
+Tensor UNetUpBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context,
                                std::vector<Tensor>& skips) const {
   for (size_t i = 0; i < resnets_.size(); ++i) {
     h = be.concat_channels(h, pop(skips));

@@ -18,6 +18,8 @@ struct ResnetSpec {
 // CrossAttnUpBlock2D) follows each resnet with a Transformer2D; `attentions` then has one spec
 // per resnet, and is empty for the plain variants (DownBlock2D, UpBlock2D).
 //
+// Their temb is SiLU of the UNet's time embedding (ResnetBlock2D); context, the generation's text.
+//
 // The down path pushes the conv_in output, every resnet output and every downsampled output onto
 // a skip stack that the up path pops, one per resnet. Loading walks the same stack of channel
 // counts, so the resnet input sizes follow from the block sequence exactly as in the forward pass.
@@ -28,7 +30,7 @@ class UNetDownBlock {
   static UNetDownBlock load(const Weights& w, int64_t in, int64_t out, int num_resnets, const ResnetSpec& resnet,
                             const std::vector<Transformer2D::Spec>& attentions, std::optional<int> downsample_padding,
                             std::vector<int64_t>& skip_channels);
-  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context, std::vector<Tensor>& skips) const;
+  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context, std::vector<Tensor>& skips) const;
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -41,7 +43,7 @@ class UNetMidBlock {
  public:
   static UNetMidBlock load(const Weights& w, int64_t channels, const ResnetSpec& resnet,
                            const std::vector<Transformer2D::Spec>& attentions, float output_scale_factor);
-  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context) const;
+  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context) const;
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -56,7 +58,7 @@ class UNetUpBlock {
                           std::vector<int64_t>& skip_channels);
   // Upsamples to the size of the skip connection it meets next, which is how diffusers handles
   // latent sizes not divisible by 2^(levels-1) (the down path rounded them up).
-  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, const Tensor& context, std::vector<Tensor>& skips) const;
+  Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context, std::vector<Tensor>& skips) const;
 
  private:
   std::vector<ResnetBlock2D> resnets_;

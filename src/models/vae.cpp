@@ -22,7 +22,7 @@ VaeAttention VaeAttention::load(const Weights& w, int64_t channels, int groups) 
 Tensor VaeAttention::operator()(Backend& be, const Tensor& x) const {
   Tensor t = be.nchw_to_nlc(group_norm(be, x));
   t = be.attention(to_q(be, t), to_k(be, t), to_v(be, t), 1, false);
-  return be.add(x, be.nlc_to_nchw(to_out(be, t), x.dim(2), x.dim(3)));
+  return to_out(be, t, {x.dim(2), x.dim(3), &x});
 }
 
 VaeMidBlock VaeMidBlock::load(const Weights& w, const AutoencoderKLConfig& c) {

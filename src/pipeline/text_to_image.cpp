@@ -180,7 +180,9 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   }
 
   // Unconditional first, as diffusers concatenates [negative, positive].
-  const Tensor context = be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds);
+  // The steps share it, so each cross-attention layer's keys and values are made once; it goes
+  // (with them) before the decode.
+  std::optional<TextContext> context(be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds));
   std::optional<Tensor> added;
   if (positive.pooled)
     added = unet_.added_conditioning(guided ? batch_of(*negative.pooled, *positive.pooled) : *positive.pooled,
@@ -214,7 +216,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     HostTensor noise;
     {
       StageTimer timer(be, result.stages, "unet_step");
-      noise = be.to_host(unet_.forward(be.upload(model_input), ts, context, added ? &*added : nullptr));
+      noise = be.to_host(unet_.forward(be.upload(model_input), ts, *context, added ? &*added : nullptr));
     }
     if (guided) {
       const size_t n = latents.data.size();
@@ -227,6 +229,8 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     if (on_step) on_step(i + 1, total, latents);
   }
   result.latents = latents;
+  context.reset();
+  added.reset();
   // The UNet's pooled activations are no use to the VAE, whose tensors have other sizes.
   be.trim();
   {

@@ -55,6 +55,38 @@ OpCase conv(Shape x, int64_t cout, int64_t k, bool bias, Conv2dParams p, std::st
   return c;
 }
 
+// A linear layer with its epilogue: the tokens [N, h·w, n] written as the image [N, n, h, w] when h
+// is set, a residual of the output's shape added when asked.
+OpCase linear_epilogue(Shape x, int64_t n, int64_t h, int64_t w, bool residual) {
+  OpCase c = linear(x, n, true);
+  Shape out = x;
+  out.back() = n;
+  if (h) out = {x[0], n, h, w};
+  c.name += (h ? " as a " + std::to_string(h) + "x" + std::to_string(w) + " image" : "") + (residual ? " + residual" : "");
+  if (residual) c.inputs.push_back({out, -4, 4});
+  c.run = [h, w, residual](Backend& b, Inputs t) { return b.linear(t[0], t[1], &t[2], {h, w, residual ? &t[3] : nullptr}); };
+  return c;
+}
+
+// A linear layer reading geglu(x): x [..., 2k].
+OpCase linear_geglu(Shape x, int64_t n, const std::string& note = "") {
+  const int64_t k = x.back() / 2;
+  Shape product = x;
+  product.back() = k;
+  OpCase c = linear(product, n, true, " reading geglu of " + shape_str(x) + note);
+  c.inputs[0] = {x, -3, 3};
+  c.run = [](Backend& b, Inputs t) { return b.linear(t[0], t[1], &t[2], {.geglu = true}); };
+  c.f16_tol = f16_product_tol(k, 9, 1);  // |a · gelu(g)| ≤ 9
+  return c;
+}
+
+OpCase conv_residual(Shape x, int64_t cout) {
+  OpCase c = conv(x, cout, 3, true, Conv2dParams::same(1), " + residual");
+  c.inputs.push_back({{x[0], cout, x[2], x[3]}, -4, 4});
+  c.run = [](Backend& b, Inputs t) { return b.conv2d(t[0], t[1], &t[2], Conv2dParams::same(1), {.residual = &t[3]}); };
+  return c;
+}
+
 OpCase attention(Shape q, Shape kv, int heads, bool causal, std::string note = "", int64_t v_channels = 0) {
   Shape v = kv;
   if (v_channels) v.back() = v_channels;
@@ -124,6 +156,11 @@ std::vector<OpCase> make_cases() {
   c.push_back(linear({3, 97, 64}, 96, true));
   c.push_back(linear({2, 177, 48}, 48, false));
   c.push_back(linear({1, 300, 320}, 320, true));
+  c.push_back(linear_epilogue({2, 221, 33}, 29, 0, 0, true));
+  c.push_back(linear_epilogue({2, 221, 48}, 32, 17, 13, true));
+  c.push_back(linear_epilogue({1, 300, 64}, 48, 20, 15, false));
+  c.push_back(linear_geglu({2, 37, 106}, 29));
+  c.push_back(linear_geglu({2, 77, 128}, 48));
 
   c.push_back({"nchw_to_nlc", "nchw_to_nlc [2,64,17,13]", {{{2, 64, 17, 13}, -3, 3}},
                [](Backend& b, Inputs t) { return b.nchw_to_nlc(t[0]); }, 0, false});
@@ -173,6 +210,8 @@ std::vector<OpCase> make_cases() {
   c.push_back(conv({2, 32, 17, 23}, 64, 3, false, Conv2dParams::same(1, 2)));
   c.push_back(conv({1, 32, 9, 11}, 32, 1, true, {}));
   c.push_back(conv({2, 16, 17, 23}, 32, 3, true, {2, 0, 1, 0, 1}));
+  c.push_back(conv_residual({2, 13, 17, 23}, 29));
+  c.push_back(conv_residual({2, 16, 17, 13}, 48));
 
   c.push_back(attention({1, 37, 40}, {1, 37, 40}, 1, false, " (self)"));
   c.push_back(attention({2, 333, 160}, {2, 77, 160}, 2, false));
@@ -195,7 +234,7 @@ std::vector<OpCase> make_perf_cases() {
   // SD 1.5, 64×64 latents, batch 2.
   c.push_back(linear({2, 4096, 320}, 320, true, " (SD 1.5 attention projection)"));
   c.push_back(linear({2, 4096, 320}, 2560, true, " (SD 1.5 GEGLU)"));
-  c.push_back(linear({2, 4096, 1280}, 320, true, " (SD 1.5 feed-forward out)"));
+  c.push_back(linear_geglu({2, 4096, 2560}, 320, " (SD 1.5 feed-forward out)"));
   c.push_back(linear({2, 77, 768}, 320, false, " (SD 1.5 cross-attention keys)"));
   c.push_back(conv({2, 320, 64, 64}, 320, 3, true, same, " (SD 1.5 UNet level 1)"));
   c.push_back(conv({2, 640, 32, 32}, 640, 3, true, same, " (SD 1.5 UNet level 2)"));
@@ -220,7 +259,7 @@ std::vector<OpCase> make_perf_cases() {
   // SDXL, 128×128 latents, batch 2: transformers at 64×64 and 32×32, heads of 64.
   c.push_back(linear({2, 4096, 640}, 640, true, " (SDXL attention projection)"));
   c.push_back(linear({2, 1024, 1280}, 10240, true, " (SDXL GEGLU)"));
-  c.push_back(linear({2, 1024, 5120}, 1280, true, " (SDXL feed-forward out)"));
+  c.push_back(linear_geglu({2, 1024, 10240}, 1280, " (SDXL feed-forward out)"));
   c.push_back(conv({2, 640, 64, 64}, 640, 3, true, same, " (SDXL UNet level 2)"));
   c.push_back(conv({2, 1280, 32, 32}, 1280, 3, true, same, " (SDXL UNet level 3)"));
   c.push_back(attention({2, 4096, 640}, {2, 4096, 640}, 10, false, " (SDXL self)"));

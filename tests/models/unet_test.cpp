@@ -56,6 +56,29 @@ TEST(UNetTest, TinySd15MatchesDiffusers) {
   std::cout << "tiny-sd15 UNet max abs error " << test::compare(got.data, want.data).max_abs << "\n";
 }
 
+// The steps of a generation share one TextContext: the first step makes every cross-attention
+// layer's keys and values (two linear layers each), the next reuses them and gives the same output
+// as a forward pass on its own.
+TEST(UNetTest, StepsSharingATextContextMakeTheKeysAndValuesOnce) {
+  CpuBackend be;
+  UNet2DConditionModel unet = UNet2DConditionModel::load(kTinyUnet, be);
+  SafetensorsFile ref(test::fixture("tiny-sd15/components.safetensors"));
+  const HostTensor timesteps = ref.read("unet_timestep");
+  const Tensor sample = be.upload(ref.read("unet_sample")), states = be.upload(ref.read("unet_context"));
+  const std::vector<float> alone = be.download(unet.forward(sample, timesteps.data, states));
+  TextContext context(states);
+  const auto kernels_of_a_step = [&] {
+    const uint64_t before = be.stats().kernels;
+    const std::vector<float> out = be.download(unet.forward(sample, timesteps.data, context));
+    EXPECT_EQ(out, alone);
+    return be.stats().kernels - before;
+  };
+  const uint64_t first = kernels_of_a_step(), second = kernels_of_a_step();
+  // tiny-sd15, laid out as SD 1.5: a transformer after each resnet of three down levels (2 each)
+  // and of three up levels (3 each), and one in the mid-block: 16 cross-attention layers.
+  EXPECT_EQ(first - second, 2u * 16u);
+}
+
 TEST(UNetTest, TinySdxlTextTimeMatchesDiffusers) {
   const std::string dir = test::fixture("tiny-sdxl");
   CpuBackend be;

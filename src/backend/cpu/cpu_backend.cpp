@@ -44,6 +44,14 @@ const float* in(const Tensor& t) {
 
 float* out(Tensor& t) { return static_cast<CpuBuffer*>(t.buffer.get())->data.get(); }
 
+// The residual, added into the product's own output (no second tensor).
+void add_residual(Tensor& y, const Fusion& e) {
+  if (!e.residual) return;
+  float* p = out(y);
+  const float* r = in(*e.residual);
+  for (int64_t i = 0; i < y.numel(); ++i) p[i] += r[i];
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend() : accounting_(std::make_shared<Accounting>()) {}
@@ -70,18 +78,33 @@ std::vector<float> CpuBackend::download(const Tensor& t) {
   return std::vector<float>(p, p + t.numel());
 }
 
-Tensor CpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) {
-  Tensor y = make(linear_shape(name(), x, w, b));
+// A geglu input is made first (the product's reads are blocked and repeated: computing gelu in them
+// would repeat it); the residual and the image layout are done in the product's own output.
+Tensor CpuBackend::linear(const Tensor& x_in, const Tensor& w, const Tensor* b, const Fusion& e) {
+  const Shape os = linear_shape(name(), x_in, w, b, e);
+  const Tensor x = e.geglu ? geglu(x_in) : x_in;
+  Tensor y = make(os);
   const int64_t K = x.shape.back(), N = w.dim(0), M = numel(Shape(x.shape.begin(), x.shape.end() - 1));
-  // Y = X · Wᵀ: B(k, n) = W[n, k], a transposed view of the weight.
-  cpu::sgemm(M, N, K, in(x), K, cpu::StridedB(in(w), 1, K), cpu::GemmOut{out(y), N, false, nullptr, b ? in(*b) : nullptr});
+  const float* bias = b ? in(*b) : nullptr;
+  if (e.image()) {
+    // Each image's Y [N, h·w] = W · Xᵀ: B(k, token) = X[token, k], a transposed view of its tokens.
+    const int64_t tokens = e.image_h * e.image_w;
+    for (int64_t image = 0; image < x.dim(0); ++image)
+      cpu::sgemm(N, tokens, K, in(w), K, cpu::StridedB(in(x) + image * tokens * K, 1, K),
+                 cpu::GemmOut{out(y) + image * N * tokens, tokens, false, bias, nullptr});
+  } else {
+    // Y = X · Wᵀ: B(k, n) = W[n, k], a transposed view of the weight.
+    cpu::sgemm(M, N, K, in(x), K, cpu::StridedB(in(w), 1, K), cpu::GemmOut{out(y), N, false, nullptr, bias});
+  }
+  add_residual(y, e);
   return y;
 }
 
-Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
-  const ConvGeometry g = conv2d_geometry(name(), x, w, b, p);
+Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p, const Fusion& e) {
+  const ConvGeometry g = conv2d_geometry(name(), x, w, b, p, e);
   Tensor y = make(g.output_shape());
   cpu::conv2d(g, in(x), in(w), b ? in(*b) : nullptr, out(y));
+  add_residual(y, e);
   return y;
 }
 

@@ -24,8 +24,9 @@ class CpuBackend : public Backend {
   using Backend::upload;
   std::vector<float> download(const Tensor& t) override;
 
-  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
-  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) override;
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
+                const Fusion& fusion = {}) override;
   Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                     bool silu) override;
   Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) override;

@@ -436,7 +436,7 @@ bool WebGpuBackend::tensor_cores_take(const Tensor& w, uint32_t k, uint32_t weig
 }
 
 void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
-                                     const Tensor& y, const char* op) {
+                                     const Tensor* residual, const Tensor& y, const char* op) {
   const uint64_t rows = wgsl::tensor_core_rows(spec), unit = wgsl::kTensorCorePackRows;
   const uint64_t budget = std::min({kPackBudget, limits_.max_storage_buffer_binding_size, limits_.max_buffer_size});
   const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
@@ -447,8 +447,6 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
-  if (b) spec.b = view(*b);
-  spec.y = view(y);
   const Tensor packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
   const bool split = spec.splits > 1;
   std::optional<Tensor> partial;  // at most the budget, so a single buffer like `packed`
@@ -467,47 +465,64 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
     const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
     dispatch(pack_pipeline, {&x, &packed}, first, pack_groups, pack.groups_x, op);
     if (!split) {
-      dispatch(gemm_pipeline, {&packed, &w, b, &y}, first, gemm_groups, gemm.groups_x, op);
+      dispatch(gemm_pipeline, {&packed, &w, b, residual, &y}, first, gemm_groups, gemm.groups_x, op);
       continue;
     }
     dispatch(gemm_pipeline, {&packed, &w, &*partial}, {}, gemm_groups, gemm.groups_x, op);
-    dispatch(reduce_pipeline, {&*partial, b, &y}, first, reduce_groups, reduce.groups_x, op);
+    dispatch(reduce_pipeline, {&*partial, b, residual, &y}, first, reduce_groups, reduce.groups_x, op);
   }
 }
 
-Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b) {
+namespace {
+
+// The views of a product's bias, residual and output y.
+wgsl::ProductOutput product_output(const Tensor* b, const Fusion& e, const Tensor& y) {
+  wgsl::ProductOutput out;
+  out.bias = b != nullptr;
+  out.residual = e.residual != nullptr;
+  if (b) out.b = view(*b);
+  if (e.residual) out.r = view(*e.residual);
+  out.y = view(y);
+  if (e.image()) out.image_pixels = u32_count(e.image_h * e.image_w, "linear");
+  return out;
+}
+
+}  // namespace
+
+Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& e) {
   in(x);
   in(w);
   if (b) in(*b);
-  const Shape os = linear_shape(name(), x, w, b);
+  if (e.residual) in(*e.residual);
+  const Shape os = linear_shape(name(), x, w, b, e);
   wgsl::MatmulSpec spec;
   spec.m = u32_count(numel(Shape(x.shape.begin(), x.shape.end() - 1)), "linear");
   spec.n = u32_count(w.dim(0), "linear");
   spec.k = u32_count(w.dim(1), "linear");
-  spec.bias = b != nullptr;
+  spec.geglu = e.geglu;
   Tensor y = make(os);
   if (y.numel() == 0) return y;
+  spec.out = product_output(b, e, y);
   if (tensor_cores_take(w, spec.k, spec.n)) {
-    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "linear");
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e.residual, y, "linear");
     return y;
   }
   spec.x = view(x);
   spec.w = view(w);
-  if (b) spec.b = view(*b);
-  spec.y = view(y);
   // Tiles numbered row by row over a grid wrapped at the device's width.
   const uint32_t tiles = wgsl::matmul_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  dispatch(p, {&x, &w, b, &y}, {}, tiles, spec.groups_x, "linear");
+  dispatch(p, {&x, &w, b, e.residual, &y}, {}, tiles, spec.groups_x, "linear");
   return y;
 }
 
-Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) {
+Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p, const Fusion& e) {
   in(x);
   in(w);
   if (b) in(*b);
-  const ConvGeometry g = conv2d_geometry(name(), x, w, b, p);
+  if (e.residual) in(*e.residual);
+  const ConvGeometry g = conv2d_geometry(name(), x, w, b, p, e);
   Tensor y = make(g.output_shape());
   if (y.numel() == 0) return y;
   // The kernel has no reduction of depth 0.
@@ -525,20 +540,18 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   spec.stride = static_cast<uint32_t>(p.stride);
   spec.pad_top = static_cast<uint32_t>(p.pad_top);
   spec.pad_left = static_cast<uint32_t>(p.pad_left);
-  spec.bias = b != nullptr;
+  spec.out = product_output(b, e, y);
   if (tensor_cores_take(w, u32_count(w.numel() / g.out_channels, "conv2d"), spec.out_channels)) {
-    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, y, "conv2d");
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e.residual, y, "conv2d");
     return y;
   }
   spec.x = view(x);
   spec.w = view(w);
-  if (b) spec.b = view(*b);
-  spec.y = view(y);
   // Tiles numbered row by row over a grid wrapped at the device's width.
   const uint32_t tiles = wgsl::conv2d_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
-  dispatch(pl, {&x, &w, b, &y}, {}, tiles, spec.groups_x, "conv2d");
+  dispatch(pl, {&x, &w, b, e.residual, &y}, {}, tiles, spec.groups_x, "conv2d");
   return y;
 }
 

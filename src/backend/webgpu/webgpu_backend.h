@@ -48,8 +48,9 @@ class WebGpuBackend : public Backend {
   void trim() override;
   void set_reuse(Reuse reuse) override;
 
-  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b) override;
-  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p) override;
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) override;
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
+                const Fusion& fusion = {}) override;
   Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                     bool silu) override;
   Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) override;
@@ -91,7 +92,7 @@ class WebGpuBackend : public Backend {
   // Linear or conv2d (spec's dims set) on the tensor cores into y, over ranges of rows whose packed
   // float16 operand fits one binding.
   void tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
-                        const Tensor& y, const char* op);
+                        const Tensor* residual, const Tensor& y, const char* op);
   // The 16-row query tiles per workgroup attention runs with on the tensor cores (2, or 1 where
   // workgroup memory is short), or 0 for the float32 kernel: the device has no tensor cores, or the
   // kernel's workgroup memory or a float16 pack does not fit its limits.

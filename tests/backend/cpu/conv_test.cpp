@@ -77,6 +77,17 @@ TEST(Conv, RepeatsBitForBit) {
   for (int run = 0; run < 3; ++run) EXPECT_EQ(be.download(be.conv2d(x, w, nullptr, Conv2dParams::same(1))), first);
 }
 
+// A residual added inside the product: bit for bit the add it replaces (residual first).
+TEST(Conv, ResidualIsTheAddItReplaces) {
+  CpuBackend be;
+  const Tensor x = random_tensor(be, {2, 6, 9, 7}, 16), w = random_tensor(be, {5, 6, 3, 3}, 17), b = random_tensor(be, {5}, 18);
+  const Tensor r = random_tensor(be, {2, 5, 9, 7}, 19);
+  const auto want = be.download(be.add(r, be.conv2d(x, w, &b, Conv2dParams::same(1))));
+  EXPECT_EQ(be.download(be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &r})), want);
+  expect_error([&] { be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &x}); }, {"conv2d", "residual", "[2, 5, 9, 7]"});
+  expect_error([&] { be.conv2d(x, w, &b, Conv2dParams::same(1), {9, 7}); }, {"conv2d", "image output"});
+}
+
 TEST(ConvErrors, NameOpAndShapes) {
   CpuBackend be;
   Tensor x = random_tensor(be, {1, 3, 8, 8}, 1), w = random_tensor(be, {4, 2, 3, 3}, 2);

@@ -49,6 +49,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                                            LinearCase{{2, 259, 1030}, 67, true},
                                            LinearCase{{1031, 300}, 257, true}));
 
+// The epilogue done inside the product: the same values, bit for bit, as the ops it stands for
+// (nlc_to_nchw, then add with the residual first), and one output tensor.
+TEST(LinearEpilogue, IsTheOpsItReplaces) {
+  CpuBackend be;
+  const Tensor x = random_tensor(be, {2, 35, 67}, 1), w = random_tensor(be, {19, 67}, 2), b = random_tensor(be, {19}, 3);
+  const Tensor tokens_residual = random_tensor(be, {2, 35, 19}, 4), image_residual = random_tensor(be, {2, 19, 5, 7}, 5);
+  const std::vector<float> tokens = be.download(be.add(tokens_residual, be.linear(x, w, &b)));
+  const std::vector<float> image = be.download(be.add(image_residual, be.nlc_to_nchw(be.linear(x, w, &b), 5, 7)));
+  const uint64_t ops = be.stats().kernels;
+  EXPECT_EQ(be.download(be.linear(x, w, &b, {.residual = &tokens_residual})), tokens);
+  EXPECT_EQ(be.download(be.linear(x, w, &b, {5, 7, &image_residual})), image);
+  EXPECT_EQ(be.stats().kernels, ops + 2);
+  expect_error([&] { be.linear(x, w, &b, {.residual = &image_residual}); }, {"linear", "residual", "[2, 35, 19]"});
+  expect_error([&] { be.linear(x, w, &b, {5, 6}); }, {"linear", "5x6 image"});
+}
+
 TEST(LinearErrors, NameOpAndShapes) {
   CpuBackend be;
   Tensor x = random_tensor(be, {2, 4}, 1), w = random_tensor(be, {3, 5}, 2), b = random_tensor(be, {4}, 3);

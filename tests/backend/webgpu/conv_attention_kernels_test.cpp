@@ -45,7 +45,7 @@ Conv2dSpec conv() {
   s.out_h = 17;
   s.out_w = 23;
   s.pad_top = s.pad_left = 1;
-  s.bias = true;
+  s.out.bias = true;
   return s;
 }
 
@@ -68,7 +68,7 @@ TEST(Conv2dKernel, ReachesTensorsOnlyThroughTensorIo) {
   EXPECT_EQ(count(src, "y_0["), 1u);
 
   Conv2dSpec s = conv();
-  s.bias = false;
+  s.out.bias = false;
   s.w.storage = Storage::F16;
   s.x = split(3, 4096);
   const std::string f16 = conv2d_source(s);
@@ -106,25 +106,27 @@ TEST(Conv2dKernel, CountsTilesOverChannelsAndPixelsOfTheBatch) {
 }
 
 TEST(Conv2dKernel, KeysTellSpecsApart) {
-  std::vector<Conv2dSpec> specs(12, conv());
+  std::vector<Conv2dSpec> specs(14, conv());
   specs[1].stride = 2;
   specs[2].pad_top = 0;
   specs[3].pad_left = 0;
   specs[4].out_h = 16;
-  specs[5].bias = false;
+  specs[5].out.bias = false;
   specs[6].w.storage = Storage::F16;
   specs[7].x = split(2, 8192);
-  specs[8].y = split(2, 16384);
+  specs[8].out.y = split(2, 16384);
   specs[9].groups_x = 3;
   specs[10].kernel_h = specs[10].kernel_w = 1;
-  specs[11].b.storage = Storage::F16;
+  specs[11].out.b.storage = Storage::F16;
+  specs[12].out.residual = specs[13].out.residual = true;
+  specs[13].out.r = split(2, 16384);
   std::set<std::string> keys;
   for (const Conv2dSpec& s : specs) keys.insert(conv2d_key(s));
   EXPECT_EQ(keys.size(), specs.size());
   Conv2dSpec no_bias = conv();
-  no_bias.bias = false;
+  no_bias.out.bias = false;
   Conv2dSpec ignored = no_bias;
-  ignored.b.storage = Storage::F16;  // no bias: its view does not matter
+  ignored.out.b.storage = Storage::F16;  // no bias: its view does not matter
   EXPECT_EQ(conv2d_key(no_bias), conv2d_key(ignored));
 }
 

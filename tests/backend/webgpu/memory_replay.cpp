@@ -1,8 +1,9 @@
-// GPU memory of a full-size model without a GPU: the WebGPU backend's own allocation code (its
+// GPU memory and dispatches of a full-size model without a GPU: the WebGPU backend's own allocation code (its
 // buffer pool, the tensor-core kernels' scratch) driven through a host that allocates nothing and
 // runs nothing, shaped like the lent H100 (limits, subgroups of 32, tensor cores or not). Runs the
 // UNet step a few times as the denoising loop does, then the VAE decode as the pipeline does
-// (pool trimmed, Reuse::Once), and prints what the pool holds beside the weights. A separate
+// (pool trimmed, Reuse::Once), and prints what the pool holds beside the weights and the
+// dispatches of each UNet step (the steps share one TextContext, as a generation's do). A separate
 // program (replay_webgpu_memory), not a test: docs/performance.md quotes it, and the device run
 // checks it against the real GPU's figures.
 //   build/tests/replay_webgpu_memory MODEL_DIR [--f32] [--latents N]
@@ -95,13 +96,15 @@ int run(int argc, char** argv) {
     const int pooled = config.projection_class_embeddings_input_dim - 6 * config.addition_time_embed_dim;
     added = unet.added_conditioning(HostTensor({2, pooled}), HostTensor({2, 6}));
   }
+  std::optional<TextContext> context(zeros(be, {2, 77, config.cross_attention_dim.at(0)}));
   for (int step = 0; step < 4; ++step) {
-    const uint64_t created = host->created;
-    const Tensor context = zeros(be, {2, 77, config.cross_attention_dim.at(0)});
-    be.to_host(unet.forward(zeros(be, {2, config.in_channels, side, side}), timesteps, context, added ? &*added : nullptr));
-    std::printf("UNet step %d: %.1f MiB beside the weights, %llu buffers made\n", step + 1, mib(host->peak - weights),
-                static_cast<unsigned long long>(host->created - created));
+    const uint64_t created = host->created, dispatches = be.stats().kernels;
+    be.to_host(unet.forward(zeros(be, {2, config.in_channels, side, side}), timesteps, *context, added ? &*added : nullptr));
+    std::printf("UNet step %d: %.1f MiB beside the weights, %llu buffers made, %llu dispatches\n", step + 1,
+                mib(host->peak - weights), static_cast<unsigned long long>(host->created - created),
+                static_cast<unsigned long long>(be.stats().kernels - dispatches));
   }
+  context.reset();
   added.reset();
   be.trim();
   host->peak = host->held;

@@ -264,11 +264,22 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   gpu.linear(x, w, nullptr);
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
   EXPECT_THROW(gpu.linear(w, x, nullptr), Error);
+  // The epilogue in the same dispatch: the residual one binding more, the image an index of y.
+  const Tensor image_residual = gpu.upload(HostTensor({3, 29, 37, 1}));
+  const size_t dispatches = host->dispatches.size();
+  y = gpu.linear(x, w, &bias, {37, 1, &image_residual});
+  EXPECT_EQ(y.shape, image_residual.shape);
+  EXPECT_EQ(host->dispatches.size(), dispatches + 1);
+  EXPECT_EQ(host->dispatches.back().bindings, 5u);
+  EXPECT_NE(host->sources.back().find("(row / 37u * N + col) * 37u + row % 37u"), std::string::npos);
+  EXPECT_NE(host->sources.back().find("load_r(at)"), std::string::npos);
+  test::expect_error_naming([&] { gpu.linear(x, w, &bias, {.residual = &x}); }, {"linear", "residual", "[3, 37, 29]"});
+  test::expect_error_naming([&] { gpu.linear(x, w, &bias, {6, 6}); }, {"linear", "6x6 image"});
   wgsl::MatmulSpec mm;
   mm.m = 111;
   mm.n = 29;
   mm.k = 53;
-  mm.bias = true;
+  mm.out.bias = true;
   EXPECT_NE(wgsl::matmul_source(mm).find("const K: u32 = 53u;"), std::string::npos);
   EXPECT_EQ(wgsl::matmul_tiles(mm), 2u);
   mm.m = 9;  // thin tiles of 16 rows × 256 outputs

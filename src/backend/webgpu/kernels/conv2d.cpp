@@ -42,8 +42,7 @@ std::string conv2d_key(const Conv2dSpec& s) {
     k += ':';
     k += std::to_string(v);
   }
-  k += s.bias ? ":b:" + view_key(s.b) : "";
-  return k + ":" + view_key(s.x) + ":" + view_key(s.w) + ":" + view_key(s.y);
+  return k + ":" + view_key(s.x) + ":" + view_key(s.w) + ":" + product_output_key(s.out);
 }
 
 std::string conv2d_source(const Conv2dSpec& s) {
@@ -51,18 +50,15 @@ std::string conv2d_source(const Conv2dSpec& s) {
   uint32_t binding = 0;
   std::string src = bind_tensor("x", s.x, false, binding);
   src += bind_tensor("w", s.w, false, binding);
-  if (s.bias) src += bind_tensor("b", s.b, false, binding);
-  src += bind_tensor("y", s.y, true, binding);
-  src += "const CIN: u32 = " + u32(s.in_channels) + ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
+  src += bind_product_output(s.out, binding);
+  src += "const COUT: u32 = " + u32(s.out_channels) + ";\nconst CIN: u32 = " + u32(s.in_channels) + ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
          u32(s.in_w) + ";\n";
   src += "const KH: u32 = " + u32(s.kernel_h) + ";\nconst KW: u32 = " + u32(s.kernel_w) + ";\n";
   src += "const OH: u32 = " + u32(s.out_h) + ";\nconst OW: u32 = " + u32(s.out_w) + ";\nconst STRIDE: u32 = " +
          u32(s.stride) + ";\n";
   src += "const PAD_T: i32 = " + std::to_string(s.pad_top) + ";\nconst PAD_L: i32 = " + std::to_string(s.pad_left) + ";\n";
-  // C [channel, pixel] → y [image, channel, oh, ow].
   src += "fn load_left(row: u32, k: u32) -> f32 { return load_w(row * K + k); }\n";
-  src += "fn write_c(co: u32, p: u32, v: f32) {\n  store_y((p / (OH * OW) * M + co) * OH * OW + p % (OH * OW), v" +
-         std::string(s.bias ? " + load_b(co)" : "") + ");\n}\n";
+  src += conv2d_write_y(s.out);
   return src + tiled_gemm_main(g);
 }
 

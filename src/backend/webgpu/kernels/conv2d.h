@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/product_io.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd::wgsl {
@@ -12,14 +13,14 @@ namespace websd::wgsl {
 // workgroup memory. Tiles of `conv2d_tile_channels(spec)` output channels × 4096/that output pixels
 // (pixels of every image of the batch in one row, so small images still fill tiles). Padding below
 // and right of the image is implied by out_h and out_w. Bindings (as tensor_io lays them out): x,
-// w, (bias), y.
+// w, then the output's (product_io.h).
 struct Conv2dSpec {
   uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
   uint32_t out_channels = 0, kernel_h = 0, kernel_w = 0, out_h = 0, out_w = 0;
   uint32_t stride = 1, pad_top = 0, pad_left = 0;
-  bool bias = false;
   uint32_t groups_x = 1;  // workgroups per row of the 2-D dispatch grid, whose tiles are numbered row by row
-  TensorView x, w, b, y;
+  TensorView x, w;
+  ProductOutput out;  // bias [Cout], and the epilogue (product_io.h)
 };
 
 // Output channels per tile (16, 32 or 64: few channels get thin, wide tiles rather than mostly

@@ -22,6 +22,14 @@ fn erf_f32(v: f32) -> f32 {
 }
 )";
 
+}  // namespace
+
+std::string gelu_source() {
+  return std::string(kErf) + "fn gelu_f32(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_f32(v * 0.70710678118654752)); }\n";
+}
+
+namespace {
+
 const char* name(ElementwiseOp op) {
   switch (op) {
     case ElementwiseOp::Add: return "add";
@@ -40,7 +48,7 @@ std::string expression(ElementwiseOp op) {
     case ElementwiseOp::Add: return "v + load_b(i % B_COUNT)";
     case ElementwiseOp::Scale: return "v * params.s";
     case ElementwiseOp::SiLU: return "v / (1.0 + exp(-v))";
-    case ElementwiseOp::GELU: return "0.5 * v * (1.0 + erf_f32(v * 0.70710678118654752))";
+    case ElementwiseOp::GELU: return "gelu_f32(v)";
     case ElementwiseOp::QuickGELU: return "v / (1.0 + exp(-1.702 * v))";
     case ElementwiseOp::AddChannel: return "v + load_b(i / INNER)";
     case ElementwiseOp::GEGLU: return "load_x(i / INNER * 2u * INNER + i % INNER) * gelu_f32(load_x(i / INNER * 2u * INNER + INNER + i % INNER))";
@@ -81,8 +89,7 @@ std::string elementwise_source(const ElementwiseSpec& s) {
   if (s.op == ElementwiseOp::Add) src += "const B_COUNT: u32 = " + u32(s.b_count) + ";\n";
   // Above 65535 workgroups the grid wraps into y rows of ROW invocations.
   src += "const ROW: u32 = " + u32(s.groups_x * kElementwiseWorkgroup) + ";\n";
-  if (s.op == ElementwiseOp::GELU || s.op == ElementwiseOp::GEGLU) src += kErf;
-  if (s.op == ElementwiseOp::GEGLU) src += "fn gelu_f32(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_f32(v * 0.70710678118654752)); }\n";
+  if (s.op == ElementwiseOp::GELU || s.op == ElementwiseOp::GEGLU) src += gelu_source();
   src += "@compute @workgroup_size(" + std::to_string(kElementwiseWorkgroup) + ")\n";
   src += "fn main(@builtin(global_invocation_id) gid: vec3<u32>) {\n";
   src += "  let i = gid.x + gid.y * ROW;\n";

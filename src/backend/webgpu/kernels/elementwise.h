@@ -23,6 +23,9 @@ struct ElementwiseSpec {
 
 constexpr uint32_t kElementwiseWorkgroup = 256;
 
+// fn gelu_f32(v: f32) -> f32, the exact (erf) GELU, for kernels that apply it on the way.
+std::string gelu_source();
+
 std::string elementwise_source(const ElementwiseSpec& spec);
 // Pipeline cache key: everything the source depends on.
 std::string elementwise_key(const ElementwiseSpec& spec);

@@ -8,7 +8,7 @@ namespace {
 
 TiledGemmSpec gemm(const MatmulSpec& s) {
   // Indices are u32: x, w and y must each have fewer than 2^32 values.
-  if (uint64_t{s.m} * s.k > UINT32_MAX || uint64_t{s.n} * s.k > UINT32_MAX || uint64_t{s.m} * s.n > UINT32_MAX ||
+  if (uint64_t{s.m} * s.k * (s.geglu ? 2 : 1) > UINT32_MAX || uint64_t{s.n} * s.k > UINT32_MAX || uint64_t{s.m} * s.n > UINT32_MAX ||
       s.groups_x == 0)
     throw Error("webgpu backend: linear: no kernel for " + std::to_string(s.m) + " rows of " + std::to_string(s.k) +
                 " inputs and " + std::to_string(s.n) + " outputs (past 32-bit indices)");
@@ -21,8 +21,7 @@ uint32_t matmul_tiles(const MatmulSpec& s) { return tiled_gemm_tiles(gemm(s)); }
 
 std::string matmul_key(const MatmulSpec& s) {
   return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + ":" +
-         std::to_string(s.groups_x) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.x) + ":" + view_key(s.w) +
-         ":" + view_key(s.y);
+         std::to_string(s.groups_x) + (s.geglu ? ":geglu:" : ":") + view_key(s.x) + ":" + view_key(s.w) + ":" + product_output_key(s.out);
 }
 
 std::string matmul_source(const MatmulSpec& s) {
@@ -31,12 +30,10 @@ std::string matmul_source(const MatmulSpec& s) {
   uint32_t next = 0;
   src += bind_tensor("x", s.x, false, next);
   src += bind_tensor("w", s.w, false, next);
-  if (s.bias) src += bind_tensor("bias", s.b, false, next);
-  src += bind_tensor("y", s.y, true, next);
-  src += "fn load_left(row: u32, k: u32) -> f32 { return load_x(row * K + k); }\n";
+  src += bind_product_output(s.out, next);
+  src += linear_load_input(s.geglu) + "fn load_left(row: u32, k: u32) -> f32 { return load_input(row, k); }\n";
   src += "fn load_right(row: u32, k: u32) -> f32 { return load_w(row * K + k); }\n";
-  src += std::string("fn write_c(m: u32, n: u32, v: f32) { store_y(m * N + n, v") + (s.bias ? " + load_bias(n)" : "") +
-         "); }\n";
+  src += linear_write_y(s.out);
   return src + tiled_gemm_main(g);
 }
 

@@ -2,17 +2,20 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/product_io.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd::wgsl {
 
-// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]): PyTorch's Linear, on the float32 tiled GEMM
-// (tiled_gemm.h) with x's rows as L and the weight's as R. Bindings: x, w, (bias), y.
+// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N], + the epilogue): PyTorch's Linear, on the float32
+// tiled GEMM (tiled_gemm.h) with x's rows as L and the weight's as R. Bindings: x, w, then the
+// output's (product_io.h).
 struct MatmulSpec {
   uint32_t m = 0, n = 0, k = 0;
-  bool bias = false;
+  bool geglu = false;     // x is [M, 2K], read as geglu(x) (product_io.h)
   uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (matmul_tiles in all)
-  TensorView x, w, b, y;
+  TensorView x, w;
+  ProductOutput out;
 };
 
 uint32_t matmul_tiles(const MatmulSpec& spec);

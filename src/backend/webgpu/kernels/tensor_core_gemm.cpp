@@ -72,14 +72,13 @@ std::string uniform_p0(uint32_t binding) {
   return "struct Range { p0: u32 }\n@group(0) @binding(" + std::to_string(binding) + ") var<uniform> range: Range;\n";
 }
 
-// C [i, j] out: y's row-major [M, N] for linear; for conv, channel i of pixel p0 + j in NCHW.
+// C [i, j] of the range out: for linear row p0 + i, column j; for conv channel i of pixel p0 + j.
 std::string write_c(const TensorCoreGemmSpec& s) {
-  const std::string bias = s.bias ? (is_conv(s) ? " + load_b(i)" : " + load_b(j)") : "";
   if (is_conv(s))
-    return "fn write_c(i: u32, j: u32, v: f32) {\n  let p = range.p0 + j;\n  if (p >= P) { return; }\n"
-           "  store_y((p / (OH * OW) * COUT + i) * OH * OW + p % (OH * OW), v" + bias + ");\n}\n";
-  return "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row >= M) { return; }\n"
-         "  store_y(row * N + j, v" + bias + ");\n}\n";
+    return conv2d_write_y(s.out) +
+           "fn write_c(i: u32, j: u32, v: f32) {\n  let p = range.p0 + j;\n  if (p < P) { write_y(i, p, v); }\n}\n";
+  return linear_write_y(s.out) +
+         "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row < M) { write_y(row, j, v); }\n}\n";
 }
 
 std::string dims_key(const TensorCoreGemmSpec& s) {
@@ -101,7 +100,8 @@ TensorCoreGemmSpec tensor_core_spec(const MatmulSpec& l) {
   s.m = l.m;
   s.n = l.n;
   s.k = l.k;
-  s.bias = l.bias;
+  s.geglu = l.geglu;
+  s.out = l.out;
   return s;
 }
 
@@ -121,7 +121,7 @@ TensorCoreGemmSpec tensor_core_spec(const Conv2dSpec& c) {
   s.stride = c.stride;
   s.pad_top = c.pad_top;
   s.pad_left = c.pad_left;
-  s.bias = c.bias;
+  s.out = c.out;
   return s;
 }
 
@@ -184,15 +184,17 @@ uint32_t tensor_core_reduce_groups(const TensorCoreGemmSpec& s) {
   return static_cast<uint32_t>((uint64_t{c_rows(s)} * c_cols(s) + 255) / 256);
 }
 
-std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) { return "tc-pack:" + dims_key(s) + ":" + view_key(s.x); }
+std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) {
+  return "tc-pack:" + dims_key(s) + (s.geglu ? ":geglu:" : ":") + view_key(s.x);
+}
 
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& s) {
   if (s.splits > 1) return "tc-gemm:" + dims_key(s);  // partial sums out: no bias, no y
-  return "tc-gemm:" + dims_key(s) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.y);
+  return "tc-gemm:" + dims_key(s) + ":" + product_output_key(s.out);
 }
 
 std::string tensor_core_reduce_key(const TensorCoreGemmSpec& s) {
-  return "tc-reduce:" + dims_key(s) + (s.bias ? ":b" + view_key(s.b) : "") + ":" + view_key(s.y);
+  return "tc-reduce:" + dims_key(s) + ":" + product_output_key(s.out);
 }
 
 std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
@@ -217,10 +219,10 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
 }
 )";
   } else {
-    src += R"(fn gather(r: u32, k: u32) -> f32 {
+    src += linear_load_input(s.geglu) + R"(fn gather(r: u32, k: u32) -> f32 {
   let row = range.p0 + r;
   if (row >= M) { return 0.0; }
-  return load_x(row * K + k);
+  return load_input(row, k);
 }
 )";
   }
@@ -244,8 +246,7 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
     // Partial sums in the range's own coordinates: no p0.
     src += "@group(0) @binding(" + std::to_string(binding) + ") var<storage, read_write> partial: array<f32>;\n";
   } else {
-    if (s.bias) src += bind_tensor("b", s.b, false, binding);
-    src += bind_tensor("y", s.y, true, binding);
+    src += bind_product_output(s.out, binding);
     src += uniform_p0(binding);
   }
   src += constants(s);
@@ -361,8 +362,7 @@ std::string tensor_core_reduce_source(const TensorCoreGemmSpec& s) {
   validate(s);
   std::string src = "@group(0) @binding(0) var<storage, read> partial: array<f32>;\n";
   uint32_t binding = 1;
-  if (s.bias) src += bind_tensor("b", s.b, false, binding);
-  src += bind_tensor("y", s.y, true, binding);
+  src += bind_product_output(s.out, binding);
   src += uniform_p0(binding);
   src += constants(s);
   src += "const C_ROWS: u32 = " + u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) + ";\nconst SPLITS: u32 = " +

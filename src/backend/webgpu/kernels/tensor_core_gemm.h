@@ -16,7 +16,7 @@ namespace websd::wgsl {
 //         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
 //   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
 //         float32; each subgroup computes TI×TJ tiles of 16×16 and writes them one at a time
-//         through 1 KiB of workgroup memory, adding the bias. Staged (the default where workgroup
+//         through 1 KiB of workgroup memory, adding the bias and the epilogue (product_io.h). Staged (the default where workgroup
 //         memory allows): WI×WJ subgroups per workgroup share the workgroup's rows of L and R,
 //         copied `chunk` steps of 16 at a time into workgroup memory (each operand value read from
 //         storage once per workgroup instead of once per subgroup), the next chunk's copy in
@@ -25,7 +25,7 @@ namespace websd::wgsl {
 // Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
 // products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
 // sums straight into a scratch buffer [splits, C rows, C columns]; a third dispatch (reduce) adds
-// the slices and the bias and writes y.
+// the slices, the bias and the epilogue and writes y.
 // Linear: L = pack(x rows [p0, p0 + rows)) [rows, K], R = w [N, K], C = those rows of y [M, N].
 // Conv2d: L = w [Cout, Cin·kh·kw], R = pack(x) for output pixels [p0, p0 + rows), C = y's channels ×
 // those pixels. p0 is the one uniform of both kernels (binding after the tensors), so a product
@@ -36,17 +36,18 @@ struct TensorCoreGemmSpec {
   GemmKind kind = GemmKind::Linear;
   // Linear: m rows of x, n outputs, k inputs. Conv: as Conv2dSpec; k = in_channels·kernel_h·kernel_w.
   uint32_t m = 0, n = 0, k = 0;
+  bool geglu = false;  // linear: x is [M, 2K], packed as geglu(x) (product_io.h)
   uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0, out_channels = 0, kernel_h = 0, kernel_w = 0;
   uint32_t out_h = 0, out_w = 0, stride = 1, pad_top = 0, pad_left = 0;
   uint32_t pack_rows = 0;  // rows of the packed matrix (a multiple of 64): one range of x's rows or of the pixels
   uint32_t splits = 1;     // slices of K (tensor_core_splits); above 1 the gemm writes partial sums
-  bool bias = false;
   uint32_t groups_x = 1;  // workgroups per row of the dispatch grid (the kernel being generated)
   uint32_t subgroup = 32;  // the device's subgroup width
   // Subgroups per workgroup along C's rows (wi) and columns (wj), and steps of 16 staged in
   // workgroup memory at a time (0: no staging, one subgroup per workgroup); tensor_core_stage.
   uint32_t wi = 1, wj = 1, chunk = 0;
-  TensorView x, b, y;     // the packed matrix and the weight are single float16 bindings
+  TensorView x;           // the packed matrix and the weight are single float16 bindings
+  ProductOutput out;      // bias, epilogue and y (product_io.h), written by the gemm or the reduce
 };
 
 constexpr uint32_t kTensorCorePackRows = 64;  // the packed matrix's rows come in multiples of this

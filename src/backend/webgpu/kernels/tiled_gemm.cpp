@@ -80,7 +80,7 @@ std::string tiled_gemm_main(const TiledGemmSpec& s) {
   src += R"(var<workgroup> ls: array<f32, TK * TM>;
 var<workgroup> rs: array<f32, TK * TN>;
 fn write_tile(m: u32, n: u32, v: f32) {
-  if (m < M && n < N) { write_c(m, n, v); }
+  if (m < M && n < N) { write_y(m, n, v); }
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {

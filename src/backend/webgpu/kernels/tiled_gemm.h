@@ -13,7 +13,7 @@ namespace websd::wgsl {
 // The caller's source, before tiled_gemm_main, defines the operands and the output:
 //   fn load_left(row: u32, k: u32) -> f32        L [row, k], row < M, k < K
 //   fn load_right(row: u32, k: u32) -> f32       R [row, k] (Right::Rows)
-//   fn write_c(m: u32, n: u32, v: f32)           m < M, n < N
+//   fn write_y(m: u32, n: u32, v: f32)           m < M, n < N (product_io.h's)
 // Right::Rows reads R a row at a time along K (linear: rows of the weight). Right::Im2col gathers
 // R as conv2d's im2col matrix of load_x, with a pixel fixed per invocation and its offsets computed
 // once (constants CIN, H, W, KH, KW, OH, OW, STRIDE, PAD_T, PAD_L in the caller's source).

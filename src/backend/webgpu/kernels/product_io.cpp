@@ -1,0 +1,59 @@
+#include "backend/webgpu/kernels/product_io.h"
+
+#include "backend/webgpu/kernels/elementwise.h"
+
+namespace websd::wgsl {
+namespace {
+
+// v with the bias of `index` added, and the residual at y's `at`.
+std::string stored(const ProductOutput& o, const std::string& index) {
+  std::string v = "v";
+  if (o.bias) v += " + load_b(" + index + ")";
+  if (o.residual) v += " + load_r(at)";
+  return v;
+}
+
+}  // namespace
+
+std::string bind_product_output(const ProductOutput& o, uint32_t& next_binding) {
+  std::string src;
+  if (o.bias) src += bind_tensor("b", o.b, false, next_binding);
+  if (o.residual) src += bind_tensor("r", o.r, false, next_binding);
+  return src + bind_tensor("y", o.y, true, next_binding);
+}
+
+std::string linear_write_y(const ProductOutput& o) {
+  std::string at = "row * N + col";
+  if (o.image_pixels) {
+    const std::string p = std::to_string(o.image_pixels) + "u";
+    at = "(row / " + p + " * N + col) * " + p + " + row % " + p;
+  }
+  std::string src = "fn write_y(row: u32, col: u32, v: f32) {\n  let at = ";
+  src += at;
+  src += ";\n  store_y(at, ";
+  src += stored(o, "col");
+  return src + ");\n}\n";
+}
+
+std::string conv2d_write_y(const ProductOutput& o) {
+  return "fn write_y(channel: u32, pixel: u32, v: f32) {\n"
+         "  let at = (pixel / (OH * OW) * COUT + channel) * OH * OW + pixel % (OH * OW);\n  store_y(at, " +
+         stored(o, "channel") + ");\n}\n";
+}
+
+std::string product_output_key(const ProductOutput& o) {
+  // append, not "literal" + std::string: GCC 12 warns (-Wrestrict, wrongly) on the latter here.
+  std::string k;
+  if (o.bias) k.append("b").append(view_key(o.b));
+  if (o.residual) k.append(":r").append(view_key(o.r));
+  if (o.image_pixels) k.append(":img").append(std::to_string(o.image_pixels));
+  return k.append(":y").append(view_key(o.y));
+}
+
+std::string linear_load_input(bool geglu) {
+  if (!geglu) return "fn load_input(row: u32, k: u32) -> f32 { return load_x(row * K + k); }\n";
+  return gelu_source() +
+         "fn load_input(row: u32, k: u32) -> f32 {\n  let at = row * 2u * K + k;\n  return load_x(at) * gelu_f32(load_x(at + K));\n}\n";
+}
+
+}  // namespace websd::wgsl
