@@ -43,6 +43,9 @@ struct Fusion {
   const Tensor* residual = nullptr;
   // Input, linear only: x [..., 2K] read as geglu(x) [..., K].
   bool geglu = false;
+  // Output, conv2d only: [N, C] added to every pixel of channel c of image n (add_channel), before
+  // the residual.
+  const Tensor* channel_add = nullptr;
 
   bool image() const { return image_h > 0 || image_w > 0; }
 };

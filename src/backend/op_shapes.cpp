@@ -11,6 +11,9 @@ std::string size_str(int64_t h, int64_t w) { return std::to_string(h) + "x" + st
 void check_residual(std::string_view backend, std::string_view op, const Fusion& e, const Shape& output) {
   if (e.residual && e.residual->shape != output)
     throw op_error(backend, op, "residual " + s(*e.residual) + " does not match the output " + shape_str(output));
+  if (e.channel_add && (op != "conv2d" || e.channel_add->shape != Shape{output[0], output[1]}))
+    throw op_error(backend, op, "a per-channel add " + s(*e.channel_add) + " needs a conv2d's [N, C] (output " +
+                                    shape_str(output) + ")");
 }
 
 }  // namespace

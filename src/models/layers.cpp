@@ -49,8 +49,8 @@ ResnetBlock2D ResnetBlock2D::load(const Weights& w, int64_t in, int64_t out, int
 }
 
 Tensor ResnetBlock2D::operator()(Backend& be, const Tensor& x, const Tensor* temb_silu) const {
-  Tensor h = conv1(be, norm1(be, x, true));
-  if (time_emb_proj && temb_silu) h = be.add_channel(h, (*time_emb_proj)(be, *temb_silu));
+  const std::optional<Tensor> temb = time_emb_proj && temb_silu ? std::optional((*time_emb_proj)(be, *temb_silu)) : std::nullopt;
+  Tensor h = conv1(be, norm1(be, x, true), {.channel_add = temb ? &*temb : nullptr});
   h = norm2(be, h, true);
   const Tensor skip = conv_shortcut ? (*conv_shortcut)(be, x) : x;
   Tensor y = conv2(be, h, {.residual = &skip});

@@ -80,10 +80,14 @@ OpCase linear_geglu(Shape x, int64_t n, const std::string& note = "") {
   return c;
 }
 
-OpCase conv_residual(Shape x, int64_t cout) {
-  OpCase c = conv(x, cout, 3, true, Conv2dParams::same(1), " + residual");
+// A conv2d with a residual, or a per-channel add (the time embedding) as well.
+OpCase conv_fused(Shape x, int64_t cout, bool channel_add) {
+  OpCase c = conv(x, cout, 3, true, Conv2dParams::same(1), channel_add ? " + per-channel add + residual" : " + residual");
   c.inputs.push_back({{x[0], cout, x[2], x[3]}, -4, 4});
-  c.run = [](Backend& b, Inputs t) { return b.conv2d(t[0], t[1], &t[2], Conv2dParams::same(1), {.residual = &t[3]}); };
+  if (channel_add) c.inputs.push_back({{x[0], cout}, -2, 2});
+  c.run = [channel_add](Backend& b, Inputs t) {
+    return b.conv2d(t[0], t[1], &t[2], Conv2dParams::same(1), {.residual = &t[3], .channel_add = channel_add ? &t[4] : nullptr});
+  };
   return c;
 }
 
@@ -210,8 +214,10 @@ std::vector<OpCase> make_cases() {
   c.push_back(conv({2, 32, 17, 23}, 64, 3, false, Conv2dParams::same(1, 2)));
   c.push_back(conv({1, 32, 9, 11}, 32, 1, true, {}));
   c.push_back(conv({2, 16, 17, 23}, 32, 3, true, {2, 0, 1, 0, 1}));
-  c.push_back(conv_residual({2, 13, 17, 23}, 29));
-  c.push_back(conv_residual({2, 16, 17, 13}, 48));
+  c.push_back(conv_fused({2, 13, 17, 23}, 29, false));
+  c.push_back(conv_fused({2, 16, 17, 13}, 48, false));
+  c.push_back(conv_fused({2, 13, 17, 23}, 29, true));
+  c.push_back(conv_fused({2, 16, 17, 13}, 48, true));
 
   c.push_back(attention({1, 37, 40}, {1, 37, 40}, 1, false, " (self)"));
   c.push_back(attention({2, 333, 160}, {2, 77, 160}, 2, false));

@@ -44,12 +44,19 @@ const float* in(const Tensor& t) {
 
 float* out(Tensor& t) { return static_cast<CpuBuffer*>(t.buffer.get())->data.get(); }
 
-// The residual, added into the product's own output (no second tensor).
-void add_residual(Tensor& y, const Fusion& e) {
-  if (!e.residual) return;
+// The per-channel add, then the residual, added into the product's own output (no second tensor).
+void add_fused(Tensor& y, const Fusion& e) {
   float* p = out(y);
-  const float* r = in(*e.residual);
-  for (int64_t i = 0; i < y.numel(); ++i) p[i] += r[i];
+  if (e.channel_add) {
+    const float* v = in(*e.channel_add);
+    const int64_t planes = y.dim(0) * y.dim(1), pixels = y.numel() / std::max<int64_t>(planes, 1);
+    for (int64_t plane = 0; plane < planes; ++plane)
+      for (int64_t i = 0; i < pixels; ++i) p[plane * pixels + i] += v[plane];
+  }
+  if (e.residual) {
+    const float* r = in(*e.residual);
+    for (int64_t i = 0; i < y.numel(); ++i) p[i] += r[i];
+  }
 }
 
 }  // namespace
@@ -96,7 +103,7 @@ Tensor CpuBackend::linear(const Tensor& x_in, const Tensor& w, const Tensor* b, 
     // Y = X · Wᵀ: B(k, n) = W[n, k], a transposed view of the weight.
     cpu::sgemm(M, N, K, in(x), K, cpu::StridedB(in(w), 1, K), cpu::GemmOut{out(y), N, false, nullptr, bias});
   }
-  add_residual(y, e);
+  add_fused(y, e);
   return y;
 }
 
@@ -104,7 +111,7 @@ Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, con
   const ConvGeometry g = conv2d_geometry(name(), x, w, b, p, e);
   Tensor y = make(g.output_shape());
   cpu::conv2d(g, in(x), in(w), b ? in(*b) : nullptr, out(y));
-  add_residual(y, e);
+  add_fused(y, e);
   return y;
 }
 

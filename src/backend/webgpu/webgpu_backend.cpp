@@ -436,7 +436,8 @@ bool WebGpuBackend::tensor_cores_take(const Tensor& w, uint32_t k, uint32_t weig
 }
 
 void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
-                                     const Tensor* residual, const Tensor& y, const char* op) {
+                                     const Fusion& fusion, const Tensor& y, const char* op) {
+  const Tensor *channel_add = fusion.channel_add, *residual = fusion.residual;
   const uint64_t rows = wgsl::tensor_core_rows(spec), unit = wgsl::kTensorCorePackRows;
   const uint64_t budget = std::min({kPackBudget, limits_.max_storage_buffer_binding_size, limits_.max_buffer_size});
   const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
@@ -465,22 +466,24 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
     const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
     dispatch(pack_pipeline, {&x, &packed}, first, pack_groups, pack.groups_x, op);
     if (!split) {
-      dispatch(gemm_pipeline, {&packed, &w, b, residual, &y}, first, gemm_groups, gemm.groups_x, op);
+      dispatch(gemm_pipeline, {&packed, &w, b, channel_add, residual, &y}, first, gemm_groups, gemm.groups_x, op);
       continue;
     }
     dispatch(gemm_pipeline, {&packed, &w, &*partial}, {}, gemm_groups, gemm.groups_x, op);
-    dispatch(reduce_pipeline, {&*partial, b, residual, &y}, first, reduce_groups, reduce.groups_x, op);
+    dispatch(reduce_pipeline, {&*partial, b, channel_add, residual, &y}, first, reduce_groups, reduce.groups_x, op);
   }
 }
 
 namespace {
 
-// The views of a product's bias, residual and output y.
+// The views of a product's bias, per-channel add, residual and output y.
 wgsl::ProductOutput product_output(const Tensor* b, const Fusion& e, const Tensor& y) {
   wgsl::ProductOutput out;
   out.bias = b != nullptr;
   out.residual = e.residual != nullptr;
+  out.channel_add = e.channel_add != nullptr;
   if (b) out.b = view(*b);
+  if (e.channel_add) out.cb = view(*e.channel_add);
   if (e.residual) out.r = view(*e.residual);
   out.y = view(y);
   if (e.image()) out.image_pixels = u32_count(e.image_h * e.image_w, "linear");
@@ -504,7 +507,7 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, 
   if (y.numel() == 0) return y;
   spec.out = product_output(b, e, y);
   if (tensor_cores_take(w, spec.k, spec.n)) {
-    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e.residual, y, "linear");
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e, y, "linear");
     return y;
   }
   spec.x = view(x);
@@ -513,7 +516,7 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, 
   const uint32_t tiles = wgsl::matmul_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  dispatch(p, {&x, &w, b, e.residual, &y}, {}, tiles, spec.groups_x, "linear");
+  dispatch(p, {&x, &w, b, e.channel_add, e.residual, &y}, {}, tiles, spec.groups_x, "linear");
   return y;
 }
 
@@ -522,6 +525,7 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   in(w);
   if (b) in(*b);
   if (e.residual) in(*e.residual);
+  if (e.channel_add) in(*e.channel_add);
   const ConvGeometry g = conv2d_geometry(name(), x, w, b, p, e);
   Tensor y = make(g.output_shape());
   if (y.numel() == 0) return y;
@@ -542,7 +546,7 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   spec.pad_left = static_cast<uint32_t>(p.pad_left);
   spec.out = product_output(b, e, y);
   if (tensor_cores_take(w, u32_count(w.numel() / g.out_channels, "conv2d"), spec.out_channels)) {
-    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e.residual, y, "conv2d");
+    tensor_core_gemm(wgsl::tensor_core_spec(spec), x, w, b, e, y, "conv2d");
     return y;
   }
   spec.x = view(x);
@@ -551,7 +555,7 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   const uint32_t tiles = wgsl::conv2d_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
-  dispatch(pl, {&x, &w, b, e.residual, &y}, {}, tiles, spec.groups_x, "conv2d");
+  dispatch(pl, {&x, &w, b, e.channel_add, e.residual, &y}, {}, tiles, spec.groups_x, "conv2d");
   return y;
 }
 

@@ -92,7 +92,7 @@ class WebGpuBackend : public Backend {
   // Linear or conv2d (spec's dims set) on the tensor cores into y, over ranges of rows whose packed
   // float16 operand fits one binding.
   void tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor& x, const Tensor& w, const Tensor* b,
-                        const Tensor* residual, const Tensor& y, const char* op);
+                        const Fusion& fusion, const Tensor& y, const char* op);
   // The 16-row query tiles per workgroup attention runs with on the tensor cores (2, or 1 where
   // workgroup memory is short), or 0 for the float32 kernel: the device has no tensor cores, or the
   // kernel's workgroup memory or a float16 pack does not fit its limits.

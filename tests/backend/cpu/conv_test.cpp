@@ -77,13 +77,17 @@ TEST(Conv, RepeatsBitForBit) {
   for (int run = 0; run < 3; ++run) EXPECT_EQ(be.download(be.conv2d(x, w, nullptr, Conv2dParams::same(1))), first);
 }
 
-// A residual added inside the product: bit for bit the add it replaces (residual first).
-TEST(Conv, ResidualIsTheAddItReplaces) {
+// A per-channel add and a residual inside the product: bit for bit the ops they replace
+// (add_channel, then add with the residual first).
+TEST(Conv, FusedAddsAreTheOpsTheyReplace) {
   CpuBackend be;
   const Tensor x = random_tensor(be, {2, 6, 9, 7}, 16), w = random_tensor(be, {5, 6, 3, 3}, 17), b = random_tensor(be, {5}, 18);
-  const Tensor r = random_tensor(be, {2, 5, 9, 7}, 19);
-  const auto want = be.download(be.add(r, be.conv2d(x, w, &b, Conv2dParams::same(1))));
-  EXPECT_EQ(be.download(be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &r})), want);
+  const Tensor r = random_tensor(be, {2, 5, 9, 7}, 19), v = random_tensor(be, {2, 5}, 20);
+  const Tensor y = be.conv2d(x, w, &b, Conv2dParams::same(1));
+  EXPECT_EQ(be.download(be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &r})), be.download(be.add(r, y)));
+  EXPECT_EQ(be.download(be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &r, .channel_add = &v})),
+            be.download(be.add(r, be.add_channel(y, v))));
+  expect_error([&] { be.conv2d(x, w, &b, Conv2dParams::same(1), {.channel_add = &b}); }, {"conv2d", "per-channel add", "[N, C]"});
   expect_error([&] { be.conv2d(x, w, &b, Conv2dParams::same(1), {.residual = &x}); }, {"conv2d", "residual", "[2, 5, 9, 7]"});
   expect_error([&] { be.conv2d(x, w, &b, Conv2dParams::same(1), {9, 7}); }, {"conv2d", "image output"});
 }

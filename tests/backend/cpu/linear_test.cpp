@@ -63,6 +63,7 @@ TEST(LinearEpilogue, IsTheOpsItReplaces) {
   EXPECT_EQ(be.stats().kernels, ops + 2);
   expect_error([&] { be.linear(x, w, &b, {.residual = &image_residual}); }, {"linear", "residual", "[2, 35, 19]"});
   expect_error([&] { be.linear(x, w, &b, {5, 6}); }, {"linear", "5x6 image"});
+  expect_error([&] { be.linear(x, w, &b, {.channel_add = &b}); }, {"linear", "per-channel add"});
 }
 
 TEST(LinearErrors, NameOpAndShapes) {

@@ -106,7 +106,7 @@ TEST(Conv2dKernel, CountsTilesOverChannelsAndPixelsOfTheBatch) {
 }
 
 TEST(Conv2dKernel, KeysTellSpecsApart) {
-  std::vector<Conv2dSpec> specs(14, conv());
+  std::vector<Conv2dSpec> specs(15, conv());
   specs[1].stride = 2;
   specs[2].pad_top = 0;
   specs[3].pad_left = 0;
@@ -120,6 +120,7 @@ TEST(Conv2dKernel, KeysTellSpecsApart) {
   specs[11].out.b.storage = Storage::F16;
   specs[12].out.residual = specs[13].out.residual = true;
   specs[13].out.r = split(2, 16384);
+  specs[14].out.channel_add = true;
   std::set<std::string> keys;
   for (const Conv2dSpec& s : specs) keys.insert(conv2d_key(s));
   EXPECT_EQ(keys.size(), specs.size());

@@ -5,10 +5,11 @@
 namespace websd::wgsl {
 namespace {
 
-// v with the bias of `index` added, and the residual at y's `at`.
+// v with the bias of `index` added, conv2d's per-channel add, and the residual at y's `at`.
 std::string stored(const ProductOutput& o, const std::string& index) {
   std::string v = "v";
   if (o.bias) v += " + load_b(" + index + ")";
+  if (o.channel_add) v += " + load_cb(pixel / (OH * OW) * COUT + channel)";
   if (o.residual) v += " + load_r(at)";
   return v;
 }
@@ -18,6 +19,7 @@ std::string stored(const ProductOutput& o, const std::string& index) {
 std::string bind_product_output(const ProductOutput& o, uint32_t& next_binding) {
   std::string src;
   if (o.bias) src += bind_tensor("b", o.b, false, next_binding);
+  if (o.channel_add) src += bind_tensor("cb", o.cb, false, next_binding);
   if (o.residual) src += bind_tensor("r", o.r, false, next_binding);
   return src + bind_tensor("y", o.y, true, next_binding);
 }
@@ -45,6 +47,7 @@ std::string product_output_key(const ProductOutput& o) {
   // append, not "literal" + std::string: GCC 12 warns (-Wrestrict, wrongly) on the latter here.
   std::string k;
   if (o.bias) k.append("b").append(view_key(o.b));
+  if (o.channel_add) k.append(":cb").append(view_key(o.cb));
   if (o.residual) k.append(":r").append(view_key(o.r));
   if (o.image_pixels) k.append(":img").append(std::to_string(o.image_pixels));
   return k.append(":y").append(view_key(o.y));

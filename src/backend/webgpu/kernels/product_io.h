@@ -14,15 +14,17 @@ namespace websd::wgsl {
 //           P = image_pixels rows (nlc_to_nchw);
 //   conv2d: fn write_y(channel: u32, pixel: u32, v: f32), pixel = image·OH·OW + position (constants
 //           COUT, OH, OW); y is [N, COUT, OH, OW].
-// Each stores v + b[col or channel] + r at the place it stores.
+// Each stores v + b[col or channel] (+ conv2d's cb[image · COUT + channel]) + r at the place it stores.
 struct ProductOutput {
   bool bias = false;
+  bool channel_add = false;  // conv2d only
   bool residual = false;
   uint32_t image_pixels = 0;  // linear only
-  TensorView b, r, y;
+  TensorView b, cb, r, y;
 };
 
-// Declares b (with bias), r (with residual) and y, in that order, from `next_binding` on.
+// Declares b (with bias), cb (with channel_add), r (with residual) and y, in that order, from
+// `next_binding` on.
 std::string bind_product_output(const ProductOutput& out, uint32_t& next_binding);
 std::string linear_write_y(const ProductOutput& out);
 std::string conv2d_write_y(const ProductOutput& out);
