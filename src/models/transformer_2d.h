@@ -32,7 +32,7 @@ struct Attention {
   int heads = 1;
   // context_dim: the size of what keys and values are made from (dim for self-attention).
   static Attention load(const Weights& w, int64_t dim, int64_t context_dim, int heads);
-  // Self-attention, then cross-attention; the epilogue is to_out's.
+  // Self-attention, then cross-attention; the fusion is to_out's (a residual, say).
   Tensor operator()(Backend& be, const Tensor& x, const Fusion& fusion = {}) const;
   Tensor operator()(Backend& be, const Tensor& x, TextContext& context, const Fusion& fusion = {}) const;
 

@@ -20,7 +20,7 @@ struct Conv2dSpec {
   uint32_t stride = 1, pad_top = 0, pad_left = 0;
   uint32_t groups_x = 1;  // workgroups per row of the 2-D dispatch grid, whose tiles are numbered row by row
   TensorView x, w;
-  ProductOutput out;  // bias [Cout], and the epilogue (product_io.h)
+  ProductOutput out;  // bias [Cout], the fused output ops and y (product_io.h)
 };
 
 // Output channels per tile (16, 32 or 64: few channels get thin, wide tiles rather than mostly

@@ -7,7 +7,7 @@
 
 namespace websd::wgsl {
 
-// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N], + the epilogue): PyTorch's Linear, on the float32
+// y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N], + fused ops): PyTorch's Linear, on the float32
 // tiled GEMM (tiled_gemm.h) with x's rows as L and the weight's as R. Bindings: x, w, then the
 // output's (product_io.h).
 struct MatmulSpec {

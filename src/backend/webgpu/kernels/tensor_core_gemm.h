@@ -11,13 +11,14 @@ namespace websd::wgsl {
 // Linear and conv2d on the tensor cores (WGSL subgroup matrices, float16 × float16 → float32), for
 // adapters with shader-f16 and chromium-experimental-subgroup-matrix in 16×16×16 and subgroups of one width.
 // Two dispatches per product:
-//   pack: gathers the activation operand into a float16 matrix [rows, K] (x's rows for linear, the
-//         im2col rows of a range of output pixels for conv2d), rounding float32 to float16 (values
-//         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
+//   pack: gathers the activation operand into a float16 matrix [rows, K] (x's rows for linear, or
+//         geglu of them; the im2col rows of a range of output pixels for conv2d), rounding float32
+//         to float16 (values past ±65504 saturate) and writing zero past the edges, so every tile
+//         it feeds is whole;
 //   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
 //         float32; each subgroup computes TI×TJ tiles of 16×16 and writes them one at a time
-//         through 1 KiB of workgroup memory, adding the bias and the epilogue (product_io.h). Staged (the default where workgroup
-//         memory allows): WI×WJ subgroups per workgroup share the workgroup's rows of L and R,
+//         through 1 KiB of workgroup memory, adding the bias and the fused output ops
+//         (product_io.h). Staged (the default where workgroup memory allows): WI×WJ subgroups per workgroup share the workgroup's rows of L and R,
 //         copied `chunk` steps of 16 at a time into workgroup memory (each operand value read from
 //         storage once per workgroup instead of once per subgroup), the next chunk's copy in
 //         registers while the subgroups multiply the current one. Otherwise one subgroup per
@@ -25,7 +26,7 @@ namespace websd::wgsl {
 // Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
 // products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
 // sums straight into a scratch buffer [splits, C rows, C columns]; a third dispatch (reduce) adds
-// the slices, the bias and the epilogue and writes y.
+// the slices, the bias and the fused output ops and writes y.
 // Linear: L = pack(x rows [p0, p0 + rows)) [rows, K], R = w [N, K], C = those rows of y [M, N].
 // Conv2d: L = w [Cout, Cin·kh·kw], R = pack(x) for output pixels [p0, p0 + rows), C = y's channels ×
 // those pixels. p0 is the one uniform of both kernels (binding after the tensors), so a product
@@ -47,7 +48,7 @@ struct TensorCoreGemmSpec {
   // workgroup memory at a time (0: no staging, one subgroup per workgroup); tensor_core_stage.
   uint32_t wi = 1, wj = 1, chunk = 0;
   TensorView x;           // the packed matrix and the weight are single float16 bindings
-  ProductOutput out;      // bias, epilogue and y (product_io.h), written by the gemm or the reduce
+  ProductOutput out;      // bias, fused output ops and y (product_io.h), written by the gemm or the reduce
 };
 
 constexpr uint32_t kTensorCorePackRows = 64;  // the packed matrix's rows come in multiples of this
