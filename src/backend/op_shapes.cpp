@@ -8,7 +8,8 @@ namespace {
 std::string s(const Tensor& t) { return shape_str(t.shape); }
 std::string size_str(int64_t h, int64_t w) { return std::to_string(h) + "x" + std::to_string(w); }
 
-void check_residual(std::string_view backend, std::string_view op, const Fusion& e, const Shape& output) {
+// The fused output ops' tensors against the product's output.
+void check_fused_outputs(std::string_view backend, std::string_view op, const Fusion& e, const Shape& output) {
   if (e.residual && e.residual->shape != output)
     throw op_error(backend, op, "residual " + s(*e.residual) + " does not match the output " + shape_str(output));
   if (e.channel_add && (op != "conv2d" || e.channel_add->shape != Shape{output[0], output[1]}))
@@ -29,7 +30,8 @@ void check_upload(std::string_view backend, const Shape& shape, size_t values) {
 
 Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& e) {
   if (x.shape.empty() || w.shape.size() != 2 || w.dim(1) * (e.geglu ? 2 : 1) != x.shape.back())
-    throw op_error(backend, "linear", "weight " + s(w) + " does not match input " + s(x) + (e.geglu ? " read through geglu" : ""));
+    throw op_error(backend, "linear",
+                   "weight " + s(w) + " does not match input " + s(x) + (e.geglu ? " read through geglu" : ""));
   if (b && b->shape != Shape{w.dim(0)})
     throw op_error(backend, "linear", "bias " + s(*b) + " does not match weight " + s(w));
   Shape os = x.shape;
@@ -40,7 +42,7 @@ Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, c
                                             " image [N, h·w, C] for an image output");
     os = {x.dim(0), w.dim(0), e.image_h, e.image_w};
   }
-  check_residual(backend, "linear", e, os);
+  check_fused_outputs(backend, "linear", e, os);
   return os;
 }
 
@@ -60,7 +62,7 @@ ConvGeometry conv2d_geometry(std::string_view backend, const Tensor& x, const Te
     throw op_error(backend, "conv2d", "weight " + s(w) + " is larger than the padded input " + s(x));
   const ConvGeometry g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3),
                        (H - w.dim(2)) / p.stride + 1, (W - w.dim(3)) / p.stride + 1, p};
-  check_residual(backend, "conv2d", e, g.output_shape());
+  check_fused_outputs(backend, "conv2d", e, g.output_shape());
   return g;
 }
 

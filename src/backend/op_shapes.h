@@ -37,7 +37,7 @@ void check_upload(std::string_view backend, const Shape& shape, size_t values);
 // residual must have that shape; a geglu input is twice as wide as the weight's inputs.
 Shape linear_shape(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b,
                    const Fusion& fusion = {});
-// The fusion may hold a residual of the output's shape only.
+// The fusion may hold a residual of the output's shape and a per-channel add [N, Cout].
 ConvGeometry conv2d_geometry(std::string_view backend, const Tensor& x, const Tensor& w, const Tensor* b,
                              const Conv2dParams& p, const Fusion& fusion = {});
 Shape group_norm_shape(std::string_view backend, const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups);

@@ -51,7 +51,8 @@ std::string conv2d_source(const Conv2dSpec& s) {
   std::string src = bind_tensor("x", s.x, false, binding);
   src += bind_tensor("w", s.w, false, binding);
   src += bind_product_output(s.out, binding);
-  src += "const COUT: u32 = " + u32(s.out_channels) + ";\nconst CIN: u32 = " + u32(s.in_channels) + ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
+  src += "const COUT: u32 = " + u32(s.out_channels) + ";\nconst CIN: u32 = " + u32(s.in_channels) +
+         ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
          u32(s.in_w) + ";\n";
   src += "const KH: u32 = " + u32(s.kernel_h) + ";\nconst KW: u32 = " + u32(s.kernel_w) + ";\n";
   src += "const OH: u32 = " + u32(s.out_h) + ";\nconst OW: u32 = " + u32(s.out_w) + ";\nconst STRIDE: u32 = " +

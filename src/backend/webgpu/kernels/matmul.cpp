@@ -8,8 +8,8 @@ namespace {
 
 TiledGemmSpec gemm(const MatmulSpec& s) {
   // Indices are u32: x, w and y must each have fewer than 2^32 values.
-  if (uint64_t{s.m} * s.k * (s.geglu ? 2 : 1) > UINT32_MAX || uint64_t{s.n} * s.k > UINT32_MAX || uint64_t{s.m} * s.n > UINT32_MAX ||
-      s.groups_x == 0)
+  if (uint64_t{s.m} * s.k * (s.geglu ? 2 : 1) > UINT32_MAX || uint64_t{s.n} * s.k > UINT32_MAX ||
+      uint64_t{s.m} * s.n > UINT32_MAX || s.groups_x == 0)
     throw Error("webgpu backend: linear: no kernel for " + std::to_string(s.m) + " rows of " + std::to_string(s.k) +
                 " inputs and " + std::to_string(s.n) + " outputs (past 32-bit indices)");
   return {s.m, s.n, s.k, Right::Rows, s.groups_x};
@@ -21,7 +21,8 @@ uint32_t matmul_tiles(const MatmulSpec& s) { return tiled_gemm_tiles(gemm(s)); }
 
 std::string matmul_key(const MatmulSpec& s) {
   return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + ":" +
-         std::to_string(s.groups_x) + (s.geglu ? ":geglu:" : ":") + view_key(s.x) + ":" + view_key(s.w) + ":" + product_output_key(s.out);
+         std::to_string(s.groups_x) + (s.geglu ? ":geglu:" : ":") + view_key(s.x) + ":" + view_key(s.w) + ":" +
+         product_output_key(s.out);
 }
 
 std::string matmul_source(const MatmulSpec& s) {
