@@ -70,4 +70,8 @@ Tensor Transformer2D::operator()(Backend& be, const Tensor& x, TextContext& cont
   return proj_out_(be, h, {height, width, &x});
 }
 
+void Transformer2D::make_keys_values(Backend& be, TextContext& context) const {
+  for (const BasicTransformerBlock& block : blocks_) context.keys_values(be, block.attn2);
+}
+
 }  // namespace websd

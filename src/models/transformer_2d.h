@@ -11,8 +11,9 @@ struct Attention;
 
 // What the UNet's cross-attention layers read of a generation's text: the encoder's hidden states
 // [N, L, D] and each layer's keys and values made of them. Those depend on the text alone, so
-// every denoising step would make the same ones again: the first forward() makes them, the rest
-// reuse them, and they are freed with the context at the end of the generation.
+// every denoising step would make the same ones again: they are made once (all of them up front by
+// UNet2DConditionModel::text_context, else by a layer's first use), the steps reuse them, and they
+// are freed with the context at the end of the generation.
 class TextContext {
  public:
   explicit TextContext(Tensor states) : states_(std::move(states)) {}
@@ -66,6 +67,8 @@ class Transformer2D {
   // channels is split into spec.heads heads of channels / heads (rounded down, as diffusers does).
   static Transformer2D load(const Weights& w, int64_t channels, const Spec& spec);
   Tensor operator()(Backend& be, const Tensor& x, TextContext& context) const;  // x [N, C, H, W]
+  // Makes each block's cross-attention keys and values in `context`.
+  void make_keys_values(Backend& be, TextContext& context) const;
 
  private:
   GroupNorm norm_;

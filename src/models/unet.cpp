@@ -127,6 +127,30 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
   return forward(sample, timesteps, text, added);
 }
 
+void UNet2DConditionModel::check_states(const Tensor& context) const {
+  if (context.shape.size() != 3)
+    throw Error("UNet: context has shape " + shape_str(context.shape) + "; expected [N, length, cross_attention_dim]");
+  const size_t n = config_.block_out_channels.size();
+  for (size_t level = 0; level < n; ++level) {
+    const bool attends = config_.down_attention[level] || config_.up_attention[n - 1 - level] || level + 1 == n;
+    if (attends && context.dim(2) != config_.cross_attention_dim[level])
+      throw Error("UNet: context has " + std::to_string(context.dim(2)) +
+                  " channels; config.json's cross_attention_dim is " +
+                  std::to_string(config_.cross_attention_dim[level]));
+  }
+}
+
+TextContext UNet2DConditionModel::text_context(const Tensor& states) const {
+  check_states(states);
+  TextContext context(states);
+  for (const UNetDownBlock& block : down_blocks_)
+    for (const Transformer2D& t : block.attentions()) t.make_keys_values(*backend_, context);
+  for (const Transformer2D& t : mid_block_.attentions()) t.make_keys_values(*backend_, context);
+  for (const UNetUpBlock& block : up_blocks_)
+    for (const Transformer2D& t : block.attentions()) t.make_keys_values(*backend_, context);
+  return context;
+}
+
 Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float> timesteps, TextContext& text,
                                      const Tensor* added) const {
   Backend& be = *backend_;
@@ -138,17 +162,10 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
   if (static_cast<int64_t>(timesteps.size()) != batch)
     throw Error("UNet: " + std::to_string(timesteps.size()) + " timesteps for a batch of " + std::to_string(batch) +
                 "; pass one per batch entry");
-  if (context.shape.size() != 3 || context.dim(0) != batch)
+  check_states(context);
+  if (context.dim(0) != batch)
     throw Error("UNet: context has shape " + shape_str(context.shape) + "; expected [" + std::to_string(batch) +
                 ", length, cross_attention_dim]");
-  const size_t n = config_.block_out_channels.size();
-  for (size_t level = 0; level < n; ++level) {
-    const bool attends = config_.down_attention[level] || config_.up_attention[n - 1 - level] || level + 1 == n;
-    if (attends && context.dim(2) != config_.cross_attention_dim[level])
-      throw Error("UNet: context has " + std::to_string(context.dim(2)) +
-                  " channels; config.json's cross_attention_dim is " +
-                  std::to_string(config_.cross_attention_dim[level]));
-  }
   const Tensor temb = be.unary(time_embedding(batch, timesteps, added), UnaryOp::SiLU);
 
   Tensor h = conv_in_(be, sample);

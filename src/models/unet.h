@@ -33,6 +33,10 @@ class UNet2DConditionModel {
   // share one TextContext, so its cross-attention keys and values are made once.
   Tensor forward(const Tensor& sample, std::span<const float> timesteps, TextContext& context,
                  const Tensor* added = nullptr) const;
+  // The text context of a generation, its states [N, L, cross_attention_dim] checked and every
+  // cross-attention layer's keys and values made now, so that each step does the same work (and
+  // asks the backend for the same buffers) as every other.
+  TextContext text_context(const Tensor& states) const;
   // One forward pass on its own.
   Tensor forward(const Tensor& sample, std::span<const float> timesteps, const Tensor& context,
                  const Tensor* added = nullptr) const;
@@ -42,6 +46,7 @@ class UNet2DConditionModel {
  private:
   UNet2DConditionModel(const UNetConfig& cfg, const Weights& w);
   Tensor time_embedding(int64_t batch, std::span<const float> timesteps, const Tensor* added) const;
+  void check_states(const Tensor& context) const;  // what can be checked without a sample
 
   UNetConfig config_;
   Backend* backend_;

@@ -31,6 +31,7 @@ class UNetDownBlock {
                             const std::vector<Transformer2D::Spec>& attentions, std::optional<int> downsample_padding,
                             std::vector<int64_t>& skip_channels);
   Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context, std::vector<Tensor>& skips) const;
+  const std::vector<Transformer2D>& attentions() const { return attentions_; }
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -44,6 +45,7 @@ class UNetMidBlock {
   static UNetMidBlock load(const Weights& w, int64_t channels, const ResnetSpec& resnet,
                            const std::vector<Transformer2D::Spec>& attentions, float output_scale_factor);
   Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context) const;
+  const std::vector<Transformer2D>& attentions() const { return attentions_; }
 
  private:
   std::vector<ResnetBlock2D> resnets_;
@@ -59,6 +61,7 @@ class UNetUpBlock {
   // Upsamples to the size of the skip connection it meets next, which is how diffusers handles
   // latent sizes not divisible by 2^(levels-1) (the down path rounded them up).
   Tensor operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context, std::vector<Tensor>& skips) const;
+  const std::vector<Transformer2D>& attentions() const { return attentions_; }
 
  private:
   std::vector<ResnetBlock2D> resnets_;

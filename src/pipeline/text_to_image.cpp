@@ -167,10 +167,15 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   settings.height = height;
   settings.clip_skip = params.clip_skip;
   PromptEmbeddings positive, negative;
+  // The steps share the text context, so each cross-attention layer's keys and values are made once,
+  // here with the text (unconditional first, as diffusers concatenates [negative, positive]); it goes
+  // (with them) before the decode.
+  std::optional<TextContext> context;
   {
     StageTimer timer(be, result.stages, "text_encoder");
     positive = prompt_encoder_.encode(params.prompt, params.clip_skip);
     if (guided) negative = prompt_encoder_.encode_negative(params.negative_prompt, positive);
+    context.emplace(unet_.text_context(be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds)));
   }
   result.prompt_embeds = positive.embeds;
   result.pooled_prompt_embeds = positive.pooled;
@@ -179,10 +184,6 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     result.negative_pooled_prompt_embeds = negative.pooled;
   }
 
-  // Unconditional first, as diffusers concatenates [negative, positive].
-  // The steps share it, so each cross-attention layer's keys and values are made once; it goes
-  // (with them) before the decode.
-  std::optional<TextContext> context(be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds));
   std::optional<Tensor> added;
   if (positive.pooled)
     added = unet_.added_conditioning(guided ? batch_of(*negative.pooled, *positive.pooled) : *positive.pooled,

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "backend/cpu/cpu_backend.h"
 #include "io/safetensors.h"
@@ -56,9 +57,9 @@ TEST(UNetTest, TinySd15MatchesDiffusers) {
   std::cout << "tiny-sd15 UNet max abs error " << test::compare(got.data, want.data).max_abs << "\n";
 }
 
-// The steps of a generation share one TextContext: the first step makes every cross-attention
-// layer's keys and values (two linear layers each), the next reuses them and gives the same output
-// as a forward pass on its own.
+// The steps of a generation share one TextContext: text_context() makes every cross-attention
+// layer's keys and values (two linear layers each) up front, so each step does the same work as
+// the next and gives the same output as a forward pass on its own.
 TEST(UNetTest, StepsSharingATextContextMakeTheKeysAndValuesOnce) {
   CpuBackend be;
   UNet2DConditionModel unet = UNet2DConditionModel::load(kTinyUnet, be);
@@ -66,17 +67,25 @@ TEST(UNetTest, StepsSharingATextContextMakeTheKeysAndValuesOnce) {
   const HostTensor timesteps = ref.read("unet_timestep");
   const Tensor sample = be.upload(ref.read("unet_sample")), states = be.upload(ref.read("unet_context"));
   const std::vector<float> alone = be.download(unet.forward(sample, timesteps.data, states));
-  TextContext context(states);
-  const auto kernels_of_a_step = [&] {
+  const auto kernels_of = [&](const auto& work) {
     const uint64_t before = be.stats().kernels;
-    const std::vector<float> out = be.download(unet.forward(sample, timesteps.data, context));
-    EXPECT_EQ(out, alone);
+    work();
     return be.stats().kernels - before;
   };
-  const uint64_t first = kernels_of_a_step(), second = kernels_of_a_step();
+  std::optional<TextContext> context;
   // tiny-sd15, laid out as SD 1.5: a transformer after each resnet of three down levels (2 each)
   // and of three up levels (3 each), and one in the mid-block: 16 cross-attention layers.
-  EXPECT_EQ(first - second, 2u * 16u);
+  EXPECT_EQ(kernels_of([&] { context.emplace(unet.text_context(states)); }), 2u * 16u);
+  const auto step = [&] { EXPECT_EQ(be.download(unet.forward(sample, timesteps.data, *context)), alone); };
+  const uint64_t first = kernels_of(step), second = kernels_of(step);
+  EXPECT_EQ(first, second);
+  // A step on its own context makes the keys and values itself.
+  TextContext lazy(states);
+  EXPECT_EQ(kernels_of([&] { be.download(unet.forward(sample, timesteps.data, lazy)); }), first + 2u * 16u);
+
+  test::expect_error_naming([&] { unet.text_context(be.upload(HostTensor({2, 77}))); }, {"context", "[2, 77]"});
+  test::expect_error_naming([&] { unet.text_context(be.upload(HostTensor({2, 77, 5}))); },
+                            {"5 channels", "cross_attention_dim"});
 }
 
 TEST(UNetTest, TinySdxlTextTimeMatchesDiffusers) {

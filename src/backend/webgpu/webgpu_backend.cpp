@@ -443,7 +443,16 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
   check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
                          " bytes of one binding");
-  spec.pack_rows = static_cast<uint32_t>(std::min(fit, (rows + unit - 1) / unit * unit));
+  // Over several ranges, they are as even as whole units allow: a range's gemm covers all of its
+  // rows, filled or not. Pairs of units where they fit, so that the staged layouts' pairs of tiles
+  // still divide a range.
+  uint64_t per = (rows + unit - 1) / unit * unit;
+  if (per > fit) {
+    const uint64_t step = fit >= 2 * unit ? 2 * unit : unit, most = fit / step * step;
+    const uint64_t ranges = (rows + most - 1) / most;
+    per = ((rows + ranges - 1) / ranges + step - 1) / step * step;
+  }
+  spec.pack_rows = static_cast<uint32_t>(per);
   spec.subgroup = limits_.subgroup_size;
   wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
   spec.splits = wgsl::tensor_core_splits(spec, budget);

@@ -96,7 +96,7 @@ int run(int argc, char** argv) {
     const int pooled = config.projection_class_embeddings_input_dim - 6 * config.addition_time_embed_dim;
     added = unet.added_conditioning(HostTensor({2, pooled}), HostTensor({2, 6}));
   }
-  std::optional<TextContext> context(zeros(be, {2, 77, config.cross_attention_dim.at(0)}));
+  std::optional<TextContext> context(unet.text_context(zeros(be, {2, 77, config.cross_attention_dim.at(0)})));
   for (int step = 0; step < 4; ++step) {
     const uint64_t created = host->created, dispatches = be.stats().kernels;
     be.to_host(unet.forward(zeros(be, {2, config.in_channels, side, side}), timesteps, *context, added ? &*added : nullptr));

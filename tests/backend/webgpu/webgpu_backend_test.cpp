@@ -461,10 +461,21 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   ranged.conv2d(cx, ranged.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));
   EXPECT_EQ(host->dispatches.size() - before, 9u);
 
+  // Where the limit does not divide the pixels, the ranges are as even as pairs of units allow:
+  // 320 rows' worth gives two ranges of 256 pixels, not one of 320 and one of 192 padded to 320.
+  host->lim.max_storage_buffer_binding_size = 320 * 144 * 2;
+  WebGpuBackend even(host);
+  const size_t at_even = host->dispatches.size();
+  even.conv2d(even.upload(HostTensor({2, 16, 16, 16})), even.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144)),
+              nullptr, Conv2dParams::same(1));
+  ASSERT_EQ(host->dispatches.size() - at_even, 4u);
+  EXPECT_EQ(host->dispatches[at_even + 1].x, 2u);  // 256 pixels: 2 workgroups of 2 subgroups
+  EXPECT_EQ(host->dispatches[at_even + 3].x, 2u);
+
   host->lim = GpuLimits{};  // no tensor cores
   WebGpuBackend plain(host);
   plain.linear(plain.upload(HostTensor({2, 77, 320})), plain.upload_weight({640, 320}, std::vector<float>(640 * 320)), nullptr);
-  EXPECT_EQ(host->dispatches.size() - before, 10u);
+  EXPECT_EQ(host->dispatches.size() - before, 14u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
 
   // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup
