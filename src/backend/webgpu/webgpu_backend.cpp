@@ -457,28 +457,32 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
-  const Tensor packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
-  const bool split = spec.splits > 1;
+  const bool packs = wgsl::tensor_core_packs(spec), split = spec.splits > 1;
+  std::optional<Tensor> packed;  // the activation operand in float16, for the unstaged kernels
+  if (packs) packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
+  const Tensor& a = packs ? *packed : x;
   std::optional<Tensor> partial;  // at most the budget, so a single buffer like `packed`
   if (split) partial = make({static_cast<int64_t>(wgsl::tensor_core_partial_values(spec))});
   wgsl::TensorCoreGemmSpec pack = spec, gemm = spec, reduce = spec;
-  const uint32_t pack_groups = wgsl::tensor_core_pack_groups(spec), gemm_groups = wgsl::tensor_core_gemm_groups(spec);
-  const uint32_t reduce_groups = split ? wgsl::tensor_core_reduce_groups(spec) : 0;
+  const uint32_t pack_groups = packs ? wgsl::tensor_core_pack_groups(spec) : 0;
+  const uint32_t gemm_groups = wgsl::tensor_core_gemm_groups(spec), reduce_groups = split ? wgsl::tensor_core_reduce_groups(spec) : 0;
   pack.groups_x = grid_width(pack_groups);
   gemm.groups_x = grid_width(gemm_groups);
   reduce.groups_x = grid_width(reduce_groups);
-  const uint32_t pack_pipeline = pipeline(wgsl::tensor_core_pack_key(pack), [&] { return wgsl::tensor_core_pack_source(pack); });
+  const uint32_t pack_pipeline =
+      packs ? pipeline(wgsl::tensor_core_pack_key(pack), [&] { return wgsl::tensor_core_pack_source(pack); }) : 0;
   const uint32_t gemm_pipeline = pipeline(wgsl::tensor_core_gemm_key(gemm), [&] { return wgsl::tensor_core_gemm_source(gemm); });
   const uint32_t reduce_pipeline =
       split ? pipeline(wgsl::tensor_core_reduce_key(reduce), [&] { return wgsl::tensor_core_reduce_source(reduce); }) : 0;
   for (uint32_t p0 = 0; p0 < rows; p0 += spec.pack_rows) {
     const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
-    dispatch(pack_pipeline, {&x, &packed}, first, pack_groups, pack.groups_x, op);
+    if (packs) dispatch(pack_pipeline, {&x, &*packed}, first, pack_groups, pack.groups_x, op);
     if (!split) {
-      dispatch(gemm_pipeline, {&packed, &w, b, channel_add, residual, &y}, first, gemm_groups, gemm.groups_x, op);
+      dispatch(gemm_pipeline, {&a, &w, b, channel_add, residual, &y}, first, gemm_groups, gemm.groups_x, op);
       continue;
     }
-    dispatch(gemm_pipeline, {&packed, &w, &*partial}, {}, gemm_groups, gemm.groups_x, op);
+    // Partial sums in the range's own coordinates: p0 only where the gemm reads x itself.
+    dispatch(gemm_pipeline, {&a, &w, &*partial}, packs ? std::span<const uint8_t>{} : first, gemm_groups, gemm.groups_x, op);
     dispatch(reduce_pipeline, {&*partial, b, channel_add, residual, &y}, first, reduce_groups, reduce.groups_x, op);
   }
 }

@@ -352,9 +352,10 @@ TEST(WebGpuBackend, LayoutOpsShapesGridsAndErrors) {
 }
 
 
-// Products of whole 16s take the tensor cores where the device has them: a pack and a gemm dispatch
-// per range of rows, each with the range's first row as its uniform, and a reduce dispatch after the
-// gemm where the product has too few tiles and is deep enough to split over K.
+// Products of whole 16s take the tensor cores where the device has them: a gemm dispatch per range
+// of rows (after a pack dispatch where the kernel is unstaged), each with the range's first row as
+// its uniform, and a reduce dispatch after the gemm where the product has too few tiles and is
+// deep enough to split over K.
 TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   auto host = std::make_shared<FakeHost>();
   host->lim.tensor_cores = true;
@@ -366,31 +367,53 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   EXPECT_EQ(gpu.linear(x, w, &b).shape, (Shape{2, 150, 640}));
   // 5 × 10 tiles of 64 × 64, staged by workgroups of 1 × 2 subgroups (5 rows of tiles do not pair)
   // one step of 16 at a time (two would not fit WebGPU's default 16 KiB of workgroup memory), and
-  // K = 20 steps of 16: two slices of 10 steps (a slice has at least 8).
-  ASSERT_EQ(host->dispatches.size(), 3u);
-  EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, packed
-  EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);
-  EXPECT_EQ(host->dispatches[0].x, 320u * 320 / 2 / 256);  // 300 rows packed as 320, a word per invocation
-  EXPECT_EQ(host->dispatches[1].bindings, 3u);  // packed, w, partial sums
-  EXPECT_EQ(host->dispatches[1].uniform_bytes, 0u);  // the slices are in the range's own coordinates
-  EXPECT_EQ(host->dispatches[1].x, 5u * 5 * 2);
-  EXPECT_NE(host->sources[1].find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
-  EXPECT_NE(host->sources[1].find("@workgroup_size(THREADS)"), std::string::npos);
-  EXPECT_NE(host->sources[1].find("const THREADS: u32 = 64u;"), std::string::npos);
-  EXPECT_NE(host->sources[1].find("const KC: u32 = 16u;"), std::string::npos);
-  EXPECT_NE(host->sources[1].find("const KS: u32 = 160u;"), std::string::npos);
-  EXPECT_EQ(host->dispatches[2].bindings, 3u);  // partial sums, bias, y
-  EXPECT_EQ(host->dispatches[2].uniform_bytes, 4u);
-  EXPECT_EQ(host->dispatches[2].x, 320u * 640 / 256);
-  EXPECT_NE(host->sources[2].find("const SPLITS: u32 = 2u;"), std::string::npos);
-  EXPECT_EQ(gpu.stats().pipelines, 3u);
+  // K = 20 steps of 16: two slices of 10 steps (a slice has at least 8). Staged, the gemm gathers
+  // x itself: no pack.
+  ASSERT_EQ(host->dispatches.size(), 2u);
+  EXPECT_EQ(host->dispatches[0].bindings, 3u);  // x, w, partial sums
+  EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);  // the range's first row, for reading x
+  EXPECT_EQ(host->dispatches[0].x, 5u * 5 * 2);
+  EXPECT_NE(host->sources[0].find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
+  EXPECT_NE(host->sources[0].find("@workgroup_size(THREADS)"), std::string::npos);
+  EXPECT_NE(host->sources[0].find("const THREADS: u32 = 64u;"), std::string::npos);
+  EXPECT_NE(host->sources[0].find("const KC: u32 = 16u;"), std::string::npos);
+  EXPECT_NE(host->sources[0].find("const KS: u32 = 160u;"), std::string::npos);
+  EXPECT_NE(host->sources[0].find("f16_pair(gather(r, c + 6u), gather(r, c + 6u + 1u))"), std::string::npos);
+  EXPECT_EQ(host->sources[0].find("packed"), std::string::npos);
+  EXPECT_EQ(host->dispatches[1].bindings, 3u);  // partial sums, bias, y
+  EXPECT_EQ(host->dispatches[1].uniform_bytes, 4u);
+  EXPECT_EQ(host->dispatches[1].x, 320u * 640 / 256);
+  EXPECT_NE(host->sources[1].find("const SPLITS: u32 = 2u;"), std::string::npos);
+  EXPECT_EQ(gpu.stats().pipelines, 2u);
 
-  // K = 64 is too shallow to split: pack and gemm, which writes y with the bias.
+  // K = 64 is too shallow to split: the gemm alone, which writes y with the bias.
   gpu.linear(gpu.upload(HostTensor({2, 150, 64})), gpu.upload_weight({640, 64}, std::vector<float>(640 * 64)), &b);
-  ASSERT_EQ(host->dispatches.size(), 5u);
-  EXPECT_EQ(host->dispatches[4].bindings, 4u);  // packed, w, bias, y
-  EXPECT_EQ(host->dispatches[4].x, 5u * 5);
+  ASSERT_EQ(host->dispatches.size(), 3u);
+  EXPECT_EQ(host->dispatches[2].bindings, 4u);  // x, w, bias, y
+  EXPECT_EQ(host->dispatches[2].x, 5u * 5);
   EXPECT_NE(host->sources.back().find("var<workgroup> staged: array<f32, 512u>;"), std::string::npos);
+
+  // Unstaged (1 KiB of workgroup memory), a pack into float16 first, which the gemm loads from.
+  host->lim.max_workgroup_storage = 1024;
+  WebGpuBackend unstaged(host);
+  unstaged.linear(unstaged.upload(HostTensor({2, 150, 64})), unstaged.upload_weight({640, 64}, std::vector<float>(640 * 64)),
+                  nullptr);
+  ASSERT_EQ(host->dispatches.size(), 5u);
+  EXPECT_EQ(host->dispatches[3].bindings, 2u);  // x, packed
+  EXPECT_EQ(host->dispatches[3].uniform_bytes, 4u);
+  EXPECT_EQ(host->dispatches[3].x, 320u * 64 / 2 / 256);  // 300 rows packed as 320, a word per invocation
+  EXPECT_EQ(host->dispatches[4].bindings, 3u);  // packed, w, y
+  EXPECT_NE(host->sources.back().find("@workgroup_size(SG)"), std::string::npos);
+  host->lim.max_workgroup_storage = GpuLimits{}.max_workgroup_storage;
+
+  // Reading GEGLU, a staged product still packs: erf once per value, not once per workgroup column.
+  gpu.linear(gpu.upload(HostTensor({2, 150, 128})), gpu.upload_weight({640, 64}, std::vector<float>(640 * 64)), &b,
+             {.geglu = true});
+  ASSERT_EQ(host->dispatches.size(), 7u);
+  EXPECT_EQ(host->dispatches[5].bindings, 2u);  // x, packed
+  EXPECT_EQ(host->dispatches[6].bindings, 4u);  // packed, w, bias, y
+  EXPECT_NE(host->sources.back().find("@workgroup_size(THREADS)"), std::string::npos);
+  EXPECT_EQ(host->sources.back().find("gather"), std::string::npos);
 
   // Splits: enough for the target, no slice under the minimum, no empty slice, within the scratch.
   wgsl::TensorCoreGemmSpec deep = wgsl::tensor_core_spec(wgsl::MatmulSpec{});
@@ -437,11 +460,11 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
 
   // Not whole 16s, or a float32 weight: the float32 kernel, one dispatch.
   gpu.linear(gpu.upload(HostTensor({5, 53})), gpu.upload_weight({32, 53}, std::vector<float>(32 * 53)), nullptr);
-  EXPECT_EQ(host->dispatches.size(), 6u);
+  EXPECT_EQ(host->dispatches.size(), 8u);
   const std::vector<float> f32_bytes(640 * 320);
   WeightBytes wb{WeightBytes::DType::F32, {reinterpret_cast<const uint8_t*>(f32_bytes.data()), f32_bytes.size() * 4}};
   gpu.linear(x, gpu.upload_weight_bytes({640, 320}, wb), nullptr);
-  EXPECT_EQ(host->dispatches.size(), 7u);
+  EXPECT_EQ(host->dispatches.size(), 9u);
 
   // A conv whose packed im2col matrix is over the binding limit runs over ranges of 128 pixels:
   // 512 pixels × 144 values × 2 bytes against a limit of 128 rows' worth.
@@ -451,15 +474,14 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   Tensor cx = ranged.upload(HostTensor({2, 16, 16, 16}));
   Tensor cw = ranged.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144));
   EXPECT_EQ(ranged.conv2d(cx, cw, nullptr, Conv2dParams::same(1)).shape, (Shape{2, 32, 16, 16}));
-  ASSERT_EQ(host->dispatches.size() - before, 8u);
-  for (size_t i = before; i < host->dispatches.size(); i += 2) {
-    EXPECT_EQ(host->dispatches[i].bindings, 2u);
-    EXPECT_EQ(host->dispatches[i + 1].bindings, 2u + 2u);  // packed, w, y in two halves
-    EXPECT_EQ(host->dispatches[i + 1].x, 1u);  // 32 channels (tiles of 2·16) × 128 pixels (2·64): 1 × 2 subgroups
+  ASSERT_EQ(host->dispatches.size() - before, 4u);
+  for (size_t i = before; i < host->dispatches.size(); ++i) {
+    EXPECT_EQ(host->dispatches[i].bindings, 2u + 2u);  // x, w, y in two halves
+    EXPECT_EQ(host->dispatches[i].x, 1u);  // 32 channels (tiles of 2·16) × 128 pixels (2·64): 1 × 2 subgroups
   }
   // Cout 3: the float32 kernel.
   ranged.conv2d(cx, ranged.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));
-  EXPECT_EQ(host->dispatches.size() - before, 9u);
+  EXPECT_EQ(host->dispatches.size() - before, 5u);
 
   // Where the limit does not divide the pixels, the ranges are as even as pairs of units allow:
   // 320 rows' worth gives two ranges of 256 pixels, not one of 320 and one of 192 padded to 320.
@@ -468,14 +490,14 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   const size_t at_even = host->dispatches.size();
   even.conv2d(even.upload(HostTensor({2, 16, 16, 16})), even.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144)),
               nullptr, Conv2dParams::same(1));
-  ASSERT_EQ(host->dispatches.size() - at_even, 4u);
-  EXPECT_EQ(host->dispatches[at_even + 1].x, 2u);  // 256 pixels: 2 workgroups of 2 subgroups
-  EXPECT_EQ(host->dispatches[at_even + 3].x, 2u);
+  ASSERT_EQ(host->dispatches.size() - at_even, 2u);
+  EXPECT_EQ(host->dispatches[at_even].x, 2u);  // 256 pixels: 2 workgroups of 2 subgroups
+  EXPECT_EQ(host->dispatches[at_even + 1].x, 2u);
 
   host->lim = GpuLimits{};  // no tensor cores
   WebGpuBackend plain(host);
   plain.linear(plain.upload(HostTensor({2, 77, 320})), plain.upload_weight({640, 320}, std::vector<float>(640 * 320)), nullptr);
-  EXPECT_EQ(host->dispatches.size() - before, 14u);
+  EXPECT_EQ(host->dispatches.size() - before, 8u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
 
   // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup

@@ -12,5 +12,8 @@ constexpr uint32_t kF16PackWorkgroup = 256;
 
 uint32_t f16_pack_groups(uint64_t words);
 std::string f16_pack_main(uint64_t words, uint32_t row_len, uint32_t groups_x);
+// `fn f16_pair(a: f32, b: f32) -> u32`: the word f16_pack_main writes for two values (the same
+// rounding and saturation), for kernels that pack their operands themselves.
+std::string f16_pair_source();
 
 }  // namespace websd::wgsl

@@ -81,6 +81,30 @@ std::string write_c(const TensorCoreGemmSpec& s) {
          "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row < M) { write_y(row, j, v); }\n}\n";
 }
 
+// Element (r, k) of the activation operand (the packed matrix): a row of x, or the im2col row of
+// pixel p0 + r (zero in the padding and past the last pixel).
+std::string gather_source(const TensorCoreGemmSpec& s) {
+  if (is_conv(s)) {
+    return R"(fn gather(r: u32, k: u32) -> f32 {
+  let p = range.p0 + r;
+  if (p >= P) { return 0.0; }
+  let pix = p % (OH * OW);
+  let tap = k % (KH * KW);
+  let ih = i32(pix / OW * STRIDE) - PAD_T + i32(tap / KW);
+  let iw = i32(pix % OW * STRIDE) - PAD_L + i32(tap % KW);
+  if (ih < 0 || ih >= i32(H) || iw < 0 || iw >= i32(W)) { return 0.0; }
+  return load_x(((p / (OH * OW) * CIN + k / (KH * KW)) * H + u32(ih)) * W + u32(iw));
+}
+)";
+  }
+  return linear_load_input(s.geglu) + R"(fn gather(r: u32, k: u32) -> f32 {
+  let row = range.p0 + r;
+  if (row >= M) { return 0.0; }
+  return load_input(row, k);
+}
+)";
+}
+
 std::string dims_key(const TensorCoreGemmSpec& s) {
   std::string k = is_conv(s) ? "conv" : "linear";
   for (uint32_t v : {s.m, s.n, s.k, s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w,
@@ -132,6 +156,8 @@ bool tensor_core_gemm_fits(uint32_t k, uint32_t weight_rows) {
 uint32_t tensor_core_ti(const TensorCoreGemmSpec& s) { return is_conv(s) ? widest_dividing(s.out_channels / 16) : 4; }
 uint32_t tensor_core_tj(const TensorCoreGemmSpec& s) { return is_conv(s) ? 4 : widest_dividing(s.n / 16); }
 uint32_t tensor_core_rows(const TensorCoreGemmSpec& s) { return is_conv(s) ? s.batch * s.out_h * s.out_w : s.m; }
+
+bool tensor_core_packs(const TensorCoreGemmSpec& s) { return s.chunk == 0 || s.geglu; }
 
 uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& s) {
   validate(s);
@@ -189,8 +215,10 @@ std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) {
 }
 
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& s) {
-  if (s.splits > 1) return "tc-gemm:" + dims_key(s);  // partial sums out: no bias, no y
-  return "tc-gemm:" + dims_key(s) + ":" + product_output_key(s.out);
+  // Staged, the kernel reads x itself.
+  const std::string k = "tc-gemm:" + dims_key(s) + (tensor_core_packs(s) ? "" : (s.geglu ? ":geglu:" : ":") + view_key(s.x));
+  if (s.splits > 1) return k;  // partial sums out: no bias, no y
+  return k + ":" + product_output_key(s.out);
 }
 
 std::string tensor_core_reduce_key(const TensorCoreGemmSpec& s) {
@@ -204,35 +232,13 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read_write> packed: array<u32>;\n";
   src += uniform_p0(binding);
   src += constants(s);
-  // Element (r, k) of the packed matrix: a row of x, or the im2col row of pixel p0 + r (zero in the
-  // padding and past the last pixel).
-  if (is_conv(s)) {
-    src += R"(fn gather(r: u32, k: u32) -> f32 {
-  let p = range.p0 + r;
-  if (p >= P) { return 0.0; }
-  let pix = p % (OH * OW);
-  let tap = k % (KH * KW);
-  let ih = i32(pix / OW * STRIDE) - PAD_T + i32(tap / KW);
-  let iw = i32(pix % OW * STRIDE) - PAD_L + i32(tap % KW);
-  if (ih < 0 || ih >= i32(H) || iw < 0 || iw >= i32(W)) { return 0.0; }
-  return load_x(((p / (OH * OW) * CIN + k / (KH * KW)) * H + u32(ih)) * W + u32(iw));
-}
-)";
-  } else {
-    src += linear_load_input(s.geglu) + R"(fn gather(r: u32, k: u32) -> f32 {
-  let row = range.p0 + r;
-  if (row >= M) { return 0.0; }
-  return load_input(row, k);
-}
-)";
-  }
-  return src + f16_pack_main(pack_words(s), s.k, s.groups_x);
+  return src + gather_source(s) + f16_pack_main(pack_words(s), s.k, s.groups_x);
 }
 
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   validate(s);
   const uint32_t ti = tensor_core_ti(s), tj = tensor_core_tj(s);
-  const bool split = s.splits > 1, staged = s.chunk > 0;
+  const bool split = s.splits > 1, staged = s.chunk > 0, reads_x = !tensor_core_packs(s);
   const std::string left = is_conv(s) ? "weight" : "packed", right = is_conv(s) ? "packed" : "weight";
   std::string src = std::string("enable f16;\n") + (staged ? "enable subgroups;\n" : "") +
                     "enable chromium_experimental_subgroup_matrix;\n";
@@ -240,16 +246,21 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   // are loaded as subgroup matrices straight from storage.
   const std::string operand = staged ? "vec4<u32>" : "f16";
   uint32_t binding = 0;
-  src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> packed: array<" + operand + ">;\n";
+  if (reads_x) {
+    src += bind_tensor("x", s.x, false, binding);
+  } else {
+    src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> packed: array<" + operand + ">;\n";
+  }
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read> weight: array<" + operand + ">;\n";
   if (split) {
-    // Partial sums in the range's own coordinates: no p0.
-    src += "@group(0) @binding(" + std::to_string(binding) + ") var<storage, read_write> partial: array<f32>;\n";
+    // Partial sums in the range's own coordinates: p0 only where x is read here.
+    src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read_write> partial: array<f32>;\n";
   } else {
     src += bind_product_output(s.out, binding);
-    src += uniform_p0(binding);
   }
+  if (reads_x || !split) src += uniform_p0(binding);
   src += constants(s);
+  if (reads_x) src += gather_source(s) + f16_pair_source();
   src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst WI: u32 = " + u32(s.wi) +
          ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst I_TILES: u32 = " + u32(i_tiles(s) / s.wi) + ";\nconst TILES: u32 = " +
          u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " +
@@ -311,9 +322,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   src += "var<workgroup> sl: array<f16, " + u32(s.wi * ti * 16 * staged_stride(s)) + ">;\n";
   src += "var<workgroup> sr: array<f16, " + u32(s.wj * tj * 16 * staged_stride(s)) + ">;\n";
   // Copy e of a chunk: row e / ROW_VECS of the workgroup's rows, eight values at (e % ROW_VECS) · 8.
+  // The activation operand is gathered from x and rounded as the pack kernel would, or read from
+  // the packed matrix.
   for (const auto& [side, rows0] : {std::pair<std::string, std::string>{"l", left}, {"r", right}}) {
-    src += "fn get_" + side + "(row0: u32, e: u32, k: u32) -> vec4<u32> {\n  return " + rows0 +
-           "[((row0 + e / ROW_VECS) * K + k) / 8u + e % ROW_VECS];\n}\n";
+    src += "fn get_" + side + "(row0: u32, e: u32, k: u32) -> vec4<u32> {\n";
+    if (rows0 == "weight" || !reads_x) {
+      src += "  return " + rows0 + "[((row0 + e / ROW_VECS) * K + k) / 8u + e % ROW_VECS];\n}\n";
+    } else {
+      std::string words;
+      for (int w = 0; w < 4; ++w) {
+        const std::string at = "c + " + std::to_string(2 * w) + "u";
+        words += std::string(w ? ", " : "") + "f16_pair(gather(r, " + at + "), gather(r, " + at + " + 1u))";
+      }
+      src += "  let r = row0 + e / ROW_VECS;\n  let c = k + e % ROW_VECS * 8u;\n  return vec4<u32>(" + words + ");\n}\n";
+    }
     src += "fn put_" + side + "(e: u32, v: vec4<u32>) {\n  let o = e / ROW_VECS * LDS + e % ROW_VECS * 8u;\n";
     for (int c = 0; c < 4; ++c) {
       const std::string h = "bitcast<vec2<f16>>(v[" + std::to_string(c) + "])";
