@@ -215,8 +215,8 @@ std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) {
 }
 
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& s) {
-  // Staged, the kernel reads x itself.
-  const std::string k = "tc-gemm:" + dims_key(s) + (tensor_core_packs(s) ? "" : (s.geglu ? ":geglu:" : ":") + view_key(s.x));
+  std::string k = "tc-gemm:" + dims_key(s);
+  if (!tensor_core_packs(s)) k.append(":").append(view_key(s.x));  // the kernel reads x itself
   if (s.splits > 1) return k;  // partial sums out: no bias, no y
   return k + ":" + product_output_key(s.out);
 }
