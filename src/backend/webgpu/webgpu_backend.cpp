@@ -458,7 +458,7 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   const bool packs = wgsl::tensor_core_packs(spec), split = spec.splits > 1;
-  std::optional<Tensor> packed;  // the activation operand in float16, for the unstaged kernels
+  std::optional<Tensor> packed;  // the activation operand in float16, where tensor_core_packs
   if (packs) packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
   const Tensor& a = packs ? *packed : x;
   std::optional<Tensor> partial;  // at most the budget, so a single buffer like `packed`
