@@ -11,10 +11,10 @@ namespace websd::wgsl {
 // Linear and conv2d on the tensor cores (WGSL subgroup matrices, float16 × float16 → float32), for
 // adapters with shader-f16 and chromium-experimental-subgroup-matrix in 16×16×16 and subgroups of one width.
 // One or two dispatches per product:
-//   pack (unstaged kernels, and a linear's GEGLU input: tensor_core_packs): gathers the activation operand into a float16 matrix [rows, K]
-//         (x's rows for linear, or geglu of them; the im2col rows of a range of output pixels for
-//         conv2d), rounding float32 to float16 (values past ±65504 saturate) and writing zero past
-//         the edges, so every tile it feeds is whole;
+//   pack (unstaged kernels, and a linear's GEGLU input: tensor_core_packs): gathers the activation
+//         operand into a float16 matrix [rows, K] (x's rows for linear, or geglu of them; the
+//         im2col rows of a range of output pixels for conv2d), rounding float32 to float16 (values
+//         past ±65504 saturate) and writing zero past the edges, so every tile it feeds is whole;
 //   gemm: C [i, j] = Σ_k L[i·K + k] · R[j·K + k] with both operands float16 rows of K, accumulated in
 //         float32; each subgroup computes TI×TJ tiles of 16×16 and writes them one at a time
 //         through 1 KiB of workgroup memory, adding the bias and the fused output ops
@@ -23,8 +23,8 @@ namespace websd::wgsl {
 //         storage once per workgroup instead of once per subgroup), the next chunk's copy in
 //         registers while the subgroups multiply the current one; without a pack, the activation
 //         operand's copy gathers and rounds x itself as the pack would (implicit GEMM: no packed
-//         matrix, one dispatch and a round trip through memory fewer). Otherwise one subgroup per workgroup
-//         loads its tiles straight from storage, the packed matrix's and the weight's.
+//         matrix, one dispatch and a round trip through memory fewer). Otherwise one subgroup per
+//         workgroup loads its tiles straight from storage, the packed matrix's and the weight's.
 // Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
 // products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
 // sums straight into a scratch buffer [splits, C rows, C columns]; a third dispatch (reduce) adds
