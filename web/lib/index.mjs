@@ -99,14 +99,20 @@ export async function loadModel(url, options = {}) {
       { device, precision, busy, moduleUrl: module, ...load }, progressCallback);
   }
   const websd = await loadWebsd(moduleUrl ? { moduleUrl } : undefined);
-  const { backend, host, notice } = await openDevice(device, { gpu, precision });
-  try {
-    const pipe = await websd.loadModel(url, { backend, gpuHost: host ?? undefined, onProgress: progressCallback, ...load });
-    return new StableDiffusion(websd, pipe, host, { device: backend, notice, busy, model: websd.modelLabel(String(url)) });
-  } catch (e) {
-    host?.destroy();
-    throw e;
-  }
+  // The model on a device: the first, and a new GPU device after a loss (the files then come from
+  // the cache or the local folder: nothing is downloaded twice).
+  const open = async (/** @type {'auto' | 'webgpu' | 'cpu'} */ wanted) => {
+    const { backend, host, notice } = await openDevice(wanted, { gpu, precision });
+    try {
+      const pipe = await websd.loadModel(url, { backend, gpuHost: host ?? undefined, onProgress: progressCallback, ...load });
+      return { pipe, host, backend, notice };
+    } catch (e) {
+      host?.destroy();
+      throw e;
+    }
+  };
+  const first = await open(device);
+  return new StableDiffusion(websd, first, () => open('webgpu'), { busy, model: websd.modelLabel(String(url)) });
 }
 
 const randomSeed = () => Math.floor(Math.random() * 2 ** 32);
@@ -120,13 +126,17 @@ class StableDiffusion {
   #websd;
   #pipe;
   #host;
+  #reopen;
+  #turn = Promise.resolve();  // the generations one after another, so a lost device is replaced between two
+  #lost = '';  // the lost device's message
   #busy;
   #running = 0;
 
-  constructor(websd, pipe, host, { device, notice, busy, model }) {
+  constructor(websd, { pipe, host, backend: device, notice }, reopen, { busy, model }) {
     this.#websd = websd;
     this.#pipe = pipe;
     this.#host = host;
+    this.#reopen = reopen;
     this.#busy = busy;
     /** The device generating: 'webgpu' or 'cpu'. */
     this.device = device;
@@ -145,20 +155,55 @@ class StableDiffusion {
    */
   async generate(options = {}) {
     checkGenerate(options);
-    if (!this.#pipe) throw new Error('generate: the model has been disposed');
+    if (!this.#reopen) throw new Error('generate: the model has been disposed');
     if (this.#busy === 'reject' && this.#running > 0)
       throw new Error("generate: a generation is already running (loadModel's busy: 'queue' waits instead)");
     const { sampler, onStep, seed = randomSeed(), ...engineOptions } = options ?? {};
     if (sampler !== undefined) engineOptions.scheduler = sampler;
     const step = onStep && ((s, total, { ms, preview }) => onStep({ step: s, total, ms, preview: preview ? toRgba(preview) : null }));
     this.#running++;
-    try {
+    const run = this.#turn.then(async () => {
+      const recovered = await this.#recover();
       const r = await this.#pipe.generate({ ...engineOptions, seed }, step);
       return { image: toRgba(r.image), seed: r.parameters.seed, parameters: { ...r.parameters, model: this.model },
-        stages: r.stages, device: this.device, notice: this.notice };
+        stages: r.stages, device: this.device, notice: recovered ?? this.notice };
+    });
+    this.#turn = run.catch(() => {});
+    try {
+      return await run;
     } finally {
       this.#running--;
     }
+  }
+
+  // A GPU device lost since the last run (a driver reset, the GPU removed or asleep, the tab's GPU
+  // process restarted) is replaced: a new device and the model loaded again onto it (a failed
+  // attempt is tried again by the next generate). Returns the notice that says so, or null where
+  // the device is well.
+  async #recover() {
+    const lost = this.#host?.lost();
+    if (lost) {
+      this.#lost = lost.message;
+      try {
+        this.#pipe.dispose();
+      } catch {
+        // A pipeline whose device died may fail to free; the new device does not need it.
+      }
+      this.#host.destroy();
+      this.#pipe = null;
+      this.#host = null;
+    }
+    if (this.#pipe) return null;
+    const reopen = this.#reopen;
+    const fresh = await reopen();
+    if (this.#reopen !== reopen) {  // disposed meanwhile
+      fresh.pipe.dispose();
+      fresh.host?.destroy();
+      throw new Error('generate: the model has been disposed');
+    }
+    this.#pipe = fresh.pipe;
+    this.#host = fresh.host;
+    return `${this.#lost}; generated on a new GPU device, the model loaded again from the cache`;
   }
 
   /**
@@ -176,11 +221,11 @@ class StableDiffusion {
 
   /** Frees the weights and the GPU device; not while a generate() is pending. */
   dispose() {
-    if (!this.#pipe) return;
-    this.#pipe.dispose();
+    this.#pipe?.dispose();
     this.#pipe = null;
     this.#host?.destroy();
     this.#host = null;
+    this.#reopen = null;
   }
 }
 

@@ -108,3 +108,49 @@ test("busy: 'reject' refuses a second generate while one runs; 'queue' runs both
     queueing.dispose();
   }
 });
+
+// Dawn's GPU object (SwiftShader) with every device it gives kept, so that the test can lose one as a
+// driver reset would.
+async function recordingGpu() {
+  const { nodeGpu } = await import('../../../web/host/node_gpu.mjs');
+  const dawn = await nodeGpu({ swiftshader: true });
+  const devices = [];
+  const wrap = (target, overrides) => new Proxy(target, {
+    get(t, name) {
+      if (name in overrides) return overrides[name];
+      const v = Reflect.get(t, name);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+  const gpu = wrap(dawn, { requestAdapter: async (options) => {
+    const adapter = await dawn.requestAdapter(options);
+    return adapter && wrap(adapter, { requestDevice: async (descriptor) => {
+      const device = await adapter.requestDevice(descriptor);
+      devices.push(device);
+      return device;
+    } });
+  } });
+  return { gpu, devices };
+}
+
+test('a lost GPU device is replaced by the next generate: a new device, the model loaded again, the same picture', async () => {
+  const { gpu, devices } = await recordingGpu();
+  const loads = [];
+  const sd = await loadModel(model, { device: 'webgpu', gpu, progressCallback: (e) => e.status === 'ready' && loads.push(e) });
+  try {
+    const settings = { prompt: 'a red circle', steps: 1, seed: 3, width: 64, height: 64 };
+    const before = await sd.generate(settings);
+    assert.equal(sd.device, 'webgpu');
+    assert.equal(devices.length, 1);
+    devices[0].destroy();
+    await devices[0].lost;
+    const after = await sd.generate(settings);
+    assert.equal(devices.length, 2, 'a new device');
+    assert.equal(loads.length, 2, 'the model loaded onto it');
+    assert.match(after.notice, /generated on a new GPU device, the model loaded again/);
+    assert.deepEqual(after.image.data, before.image.data);
+    assert.equal((await sd.generate(settings)).notice, before.notice, 'said once');
+  } finally {
+    sd.dispose();
+  }
+});
