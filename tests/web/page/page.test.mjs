@@ -59,12 +59,14 @@ after(async () => {
   await server?.close();
 });
 
-// Opens the page, fills the form with SETTINGS (and extra fields), clicks Generate and waits for
-// the page to say done or error. Returns what the page shows and keeps, and what `then(page)`
-// returns (it runs before the page closes).
-async function generateInPage({ backend, model, fields = {}, browser = context, then = async () => ({}) }) {
+// Opens the page (after `prepare(page)`), fills the form with SETTINGS (and extra fields), clicks
+// Generate and waits for the page to say done or error. Returns what the page shows and keeps, and
+// what `then(page)` returns (it runs before the page closes).
+async function generateInPage({ backend, model, fields = {}, browser = context, prepare = async () => {},
+  then = async () => ({}) }) {
   const page = await browser.newPage();
   const logs = pageLogs(page);
+  await prepare(page);
   const query = new URLSearchParams({ backend });
   if (model) query.set('model', model);
   await page.goto(`${server.url}/web/page/index.html?${query}`);
@@ -467,3 +469,39 @@ test('the history keeps this browser\'s pictures across a reload', { timeout: 12
   assert.equal(await page.evaluate(() => window.websdPage.history.length), 0);
   await page.close();
 });
+
+// A storage quota too small for the model, set through Chromium's DevTools protocol for the page's
+// origin (its worker caches there): the page says how much storage is needed, with Retry and Purge;
+// once the quota is back, Retry loads and generates. Last: its model's URL is cached afterwards.
+test('a full storage quota during the download: the page says what is needed, and Retry works once there is room',
+  { timeout: RUN_TIMEOUT_MS }, async () => {
+    const models = await serveArtifacts(path.join(ROOT, 'build'));
+    const origin = new URL(server.url).origin;
+    let cdp, retried;
+    try {
+      const shown = await generateInPage({ backend: 'cpu', model: `${models.url}/artifacts/tiny-shapes/`,
+        prepare: async (page) => {
+          cdp = await page.context().newCDPSession(page);
+          await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 << 20 });
+        },
+        then: async (page) => {
+          const offered = await page.evaluate(() => !document.getElementById('load-failed').hidden);
+          await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+          await page.click('#retry');
+          await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
+            { timeout: RUN_TIMEOUT_MS, polling: 250 });
+          retried = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error,
+            image: Array.from(window.websdPage.image?.data ?? []) }));
+          return { offered };
+        } });
+      assert.equal(shown.state, 'error');
+      assert.match(shown.errorText, /not enough storage to cache .*tiny-shapes.*: \d+ bytes needed/);
+      assert.ok(shown.offered, 'Retry and Purge are shown');
+      assert.equal(retried.state, 'done', retried.error);
+      assert.ok(imageWithinLimits(diff(Float32Array.from(retried.image), reference.data)), 'the picture after the retry');
+      console.log(`page, full quota: ${shown.errorText}`);
+    } finally {
+      await cdp?.send('Storage.overrideQuotaForOrigin', { origin }).catch(() => {});
+      await models.close();
+    }
+  });
