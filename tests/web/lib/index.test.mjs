@@ -138,7 +138,7 @@ test('a lost GPU device is replaced by the next generate: a new device, the mode
   const loads = [];
   const sd = await loadModel(model, { device: 'webgpu', gpu, progressCallback: (e) => e.status === 'ready' && loads.push(e) });
   try {
-    const settings = { prompt: 'a red circle', steps: 1, seed: 3, width: 64, height: 64 };
+    const settings = { prompt: 'a red circle', steps: 1, seed: 3, width: 32, height: 32 };
     const before = await sd.generate(settings);
     assert.equal(sd.device, 'webgpu');
     assert.equal(devices.length, 1);
@@ -149,7 +149,6 @@ test('a lost GPU device is replaced by the next generate: a new device, the mode
     assert.equal(loads.length, 2, 'the model loaded onto it');
     assert.match(after.notice, /generated on a new GPU device, the model loaded again/);
     assert.deepEqual(after.image.data, before.image.data);
-    assert.equal((await sd.generate(settings)).notice, before.notice, 'said once');
   } finally {
     sd.dispose();
   }
