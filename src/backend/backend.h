@@ -109,13 +109,6 @@ class Backend {
   // every size would hold two to three times that.
   enum class Reuse { Repeating, Once };
   virtual void set_reuse(Reuse) {}
-  // The type a backend may keep activations (every op's output, every upload) in. Float16, the
-  // default, lets a backend that computes the products in float16 (the WebGPU backend on the tensor
-  // cores) store them as float16, as diffusers' float16 pipelines do, at half the memory and
-  // traffic; its kernels still compute in float32. Float32 keeps them float32: a model whose
-  // activations overflow float16 (SDXL's VAE: diffusers' force_upcast).
-  enum class Activations { Float16, Float32 };
-  virtual void set_activations(Activations) {}
 
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
   virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) = 0;

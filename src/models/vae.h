@@ -23,8 +23,6 @@ struct AutoencoderKLConfig {
   bool use_quant_conv = true;
   bool use_post_quant_conv = true;
   bool mid_block_add_attention = true;
-  // The VAE's activations overflow float16 (SDXL's): diffusers' SDXL pipeline decodes in float32.
-  bool force_upcast = true;
   int sample_size = 32;  // pixels; diffusers reads the first entry of a [height, width] list
 
   int downscale_factor() const { return 1 << (block_out_channels.size() - 1); }  // pixels per latent

@@ -52,7 +52,8 @@ AutoencoderKLConfig AutoencoderKLConfig::parse(ConfigReader r) {
   if (sample.empty() || sample.size() > 2 || sample[0] <= 0)
     r.fail("sample_size", "expected a positive integer or [height, width]");
   c.sample_size = sample[0];
-  c.force_upcast = r.get_bool("force_upcast", c.force_upcast);
+  // force_upcast guards float16 overflow (websd's VAE computes in float32).
+  r.ignore({"force_upcast"});
   r.finish();
   return c;
 }

@@ -95,20 +95,13 @@ HostTensor sdxl_time_ids(int width, int height, int64_t batch) {
 
 namespace {
 
-// The VAE decode's settings while it lives — Backend::Reuse::Once (it runs once: idle buffers make
-// room for new sizes) and the VAE's activations — then the defaults again.
-class DecodeScope {
+// Backend::Reuse::Once while it lives, then Repeating (the default) again.
+class ReuseOnce {
  public:
-  DecodeScope(Backend& be, Backend::Activations activations) : be_(be) {
-    be_.set_reuse(Backend::Reuse::Once);
-    be_.set_activations(activations);
-  }
-  ~DecodeScope() {
-    be_.set_reuse(Backend::Reuse::Repeating);
-    be_.set_activations(Backend::Activations::Float16);
-  }
-  DecodeScope(const DecodeScope&) = delete;
-  DecodeScope& operator=(const DecodeScope&) = delete;
+  explicit ReuseOnce(Backend& be) : be_(be) { be_.set_reuse(Backend::Reuse::Once); }
+  ~ReuseOnce() { be_.set_reuse(Backend::Reuse::Repeating); }
+  ReuseOnce(const ReuseOnce&) = delete;
+  ReuseOnce& operator=(const ReuseOnce&) = delete;
 
  private:
   Backend& be_;
@@ -242,7 +235,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   // The UNet's pooled activations are no use to the VAE, whose tensors have other sizes.
   be.trim();
   {
-    const DecodeScope scope(be, vae_activations());
+    const ReuseOnce once(be);  // the decode runs once: idle buffers make room for new sizes
     StageTimer timer(be, result.stages, "vae_decode");
     result.image = decode_latents(be, vae_, latents, vae_tile);
   }
@@ -253,17 +246,10 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   return result;
 }
 
-Backend::Activations TextToImagePipeline::vae_activations() const {
-  // As diffusers: its SDXL pipeline upcasts the VAE where the config says so; SD 1.x/2.x decode as
-  // the UNet runs.
-  const bool upcast = index_.family == PipelineFamily::kStableDiffusionXL && vae_.config().force_upcast;
-  return upcast ? Backend::Activations::Float32 : Backend::Activations::Float16;
-}
-
 const LatentPreview& TextToImagePipeline::latent_preview() {
   if (!latent_preview_) {
     {
-      const DecodeScope scope(*backend_, vae_activations());
+      const ReuseOnce once(*backend_);
       const HostTensor latents = TorchGenerator(0).randn({1, vae_.config().latent_channels, 8, 8});
       latent_preview_ = fit_latent_preview(latents, decode_latents(*backend_, vae_, latents));
       if (!latent_preview_) throw Error("latent preview: the VAE's response to random latents could not be fitted");

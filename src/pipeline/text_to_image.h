@@ -114,8 +114,6 @@ class TextToImagePipeline {
   TextToImagePipeline(Backend& backend, ModelIndex index, PromptEncoder prompt_encoder, UNet2DConditionModel unet,
                       AutoencoderKL vae, nlohmann::json scheduler_config);
   void validate(const GenerateParams& params, int width, int height, double guidance) const;
-  // What the VAE decode keeps its activations in (Backend::set_activations).
-  Backend::Activations vae_activations() const;
 
   Backend* backend_;
   ModelIndex index_;

@@ -286,13 +286,13 @@ const std::vector<OpCase>& perf_cases() {
   return all;
 }
 
-std::vector<HostTensor> make_inputs(const OpCase& c, bool f16_activations) {
+std::vector<HostTensor> make_inputs(const OpCase& c) {
   std::mt19937 gen(seed_of(c.name));
   std::vector<HostTensor> out;
   for (const Input& in : c.inputs) {
     std::uniform_real_distribution<float> d(in.lo, in.hi);
     HostTensor t(in.shape);
-    for (float& v : t.data) v = in.weight || f16_activations ? f16_to_f32(f32_to_f16(d(gen))) : d(gen);
+    for (float& v : t.data) v = in.weight ? f16_to_f32(f32_to_f16(d(gen))) : d(gen);
     out.push_back(std::move(t));
   }
   return out;

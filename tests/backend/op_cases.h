@@ -43,9 +43,8 @@ const std::vector<OpCase>& cases();
 // Timing: the shapes full-size SD 1.5 (512×512) and SDXL (1024×1024) run, batch 2 (guidance).
 const std::vector<OpCase>& perf_cases();
 
-// The case's inputs, deterministic in its name; with f16_activations the activations are rounded
-// to float16 as well (what a backend keeping float16 activations holds of them).
-std::vector<HostTensor> make_inputs(const OpCase& c, bool f16_activations = false);
+// The case's inputs, deterministic in its name.
+std::vector<HostTensor> make_inputs(const OpCase& c);
 // Uploads them (weights with upload_weight) and runs the op.
 Tensor run(Backend& backend, const OpCase& c, const std::vector<HostTensor>& inputs);
 

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -161,40 +160,6 @@ TEST_F(TinySdxl, ClipSkipChangesThePromptOnly) {
   EXPECT_NE(plain.image.data, skipped.image.data);
   p.clip_skip = 2;
   EXPECT_THROW(pipe.generate(p), Error);
-}
-
-// The activations the backend is asked for while each convolution runs.
-class ActivationsRecorder : public CpuBackend {
- public:
-  void set_activations(Activations a) override { now = a; }
-  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
-                const Fusion& fusion = {}) override {
-    convs.push_back(now);
-    return CpuBackend::conv2d(x, w, b, p, fusion);
-  }
-  Activations now = Activations::Float16;
-  std::vector<Activations> convs;
-};
-
-// As diffusers: StableDiffusionXLPipeline decodes in float32 where the VAE's force_upcast is set (as
-// in SDXL base's config and the tiny one's); StableDiffusionPipeline decodes as the UNet runs.
-TEST(SdxlPipeline, DecodesInFloat32WhereTheVaeForcesUpcast) {
-  using A = Backend::Activations;
-  for (const auto& [model, want] : {std::pair{kSdxl, A::Float32}, std::pair{test::fixture("tiny-sd15/model"), A::Float16}}) {
-    ActivationsRecorder be;
-    TextToImagePipeline pipe = TextToImagePipeline::load(model, be);
-    GenerateParams p;
-    p.prompt = "a fox";
-    p.steps = 1;
-    p.width = p.height = 64;
-    pipe.generate(p);
-    // The UNet's first convolution, the VAE's last; one change at most between them.
-    ASSERT_FALSE(be.convs.empty());
-    EXPECT_EQ(be.convs.front(), A::Float16) << model;
-    EXPECT_EQ(be.convs.back(), want) << model;
-    EXPECT_TRUE(std::is_sorted(be.convs.begin(), be.convs.end())) << model;
-    EXPECT_EQ(be.now, A::Float16) << model;  // the default again after the decode
-  }
 }
 
 TEST(SdxlPipelineRandom, BuildsFromConfigsAlone) {

@@ -22,15 +22,6 @@
 namespace websd {
 namespace {
 
-bool is_f16(wgsl::Storage s) { return s != wgsl::Storage::F32; }
-
-// The bytes `elems` values take in a buffer: both float16 storages hold them in pairs of one u32
-// word (the same bytes: element 2k in the low half).
-uint64_t stored_bytes(wgsl::Storage s, int64_t elems) {
-  const auto e = static_cast<uint64_t>(elems);
-  return is_f16(s) ? (e + 1) / 2 * 4 : e * 4;
-}
-
 // A tensor's storage: one or more GPU buffers from the pool (chunks of chunk_elems elements, the
 // last possibly shorter), returned to the pool when the last Tensor holding it dies. A pooled
 // buffer may be larger than its chunk (BufferPool's size classes): kernels bind the chunk's bytes.
@@ -53,7 +44,10 @@ struct GpuBuffer : DeviceBuffer {
   GpuBuffer& operator=(const GpuBuffer&) = delete;
 
   // Whole u32 words: float16 pairs share one, and an empty tensor still gets a binding.
-  uint64_t chunk_bytes(int64_t elems) const { return stored_bytes(storage, std::max<int64_t>(elems, 1)); }
+  uint64_t chunk_bytes(int64_t elems) const {
+    const uint64_t e = static_cast<uint64_t>(std::max<int64_t>(elems, 1));
+    return storage == wgsl::Storage::F16 ? (e + 1) / 2 * 4 : e * 4;
+  }
   void release() noexcept {
     for (size_t i = 0; i < ids.size(); ++i) pool->release(ids[i], sizes[i]);
     ids.clear();
@@ -115,7 +109,6 @@ WebGpuBackend::WebGpuBackend(std::shared_ptr<GpuHost> host) : host_(std::move(ho
   if (!host_) throw Error("webgpu backend: no GPU host");
   limits_ = host_->limits();
   pool_ = std::make_shared<BufferPool>(host_, limits_.max_buffer_size);
-  set_activations(Activations::Float16);
 }
 
 WebGpuBackend::~WebGpuBackend() { pool_->trim(); }
@@ -123,31 +116,22 @@ WebGpuBackend::~WebGpuBackend() { pool_->trim(); }
 int64_t WebGpuBackend::chunk_elems(wgsl::Storage storage) const {
   // Whole multiples of 256 elements keep a float16 chunk's elements in whole words.
   const uint64_t bytes = std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size);
-  const uint64_t per_elem = is_f16(storage) ? 2 : 4;
+  const uint64_t per_elem = storage == wgsl::Storage::F16 ? 2 : 4;
   const uint64_t elems = std::min<uint64_t>(bytes / per_elem / 256 * 256, uint64_t{UINT32_MAX} / 256 * 256);
   check(elems > 0, "allocate", "this device's maxStorageBufferBindingSize (" + std::to_string(bytes) + " bytes) is too small");
   return static_cast<int64_t>(elems);
 }
 
-Tensor WebGpuBackend::make(const Shape& shape, std::optional<wgsl::Storage> storage, BufferPool::Fit fit) {
+Tensor WebGpuBackend::make(const Shape& shape, wgsl::Storage storage, BufferPool::Fit fit) {
   const int64_t n = numel(shape);
   u32_count(n, "allocate");
-  const wgsl::Storage st = storage.value_or(activations_);
-  return Tensor{shape, std::make_shared<GpuBuffer>(pool_, n, st, chunk_elems(st), fit)};
-}
-
-void WebGpuBackend::set_activations(Activations a) {
-  activations_ = a == Activations::Float16 && limits_.tensor_cores ? wgsl::Storage::Half : wgsl::Storage::F32;
+  return Tensor{shape, std::make_shared<GpuBuffer>(pool_, n, storage, chunk_elems(storage), fit)};
 }
 
 uint32_t WebGpuBackend::pipeline(const std::string& key, const std::function<std::string()>& make_source) {
   auto it = pipelines_.find(key);
   if (it != pipelines_.end()) return it->second;
-  std::string source = make_source();
-  // Kernels are written for float32 tensors; a Half binding (tensor_io) needs the f16 extension,
-  // which must be enabled before any declaration.
-  if (source.find("array<f16>") != std::string::npos && source.find("enable f16;") == std::string::npos)
-    source.insert(0, "enable f16;\n");
+  const std::string source = make_source();
   const auto start = std::chrono::steady_clock::now();
   const uint32_t p = host_->create_pipeline(source, "main", key);
   compile_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -182,33 +166,29 @@ void WebGpuBackend::reset_peak() { pool_->reset_peak(); }
 void WebGpuBackend::trim() { pool_->trim(); }
 void WebGpuBackend::set_reuse(Reuse reuse) { pool_->set_evict_idle(reuse == Reuse::Once); }
 
-void WebGpuBackend::write(const Tensor& t, std::span<const float> data) {
+Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
+  check_upload(name(), shape, data.size());
+  Tensor t = make(shape);
   const GpuBuffer& b = buf(t);
   for (size_t c = 0; c < b.ids.size(); ++c) {
     const size_t first = c * static_cast<size_t>(b.chunk_elems);
     const size_t n = std::min(static_cast<size_t>(b.chunk_elems), data.size() - std::min(first, data.size()));
-    if (n == 0) continue;
-    if (!is_f16(b.storage)) {
-      host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(data.data() + first), n * sizeof(float)});
-      continue;
-    }
-    std::vector<uint16_t> halves((n + 1) / 2 * 2, 0);
-    for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(data[first + i]);
-    host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(halves.data()), halves.size() * 2});
+    if (n) host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(data.data() + first), n * sizeof(float)});
   }
-}
-
-Tensor WebGpuBackend::upload(const Shape& shape, std::span<const float> data) {
-  check_upload(name(), shape, data.size());
-  Tensor t = make(shape);
-  write(t, data);
   return t;
 }
 
 Tensor WebGpuBackend::upload_weight(const Shape& shape, std::span<const float> data) {
   check_upload(name(), shape, data.size());
   Tensor t = make(shape, wgsl::Storage::F16, BufferPool::Fit::Exact);
-  write(t, data);
+  const GpuBuffer& b = buf(t);
+  for (size_t c = 0; c < b.ids.size(); ++c) {
+    const size_t first = c * static_cast<size_t>(b.chunk_elems);
+    const size_t n = std::min(static_cast<size_t>(b.chunk_elems), data.size() - std::min(first, data.size()));
+    std::vector<uint16_t> halves((n + 1) / 2 * 2, 0);
+    for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(data[first + i]);
+    if (n) host_->write_buffer(b.ids[c], 0, {reinterpret_cast<const uint8_t*>(halves.data()), halves.size() * 2});
+  }
   return t;
 }
 
@@ -240,10 +220,10 @@ std::vector<float> WebGpuBackend::download(const Tensor& t) {
     const size_t first = c * static_cast<size_t>(b.chunk_elems);
     const size_t n = std::min(static_cast<size_t>(b.chunk_elems), out.size() - std::min(first, out.size()));
     if (n == 0) continue;
-    const uint64_t bytes = stored_bytes(b.storage, static_cast<int64_t>(n));
+    const uint64_t bytes = b.storage == wgsl::Storage::F16 ? (n + 1) / 2 * 4 : n * 4;
     const std::vector<uint8_t> got = host_->read_buffer(b.ids[c], 0, bytes);
     check(got.size() == bytes, "download", "the host returned " + std::to_string(got.size()) + " bytes");
-    if (!is_f16(b.storage)) {
+    if (b.storage == wgsl::Storage::F32) {
       std::memcpy(out.data() + first, got.data(), bytes);
     } else {
       for (size_t i = 0; i < n; ++i) out[first + i] = f16_to_f32(static_cast<uint16_t>(got[2 * i] | (got[2 * i + 1] << 8)));
@@ -314,7 +294,7 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
     dispatch(p, {&x, &gamma, &beta, &y}, eps_bytes, groups, spec.groups_x, op);
     return y;
   }
-  const Tensor stats = make({int64_t{groups} * 2}, wgsl::Storage::F32);
+  const Tensor stats = make({int64_t{groups} * 2});
   const uint32_t s = pipeline(wgsl::norm_stats_key(spec), [&] { return wgsl::norm_stats_source(spec); });
   dispatch(s, {&x, &stats}, {}, groups, spec.groups_x, op);
   dispatch(p, {&x, &gamma, &beta, &stats, &y}, eps_bytes, groups, spec.groups_x, op);
@@ -429,8 +409,7 @@ Tensor WebGpuBackend::embedding(const Tensor& table, std::span<const int> ids) {
     const auto u = static_cast<uint32_t>(ids[i]);
     std::memcpy(&bits[i], &u, sizeof u);
   }
-  const Tensor id_buf = make({static_cast<int64_t>(ids.size())}, wgsl::Storage::F32);
-  write(id_buf, bits);
+  const Tensor id_buf = upload({static_cast<int64_t>(ids.size())}, bits);
   wgsl::LayoutSpec spec;
   spec.op = wgsl::LayoutOp::Embedding;
   spec.a = u32_count(static_cast<int64_t>(ids.size()), "embedding");
@@ -461,25 +440,21 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   const Tensor *channel_add = fusion.channel_add, *residual = fusion.residual;
   const uint64_t rows = wgsl::tensor_core_rows(spec), unit = wgsl::kTensorCorePackRows;
   const uint64_t budget = std::min({kPackBudget, limits_.max_storage_buffer_binding_size, limits_.max_buffer_size});
-  spec.subgroup = limits_.subgroup_size;
-  // One range of all rows where the gemm gathers x itself (the split scratch fits by its count of
-  // slices); where a packed matrix is made, ranges whose packed rows fit the budget.
-  spec.pack_rows = static_cast<uint32_t>((rows + unit - 1) / unit * unit);
-  wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
-  if (wgsl::tensor_core_packs(spec)) {
-    const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
-    check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
-                           " bytes of one binding");
-    // Over several ranges, they are as even as whole units allow: a range's gemm covers all of its
-    // rows, filled or not. Pairs of units where they fit, so that the staged layouts' pairs of
-    // tiles still divide a range.
-    if (spec.pack_rows > fit) {
-      const uint64_t step = fit >= 2 * unit ? 2 * unit : unit, most = fit / step * step;
-      const uint64_t ranges = (rows + most - 1) / most;
-      spec.pack_rows = static_cast<uint32_t>(((rows + ranges - 1) / ranges + step - 1) / step * step);
-      wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
-    }
+  const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
+  check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
+                         " bytes of one binding");
+  // Over several ranges, they are as even as whole units allow: a range's gemm covers all of its
+  // rows, filled or not. Pairs of units where they fit, so that the staged layouts' pairs of tiles
+  // still divide a range.
+  uint64_t per = (rows + unit - 1) / unit * unit;
+  if (per > fit) {
+    const uint64_t step = fit >= 2 * unit ? 2 * unit : unit, most = fit / step * step;
+    const uint64_t ranges = (rows + most - 1) / most;
+    per = ((rows + ranges - 1) / ranges + step - 1) / step * step;
   }
+  spec.pack_rows = static_cast<uint32_t>(per);
+  spec.subgroup = limits_.subgroup_size;
+  wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   const bool packs = wgsl::tensor_core_packs(spec), split = spec.splits > 1;
@@ -487,7 +462,7 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   if (packs) packed = make({spec.pack_rows, spec.k}, wgsl::Storage::F16);
   const Tensor& a = packs ? *packed : x;
   std::optional<Tensor> partial;  // at most the budget, so a single buffer like `packed`
-  if (split) partial = make({static_cast<int64_t>(wgsl::tensor_core_partial_values(spec))}, wgsl::Storage::F32);
+  if (split) partial = make({static_cast<int64_t>(wgsl::tensor_core_partial_values(spec))});
   wgsl::TensorCoreGemmSpec pack = spec, gemm = spec, reduce = spec;
   const uint32_t pack_groups = packs ? wgsl::tensor_core_pack_groups(spec) : 0;
   const uint32_t gemm_groups = wgsl::tensor_core_gemm_groups(spec), reduce_groups = split ? wgsl::tensor_core_reduce_groups(spec) : 0;

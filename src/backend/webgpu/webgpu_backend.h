@@ -3,7 +3,6 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +21,9 @@ struct AttentionSpec;       // kernels/attention.h
 enum class GemmKind;
 }
 
-// The WebGPU backend: tensors in GPU storage buffers behind a GpuHost (weights float16 packed in
-// u32; where the device has tensor cores, linear, conv2d and attention on them in float16 and
-// activations stored as float16 unless set_activations asks for float32; float32 elsewhere; a tensor above maxStorageBufferBindingSize split over several
+// The WebGPU backend: tensors in GPU storage buffers behind a GpuHost (activations float32,
+// weights float16 packed in u32; linear and conv2d on the tensor cores in float16 where the device
+// has them, float32 elsewhere; a tensor above maxStorageBufferBindingSize split over several
 // buffers), buffers reused through a pool by liveness, kernels generated as WGSL specialised on the
 // shapes and storage of each call (pipelines cached by op, shapes and storage).
 class WebGpuBackend : public Backend {
@@ -48,7 +47,6 @@ class WebGpuBackend : public Backend {
   void reset_peak() override;
   void trim() override;
   void set_reuse(Reuse reuse) override;
-  void set_activations(Activations a) override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
@@ -71,11 +69,8 @@ class WebGpuBackend : public Backend {
   int64_t tensor_bytes() const { return pool_->in_use_bytes(); }  // held by live tensors
 
  private:
-  // Storage unset: the activations' (set_activations).
-  Tensor make(const Shape& shape, std::optional<wgsl::Storage> storage = std::nullopt,
+  Tensor make(const Shape& shape, wgsl::Storage storage = wgsl::Storage::F32,
               BufferPool::Fit fit = BufferPool::Fit::Rounded);
-  // Copies host values into t's buffers, rounded to float16 where t keeps float16.
-  void write(const Tensor& t, std::span<const float> data);
   // Elements per buffer of a split tensor: what one binding may hold on this device.
   int64_t chunk_elems(wgsl::Storage storage) const;
   uint32_t pipeline(const std::string& key, const std::function<std::string()>& make_source);
@@ -110,7 +105,6 @@ class WebGpuBackend : public Backend {
   std::shared_ptr<GpuHost> host_;
   GpuLimits limits_;
   std::shared_ptr<BufferPool> pool_;
-  wgsl::Storage activations_ = wgsl::Storage::F32;
   std::map<std::string, uint32_t> pipelines_;
   uint64_t dispatches_ = 0;
   double compile_ms_ = 0;

@@ -109,12 +109,8 @@ int run(int argc, char** argv) {
   be.trim();
   host->peak = host->held;
   be.set_reuse(Backend::Reuse::Once);
-  // As the pipeline sets it: SDXL's (added conditioning) VAE decodes in float32 where force_upcast.
-  const bool upcast = config.text_time && vae.config().force_upcast;
-  if (upcast) be.set_activations(Backend::Activations::Float32);
   be.to_host(vae.decode(zeros(be, {1, vae.config().latent_channels, side, side})));
-  std::printf("VAE decode (%s activations): %.1f MiB beside the weights\n",
-              upcast || !tensor_cores ? "float32" : "float16", mib(host->peak - weights));
+  std::printf("VAE decode: %.1f MiB beside the weights\n", mib(host->peak - weights));
   return 0;
 }
 

@@ -122,34 +122,21 @@ std::vector<float> run_case(Backend& b, const op_cases::OpCase& c, const std::ve
   return b.download(op_cases::run(b, c, inputs));
 }
 
-// A binding limit that splits the largest tensor a case binds in two, from its bytes as the
-// backend stores it (weights as float16, activations as `activation_bytes` each).
-uint64_t half_of_largest_binding(const op_cases::OpCase& c, const std::vector<HostTensor>& inputs, size_t outputs,
-                                 uint64_t activation_bytes) {
-  uint64_t bytes = outputs * activation_bytes;
+// The largest tensor a case binds, in bytes as the backend stores it (weights as float16).
+uint64_t largest_binding(const op_cases::OpCase& c, const std::vector<HostTensor>& inputs, size_t outputs) {
+  uint64_t bytes = outputs * 4;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
-    bytes = std::max<uint64_t>(bytes, inputs[i].data.size() * (c.inputs[i].weight ? 2 : activation_bytes));
+    bytes = std::max<uint64_t>(bytes, inputs[i].data.size() * (c.inputs[i].weight ? 2 : 4));
   }
-  return std::max<uint64_t>((bytes / 2 + 1023) / 1024 * 1024, 1024);
-}
-
-// A float16 activation's rounding (the kernels' f16() may round either way: one ulp, 2^-10 of the
-// value), on the scale `compare` measures: relative, or absolute against the largest value.
-double f16_output_tol(bool relative, const std::vector<float>& want) {
-  double scale = 1;
-  if (!relative)
-    for (float v : want) scale = std::max(scale, static_cast<double>(std::fabs(v)));
-  return std::ldexp(scale, -10);
+  return bytes;
 }
 
 // Every case of tests/backend/op_cases.cpp against the CPU backend on the float32 kernels in three
 // variants of the device: as it is; with a grid limit so small that the case's largest dispatch
 // wraps into rows (the last one ragged); and with a binding limit that splits the case's largest
 // tensor in two (each tensor then takes at most two of the 8 storage buffers WebGPU guarantees).
-// Where the device has tensor cores, again on them with float16 activations (inputs rounded to
-// float16 for the reference too; tolerance the case's f16_tol and the output's rounding), as it is
-// and split, the products once more unstaged; and with float32 activations (SDXL's VAE) within
-// f16_tol.
+// Where the device has tensor cores, again on them, as it is and split, within the case's f16_tol,
+// and the products once more unstaged.
 void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
   CpuBackend cpu;
   auto recorder = std::make_shared<LimitedHost>(host, false);
@@ -157,8 +144,6 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
   const bool tensor_cores = host->limits().tensor_cores;
   WebGpuBackend f16(std::make_shared<LimitedHost>(host, true));
   WebGpuBackend unstaged(std::make_shared<LimitedHost>(host, true, UINT32_MAX, 0, kUnstagedWorkgroupBytes));
-  WebGpuBackend f32_activations(std::make_shared<LimitedHost>(host, true));
-  f32_activations.set_activations(Backend::Activations::Float32);
   if (!tensor_cores) r.add("tensor-core variants skipped: this adapter has no shader-f16 with f16 subgroup matrices", 0, 0, true, "");
   for (const op_cases::OpCase& c : op_cases::cases()) {
     std::vector<HostTensor> inputs;
@@ -178,7 +163,7 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
       compare(r, c.name + " (grid wrapped at " + std::to_string(width) + ")", c.tol, c.relative, want,
               [&] { return run_case(wrapped, c, inputs); });
     }
-    const uint64_t half = half_of_largest_binding(c, inputs, want.size(), 4);
+    const uint64_t half = std::max<uint64_t>((largest_binding(c, inputs, want.size()) / 2 + 1023) / 1024 * 1024, 1024);
     if (c.split) {
       WebGpuBackend split(std::make_shared<LimitedHost>(host, false, UINT32_MAX, half));
       compare(r, c.name + " (split at " + std::to_string(half) + " bytes)", c.tol, c.relative, want,
@@ -186,28 +171,14 @@ void op_case_matrix(Report& r, const std::shared_ptr<GpuHost>& host) {
     }
     if (!tensor_cores) continue;
     const double f16_tol = c.f16_tol > 0 ? c.f16_tol : c.tol;
-    compare(r, c.name + " (tensor cores, float32 activations)", f16_tol, c.relative, want,
-            [&] { return run_case(f32_activations, c, inputs); });
-    std::vector<HostTensor> halves;
-    std::vector<float> want_halves;
-    try {
-      halves = op_cases::make_inputs(c, true);
-      want_halves = run_case(cpu, c, halves);
-    } catch (const std::exception& e) {
-      r.add(c.name + " (cpu, float16 inputs)", -1, c.tol, false, e.what());
-      continue;
-    }
-    const double tol = f16_tol + f16_output_tol(c.relative, want_halves);
-    compare(r, c.name + " (tensor cores)", tol, c.relative, want_halves, [&] { return run_case(f16, c, halves); });
+    compare(r, c.name + " (tensor cores)", f16_tol, c.relative, want, [&] { return run_case(f16, c, inputs); });
     if (is_product(c))
-      compare(r, c.name + " (tensor cores, unstaged)", tol, c.relative, want_halves,
-              [&] { return run_case(unstaged, c, halves); });
+      compare(r, c.name + " (tensor cores, unstaged)", f16_tol, c.relative, want, [&] { return run_case(unstaged, c, inputs); });
     if (c.split) {
       // Its packed operand runs over ranges of rows too, the budget being a binding's.
-      const uint64_t half16 = half_of_largest_binding(c, halves, want_halves.size(), 2);
-      WebGpuBackend split(std::make_shared<LimitedHost>(host, true, UINT32_MAX, half16));
-      compare(r, c.name + " (tensor cores, split at " + std::to_string(half16) + " bytes)", tol, c.relative, want_halves,
-              [&] { return run_case(split, c, halves); });
+      WebGpuBackend split(std::make_shared<LimitedHost>(host, true, UINT32_MAX, half));
+      compare(r, c.name + " (tensor cores, split at " + std::to_string(half) + " bytes)", f16_tol, c.relative, want,
+              [&] { return run_case(split, c, inputs); });
     }
   }
 }

@@ -466,43 +466,38 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   gpu.linear(x, gpu.upload_weight_bytes({640, 320}, wb), nullptr);
   EXPECT_EQ(host->dispatches.size(), 9u);
 
-  // A conv gathers its im2col rows itself: one gemm over all pixels, however large that matrix
-  // (512 pixels × 144 values × 2 bytes here, twice the binding limit).
-  host->lim.max_storage_buffer_binding_size = 256 * 144 * 2;
+  // A conv whose packed im2col matrix is over the binding limit runs over ranges of 128 pixels:
+  // 512 pixels × 144 values × 2 bytes against a limit of 128 rows' worth.
+  host->lim.max_storage_buffer_binding_size = 128 * 144 * 2;
   WebGpuBackend ranged(host);
   const size_t before = host->dispatches.size();
   Tensor cx = ranged.upload(HostTensor({2, 16, 16, 16}));
   Tensor cw = ranged.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144));
   EXPECT_EQ(ranged.conv2d(cx, cw, nullptr, Conv2dParams::same(1)).shape, (Shape{2, 32, 16, 16}));
-  ASSERT_EQ(host->dispatches.size() - before, 1u);
+  ASSERT_EQ(host->dispatches.size() - before, 4u);
+  for (size_t i = before; i < host->dispatches.size(); ++i) {
+    EXPECT_EQ(host->dispatches[i].bindings, 2u + 2u);  // x, w, y in two halves
+    EXPECT_EQ(host->dispatches[i].x, 1u);  // 32 channels (tiles of 2·16) × 128 pixels (2·64): 1 × 2 subgroups
+  }
   // Cout 3: the float32 kernel.
   ranged.conv2d(cx, ranged.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));
-  EXPECT_EQ(host->dispatches.size() - before, 2u);
-  // A linear reading GEGLU packs its operand (tensor_core_packs): a packed matrix over the binding
-  // limit runs over ranges of rows, a pack and a gemm each: 512 rows × 144 values in two of 256.
-  const auto geglu_linear = [](WebGpuBackend& be) {
-    return be.linear(be.upload(HostTensor({512, 288})), be.upload_weight({32, 144}, std::vector<float>(32 * 144)), nullptr,
-                     {.geglu = true});
-  };
-  EXPECT_EQ(geglu_linear(ranged).shape, (Shape{512, 32}));
-  ASSERT_EQ(host->dispatches.size() - before, 2u + 2 * 2);
-  const uint32_t gemm_of_256 = host->dispatches[before + 3].x;
+  EXPECT_EQ(host->dispatches.size() - before, 5u);
 
-  // Where the limit does not divide the rows, the ranges are as even as pairs of units allow: 320
-  // rows' worth gives two ranges of 256 rows, not one of 320 and one of 192 padded to 320.
+  // Where the limit does not divide the pixels, the ranges are as even as pairs of units allow:
+  // 320 rows' worth gives two ranges of 256 pixels, not one of 320 and one of 192 padded to 320.
   host->lim.max_storage_buffer_binding_size = 320 * 144 * 2;
   WebGpuBackend even(host);
   const size_t at_even = host->dispatches.size();
-  geglu_linear(even);
-  ASSERT_EQ(host->dispatches.size() - at_even, 4u);
-  EXPECT_EQ(host->dispatches[at_even + 1].x, gemm_of_256);
-  EXPECT_EQ(host->dispatches[at_even + 3].x, gemm_of_256);
+  even.conv2d(even.upload(HostTensor({2, 16, 16, 16})), even.upload_weight({32, 16, 3, 3}, std::vector<float>(32 * 144)),
+              nullptr, Conv2dParams::same(1));
+  ASSERT_EQ(host->dispatches.size() - at_even, 2u);
+  EXPECT_EQ(host->dispatches[at_even].x, 2u);  // 256 pixels: 2 workgroups of 2 subgroups
+  EXPECT_EQ(host->dispatches[at_even + 1].x, 2u);
 
   host->lim = GpuLimits{};  // no tensor cores
   WebGpuBackend plain(host);
-  const size_t at_plain = host->dispatches.size();
   plain.linear(plain.upload(HostTensor({2, 77, 320})), plain.upload_weight({640, 320}, std::vector<float>(640 * 320)), nullptr);
-  EXPECT_EQ(host->dispatches.size() - at_plain, 1u);
+  EXPECT_EQ(host->dispatches.size() - before, 8u);
   EXPECT_EQ(host->sources.back().find("subgroup"), std::string::npos);
 
   // Attention: three packs (q, k, v to float16) and the kernel; two query tiles where workgroup

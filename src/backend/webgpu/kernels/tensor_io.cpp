@@ -10,14 +10,13 @@ std::string u32(uint64_t v) { return std::to_string(v) + "u"; }
 // The element at local index j of chunk binding `var`.
 std::string element(const std::string& var, Storage storage, const std::string& j) {
   if (storage == Storage::F32) return var + "[" + j + "]";
-  if (storage == Storage::Half) return "f32(" + var + "[" + j + "])";
   return "unpack2x16float(" + var + "[(" + j + ") >> 1u])[(" + j + ") & 1u]";
 }
 
 }  // namespace
 
 std::string view_key(const TensorView& v) {
-  std::string k = v.storage == Storage::F16 ? "h" : v.storage == Storage::Half ? "e" : "f";
+  std::string k = v.storage == Storage::F16 ? "h" : "f";
   if (v.chunks > 1) k += std::to_string(v.chunks) + "x" + std::to_string(v.chunk_elems);
   return k;
 }
@@ -25,10 +24,10 @@ std::string view_key(const TensorView& v) {
 std::string bind_tensor(const std::string& name, const TensorView& v, bool output, uint32_t& next_binding) {
   if (v.chunks == 0 || (v.chunks > 1 && v.chunk_elems == 0))
     throw Error("webgpu backend: tensor '" + name + "' has no storage chunks");
-  if (output && v.storage == Storage::F16) throw Error("webgpu backend: output '" + name + "' cannot be packed float16");
+  if (output && v.storage != Storage::F32) throw Error("webgpu backend: output '" + name + "' must be float32");
   if (v.storage == Storage::F16 && v.chunks > 1 && v.chunk_elems % 2 != 0)
     throw Error("webgpu backend: float16 tensor '" + name + "' split at an odd element");
-  const std::string word = v.storage == Storage::F32 ? "f32" : v.storage == Storage::Half ? "f16" : "u32";
+  const std::string word = v.storage == Storage::F32 ? "f32" : "u32";
   const std::string access = output ? "read_write" : "read";
   std::string src;
   for (uint32_t c = 0; c < v.chunks; ++c) {
@@ -52,8 +51,7 @@ std::string bind_tensor(const std::string& name, const TensorView& v, bool outpu
     return body;
   };
   if (output) {
-    const std::string value = v.storage == Storage::Half ? "f16(v)" : "v";
-    src += "fn store_" + name + "(i: u32, v: f32) {\n" + dispatch("$V[$J] = " + value + "; return;") + "}\n";
+    src += "fn store_" + name + "(i: u32, v: f32) {\n" + dispatch("$V[$J] = v; return;") + "}\n";
   } else {
     src += "fn load_" + name + "(i: u32) -> f32 {\n" + dispatch("return " + element("$V", v.storage, "$J") + ";") + "}\n";
   }

@@ -5,10 +5,8 @@
 namespace websd::wgsl {
 
 // How values sit in a tensor's GPU memory. F16 packs two float16 values per u32 (element 2k in the
-// low half) and kernels unpack them with unpack2x16float, so it needs no shader-f16 feature: the
-// weights. Half is WGSL's f16, one element per store, so kernels may write it: activations where the
-// device has shader-f16 (kernels compute in f32 and convert on load and store).
-enum class Storage { F32, F16, Half };
+// low half) and kernels unpack them with unpack2x16float, so it needs no shader-f16 feature.
+enum class Storage { F32, F16 };
 
 // How a kernel sees one tensor: its storage type and how its elements are split over bindings.
 // A tensor larger than the device's maxStorageBufferBindingSize lives in `chunks` buffers of
@@ -22,7 +20,7 @@ struct TensorView {
 // Declares the bindings of tensor `name` from `next_binding` on (advancing it by view.chunks) and
 // the function kernels use to reach its elements by flat index:
 //   read-only:  fn load_<name>(i: u32) -> f32
-//   output:     fn store_<name>(i: u32, v: f32)     (outputs are F32 or Half)
+//   output:     fn store_<name>(i: u32, v: f32)     (outputs are always F32)
 // Kernels never touch the bindings directly, so one kernel source serves every storage and split.
 std::string bind_tensor(const std::string& name, const TensorView& view, bool output, uint32_t& next_binding);
 
