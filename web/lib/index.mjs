@@ -163,6 +163,7 @@ class StableDiffusion {
     const step = onStep && ((s, total, { ms, preview }) => onStep({ step: s, total, ms, preview: preview ? toRgba(preview) : null }));
     this.#running++;
     const run = this.#turn.then(async () => {
+      if (!this.#reopen) throw new Error('generate: the model has been disposed');  // while this one waited
       const recovered = await this.#recover();
       const r = await this.#pipe.generate({ ...engineOptions, seed }, step);
       return { image: toRgba(r.image), seed: r.parameters.seed, parameters: { ...r.parameters, model: this.model },
