@@ -59,6 +59,10 @@ after(async () => {
   await server?.close();
 });
 
+// Waits until the page's run has ended, done or failed.
+const runEnded = (page, { timeout = RUN_TIMEOUT_MS, polling = 250 } = {}) =>
+  page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout, polling });
+
 // Opens the page (after `prepare(page)`), fills the form with SETTINGS (and extra fields), clicks
 // Generate and waits for the page to say done or error. Returns what the page shows and keeps, and
 // what `then(page)` returns (it runs before the page closes).
@@ -76,8 +80,7 @@ async function generateInPage({ backend, model, fields = {}, browser = context, 
   for (const [id, value] of Object.entries(values)) await page.fill(`#${id}`, value);
   const started = performance.now();
   await page.click('#generate');
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
-    { timeout: RUN_TIMEOUT_MS, polling: 250 });
+  await runEnded(page);
   const seconds = (performance.now() - started) / 1000;
   const shown = await page.evaluate(() => {
     const r = window.websdPage;
@@ -145,8 +148,7 @@ test('webgpu backend in the page: the cpu backend\'s picture; a lost device reco
     await page.fill('#height', String(SMALL.height));
     for (let run = 0; run < GENERATIONS; run++) {
       await page.click('#generate');  // its submit handler makes the state 'running' before the click returns
-      await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
-        { timeout: RUN_TIMEOUT_MS, polling: 100 });
+      await runEnded(page, { polling: 100 });
       const after = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error,
         gpu: window.websdPage.gpu }));
       assert.equal(after.state, 'done', `generation ${run + 1}: ${after.error}`);
@@ -256,8 +258,6 @@ test('a download that keeps failing: the page offers Retry and Purge, and Retry 
       const manifest = JSON.parse(readFileSync(path.join(ROOT, ARTIFACTS, 'tiny-shapes/ndarray-cache.json'), 'utf8'));
       const shard = manifest.records.at(-1).dataPath;
       models.cuts.add(shard);
-      const ended = (page) => page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
-        { timeout: RUN_TIMEOUT_MS, polling: 250 });
       const buttons = (page) => page.evaluate(() => !document.getElementById('load-failed').hidden);
       let purged, failedAgain, retried;
       const shown = await generateInPage({ backend: 'cpu', model, then: async (page) => {
@@ -267,11 +267,11 @@ test('a download that keeps failing: the page offers Retry and Purge, and Retry 
         purged = { offered, status: await page.evaluate(() => document.getElementById('status').textContent),
           cached: await cachedUnder(model), buttons: await buttons(page) };
         await page.click('#generate');
-        await ended(page);
+        await runEnded(page);
         failedAgain = { state: await page.evaluate(() => window.websdPage.state), buttons: await buttons(page) };
         models.cuts.delete(shard);
         await page.click('#retry');
-        await ended(page);
+        await runEnded(page);
         retried = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error, model: window.websdPage.model,
           image: Array.from(window.websdPage.image?.data ?? []) }));
         retried.buttons = await buttons(page);
@@ -347,7 +347,7 @@ test('cancel ends a run at once, by the button or by Escape, and the next run st
   assert.equal(await outcome(), 'error cancelled');
   await page.fill('#steps', '1');
   await page.click('#generate');
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 60000 });
+  await runEnded(page, { timeout: 60000 });
   assert.equal(await page.evaluate(() => window.websdPage.state), 'done');
   await page.close();
 });
@@ -420,7 +420,7 @@ test('a desktop, a phone-sized screen and the keyboard alone', { timeout: 60000 
   await page.fill('#steps', '1');
   await page.focus('#prompt');
   await page.keyboard.press('Control+Enter');
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 50000 });
+  await runEnded(page, { timeout: 50000 });
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
   await page.close();
 });
@@ -488,8 +488,7 @@ test('a full storage quota during the download: the page says what is needed, an
           const offered = await page.evaluate(() => !document.getElementById('load-failed').hidden);
           await cdp.send('Storage.overrideQuotaForOrigin', { origin });
           await page.click('#retry');
-          await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null,
-            { timeout: RUN_TIMEOUT_MS, polling: 250 });
+          await runEnded(page);
           retried = await page.evaluate(() => ({ state: window.websdPage.state, error: window.websdPage.error,
             image: Array.from(window.websdPage.image?.data ?? []) }));
           return { offered };
