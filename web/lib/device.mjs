@@ -1,5 +1,4 @@
-// Which backend a model runs on, and the GPU host it needs: shared by the package's loadModel
-// (index.mjs) and the page's worker. 'webgpu' without a usable WebGPU is an error that says why;
+// Which backend a model runs on, and the GPU host it needs, for the package's loadModel (index.mjs). 'webgpu' without a usable WebGPU is an error that says why;
 // 'auto' falls back to the CPU with a notice saying why; a software adapter (SwiftShader) comes
 // with a notice too.
 

@@ -109,6 +109,18 @@ export interface GenerateResult {
   stages: Stage[];
   device: 'webgpu' | 'cpu';
   notice: string | null;
+  /** The GPU host's counters after the run (live buffers and bytes, pipelines…); null on the CPU. */
+  gpu: GpuCounters | null;
+}
+
+export interface GpuCounters {
+  dispatches: number;
+  submits: number;
+  bytesAllocated: number;
+  peakBytesAllocated: number;
+  pipelines: number;
+  bindGroups: number;
+  buffers: number;
 }
 
 export interface StableDiffusion {
@@ -146,6 +158,8 @@ export interface Detection {
 
 export function loadModel(url: string | URL, options?: LoadOptions): Promise<StableDiffusion>;
 export function detect(options?: { gpu?: GPU }): Promise<Detection>;
+/** A PNG's AUTOMATIC1111 `parameters` text, parsed; null where it has none. */
+export function readPngSettings(png: ArrayBuffer | Uint8Array, options?: { moduleUrl?: string | URL }): Promise<Parameters | null>;
 export function isCached(url: string | URL, options?: { dir?: string; caches?: CacheStorage }): Promise<boolean>;
 /** Removes the model's entries from the cache; returns how many. */
 export function purge(url: string | URL, options?: { dir?: string; caches?: CacheStorage }): Promise<number>;

@@ -25,6 +25,27 @@ import { toRgba } from './rgba.mjs';
 
 export { isCached, purge } from './model_cache.mjs';
 
+let reader = null;  // the engine that readPngSettings loads on this thread, once
+
+/**
+ * The settings a PNG carries as AUTOMATIC1111's `parameters` text (the pictures of sd.png(), the
+ * CLIs and AUTOMATIC1111 itself), parsed: { prompt, negativePrompt, steps, sampler, scheduleType,
+ * cfgScale, seed, width, height, clipSkip, model }; null where it has none. Loads the engine's
+ * WebAssembly module on this thread the first time (moduleUrl: the engine's .mjs elsewhere).
+ * @param {ArrayBuffer | Uint8Array} png
+ * @param {{ moduleUrl?: string | URL }} [options]
+ */
+export async function readPngSettings(png, options = {}) {
+  checkOptions(options, ['moduleUrl'], 'readPngSettings');
+  reader ??= loadWebsd(options.moduleUrl ? { moduleUrl: options.moduleUrl } : undefined).catch((e) => {
+    reader = null;
+    throw e;
+  });
+  const websd = await reader;
+  const text = websd.pngParameters(png instanceof Uint8Array ? png : new Uint8Array(png));
+  return text === null ? null : websd.parseParameters(text);
+}
+
 const LOAD_OPTIONS = ['device', 'progressCallback', 'precision', 'busy', 'worker', 'gpu', 'moduleUrl', 'cache', 'fetch',
   'maxBytesInFlight', 'maxConcurrent'];
 const GENERATE_OPTIONS = ['prompt', 'negativePrompt', 'width', 'height', 'steps', 'cfgScale', 'seed', 'sampler', 'signal',
@@ -167,7 +188,7 @@ class StableDiffusion {
       const recovered = await this.#recover();
       const r = await this.#pipe.generate({ ...engineOptions, seed }, step);
       return { image: toRgba(r.image), seed: r.parameters.seed, parameters: { ...r.parameters, model: this.model },
-        stages: r.stages, device: this.device, notice: recovered ?? this.notice };
+        stages: r.stages, device: this.device, notice: recovered ?? this.notice, gpu: this.#host?.stats() ?? null };
     });
     this.#turn = run.catch(() => {});
     try {
@@ -244,7 +265,7 @@ class WorkerModel {
     return new Promise((resolve, reject) => {
       worker.onmessage = ({ data }) => {
         if (data.type === 'progress') progressCallback?.(data.event);
-        else if (data.type === 'loaded') resolve(new WorkerModel(worker, data));
+        else if (data.type === 'loaded') resolve(new WorkerModel(worker, data, progressCallback));
         else if (data.type === 'error') {
           worker.terminate();
           reject(asError(data));
@@ -258,8 +279,11 @@ class WorkerModel {
     });
   }
 
-  constructor(worker, { device, notice, model, info }) {
+  #progress;
+
+  constructor(worker, { device, notice, model, info }, progressCallback) {
     this.#worker = worker;
+    this.#progress = progressCallback;
     this.device = device;
     this.notice = notice;
     this.model = model;
@@ -269,6 +293,10 @@ class WorkerModel {
   }
 
   #receive(data) {
+    if (data.type === 'progress') {  // the model loaded again onto a new GPU device
+      this.#progress?.(data.event);
+      return;
+    }
     const call = this.#pending.get(data.id);
     if (!call) return;
     if (data.type === 'step') {

@@ -1,16 +1,18 @@
-// The page's thread: reads the form, hands the request to the engine's worker (worker.mjs) and
-// shows what comes back — progress per step, the picture, timings, notices and errors.
+// The page's thread: reads the form, runs the model through the package's API (web/lib/index.mjs,
+// whose engine runs in a Web Worker of its own) and shows what comes back — download progress,
+// progress per step with a preview, the picture, timings, notices and errors.
 //
 // For tests and scripts, the outcome of the last run is also kept on the page:
 // document.body.dataset.state is 'loading' (the model list, the history) | 'idle' | 'running' | 'done' | 'error', and window.websdPage is
-// { state, backend, image: { shape, data: Float32Array }, timings, stages, model: { downloaded, cached,
-// bytes } (files of the last model load), previews (how many step previews the run drew), error,
+// { state, backend, image: { width, height, channels: 4, data } (RGBA bytes), timings, stages, model:
+// { downloaded, cached, bytes } (files loaded by the last run that loaded any: a new model, or the
+// model again onto a new GPU device), previews (how many step previews the run drew), error,
 // failedModel (the model URL whose load failed, which Retry and Purge act on), gpu (the GPU host's
-// counters after the run: buffers, bytesAllocated, pipelines, …), history (the kept pictures'
-// settings, newest first) }.
+// counters after the run: buffers, bytesAllocated, pipelines, …; null on the CPU), history (the
+// kept pictures' settings, newest first) }.
 
 import { addPicture, clearPictures, deletePicture, listPictures } from './history.mjs';
-import { toRgba } from '../lib/rgba.mjs';
+import { loadModel, purge, readPngSettings } from '../lib/index.mjs';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
@@ -30,15 +32,16 @@ const modelsListed = fetch(new URL('/models.json', location.href)).then((r) => (
   }
   if (models.length && !params.has('model')) $('model').value = new URL(models[0].url, location.href).href;
 }).catch(() => {});
-const moduleUrl = params.get('module') ?? undefined;  // undefined: websd.mjs's default build
+// undefined: websd.mjs's default build.
+const moduleUrl = params.has('module') ? new URL(params.get('module'), location.href).href : undefined;
 
-let worker = null;
+let model = null;  // { key, loading: Promise<the model> }: the last run's, kept for the next
+let controller = null;  // the run under way's AbortController
+let files = { downloaded: 0, cached: 0 };  // model files loaded during the run under way
 let started = 0;
 let stepTimes = [];  // this run's UNet steps, ms
 
-// loseDevice(): for tests, the engine's GPU device is destroyed as a driver reset would (the next
-// run starts a new device and takes the model from the cache).
-window.websdPage = { loseDevice: () => worker?.postMessage({ type: 'lose-device' }) };
+window.websdPage = {};
 setState('loading');
 Promise.allSettled([modelsListed, showHistory()]).then(() => setState('idle'));
 
@@ -52,7 +55,6 @@ $('form').addEventListener('submit', (event) => {
     fail(e.message);
     return;
   }
-  worker ??= startWorker();
   setState('running');
   $('notice').hidden = true;
   $('error').hidden = true;
@@ -62,8 +64,109 @@ $('form').addEventListener('submit', (event) => {
   started = performance.now();
   stepTimes = [];
   window.websdPage.previews = 0;
-  worker.postMessage({ type: 'generate', moduleUrl, modelUrl: $('model').value.trim(), backend: $('backend').value, options });
+  generate($('model').value.trim(), $('backend').value, options);
 });
+
+// One run: the model (the last run's where the URL and backend are the same), then the picture.
+// A cancelled run's late answers change nothing.
+async function generate(modelUrl, backend, options) {
+  controller = new AbortController();
+  const { signal } = controller;
+  files = { downloaded: 0, cached: 0 };
+  const timings = {};
+  let t = performance.now();
+  const lap = (name) => {
+    const now = performance.now();
+    timings[name] = now - t;
+    t = now;
+  };
+  let sd;
+  try {
+    sd = await open(modelUrl, backend);
+  } catch (e) {
+    if (signal.aborted) return;
+    fail(messageOf(e));
+    // Loading the model failed: Retry runs again (what is cached stays), Purge drops its cached files.
+    $('load-failed').hidden = false;
+    window.websdPage.failedModel = modelUrl;
+    return;
+  }
+  if (signal.aborted) return;
+  lap('load');
+  // Every run that falls back says so, not only the one that found out.
+  if (sd.notice) notice(sd.notice);
+  $('status').textContent = `generating (${sd.device} backend)`;
+  let result;
+  try {
+    // A preview of every step: a few hundred multiply-adds per latent pixel, nothing to the step.
+    result = await sd.generate({ ...options, signal, previewEvery: 1, onStep: (info) => signal.aborted || showStep(info) });
+  } catch (e) {
+    if (!signal.aborted) fail(messageOf(e));
+    return;
+  }
+  lap('generate');
+  // A GPU device lost since the last run was replaced, the model loaded onto the new one.
+  if (result.notice && result.notice !== sd.notice) notice(result.notice);
+  const loaded = files.downloaded + files.cached > 0 ? { ...files, bytes: sd.info.totalBytes } : null;
+  const png = sd.png(result);
+  draw(result.image);
+  offerPng(png, result.parameters);
+  showTimings(timings, result.stages);
+  const source = loaded ? `; model: ${loaded.downloaded} files downloaded, ${loaded.cached} from the cache` : '';
+  $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${result.device} backend${source}`;
+  Object.assign(window.websdPage, { backend: result.device, image: result.image, timings, stages: result.stages,
+    model: loaded ?? window.websdPage.model, gpu: result.gpu, error: null });
+  keep(png, result.parameters);
+  setState('done');
+}
+
+// The model for a URL and backend: the one loaded before, or a new one (the previous one freed). A
+// failed load is tried afresh by the next run; a cancelled one goes on and serves the next run.
+function open(modelUrl, backend) {
+  const key = `${modelUrl}\n${backend}`;
+  if (model?.key === key) return model.loading;
+  model?.loading.then((sd) => sd.dispose(), () => {});
+  $('status').textContent = `loading ${modelUrl} (${backend} backend)`;
+  const loading = loadModel(modelUrl, { device: backend, moduleUrl, progressCallback: showDownload });
+  model = { key, loading };
+  loading.catch(() => {
+    if (model?.loading === loading) model = null;
+  });
+  return loading;
+}
+
+// transformers.js-shaped events of a model's files (web/lib/index.mjs), also when a new GPU device
+// takes the model again.
+function showDownload(event) {
+  if (event.status === 'done') files[event.fromCache ? 'cached' : 'downloaded']++;
+  if ((event.status !== 'progress' && event.status !== 'done') || window.websdPage.state !== 'running') return;
+  $('progress').max = event.totalBytes;
+  $('progress').value = event.loadedBytes;
+  $('status').textContent = `loading the model: ${formatMiB(event.loadedBytes)} of ${formatMiB(event.totalBytes)} ` +
+    `(${event.file}${event.fromCache ? ', from the cache' : ''})`;
+}
+
+function showStep({ step, total, ms, preview }) {
+  $('progress').max = total;
+  $('progress').value = step;
+  if (preview) {
+    draw(preview);  // the canvas keeps its displayed size: the preview is scaled up to it
+    window.websdPage.previews = (window.websdPage.previews ?? 0) + 1;
+  }
+  stepTimes.push(ms);
+  // The first step compiles kernels and allocates: the later ones' mean, once there are some.
+  const later = stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes;
+  const left = (total - step) * later.reduce((sum, v) => sum + v, 0) / later.length;
+  $('status').textContent = `step ${step}/${total} (${formatMs(ms)}` + (step < total ? `, about ${formatMs(left)} left)` : ')');
+}
+
+// A run's notices pile up (a lost device, then the software adapter's), one per line.
+function notice(text) {
+  $('notice').textContent = $('notice').hidden ? text : `${$('notice').textContent}\n${text}`;
+  $('notice').hidden = false;
+}
+
+const messageOf = (e) => (e instanceof Error ? e.message : String(e));
 
 // Ctrl+Enter (⌘+Enter) anywhere generates; Escape cancels a run.
 document.addEventListener('keydown', (event) => {
@@ -87,10 +190,10 @@ $('generate').addEventListener('click', (event) => {
   cancel();
 });
 
-// The engine cannot be interrupted from outside; ending its worker is the only way, and the next
-// run starts a fresh one (which loads the model again, from the cache as far as it got).
+// The run stops at the end of the step under way (its model stays loaded for the next run); the
+// page says so at once.
 function cancel() {
-  stopWorker();
+  controller?.abort();
   fail('cancelled');
 }
 
@@ -103,7 +206,7 @@ function readOptions() {
   const options = { prompt, steps: Number($('steps').value), cfgScale: Number($('guidance').value), seed };
   // An empty field means no negative prompt at all (diffusers' None), not the empty string.
   if ($('negative').value !== '') options.negativePrompt = $('negative').value;
-  if ($('scheduler').value) options.scheduler = $('scheduler').value;
+  if ($('scheduler').value) options.sampler = $('scheduler').value;
   // Empty: the model's own size.
   for (const side of ['width', 'height']) {
     const text = $(side).value.trim();
@@ -114,84 +217,20 @@ function readOptions() {
   return options;
 }
 
-function startWorker() {
-  const w = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
-  w.onmessage = ({ data }) => handlers[data.type]?.(data);
-  // A worker that fails to load or dies (a failed import, the module aborting) sends no message of
-  // its own: without this the page would wait forever.
-  w.onerror = (event) => {
-    event.preventDefault();
-    stopWorker();
-    fail(`the engine's worker failed: ${event.message || 'it could not start (see the browser console)'}`);
-  };
-  w.onmessageerror = () => fail('a message from the engine could not be read');
-  return w;
-}
-
-function stopWorker() {
-  worker?.terminate();
-  worker = null;
-}
-
-const handlers = {
-  status: ({ text }) => {
-    $('status').textContent = text;
-  },
-  // A run's notices pile up (a lost device, then the software adapter's), one per line.
-  notice: ({ text }) => {
-    $('notice').textContent = $('notice').hidden ? text : `${$('notice').textContent}\n${text}`;
-    $('notice').hidden = false;
-  },
-  download: ({ loaded, total, file, fromCache }) => {
-    $('progress').max = total;
-    $('progress').value = loaded;
-    $('status').textContent = `loading the model: ${formatMiB(loaded)} of ${formatMiB(total)} ` +
-      `(${file}${fromCache ? ', from the cache' : ''})`;
-  },
-  progress: ({ step, total, ms, preview }) => {
-    $('progress').max = total;
-    $('progress').value = step;
-    if (preview) {
-      draw(preview);  // the canvas keeps its displayed size: the preview is scaled up to it
-      window.websdPage.previews = (window.websdPage.previews ?? 0) + 1;
-    }
-    stepTimes.push(ms);
-    // The first step compiles kernels and allocates: the later ones' mean, once there are some.
-    const later = stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes;
-    const left = (total - step) * later.reduce((t, v) => t + v, 0) / later.length;
-    $('status').textContent = `step ${step}/${total} (${formatMs(ms)}` + (step < total ? `, about ${formatMs(left)} left)` : ')');
-  },
-  done: ({ backend, image, png, parameters, timings, stages, model, gpu }) => {
-    draw(image);
-    offerPng(png, parameters);
-    showTimings(timings, stages);
-    const source = model ? `; model: ${model.downloaded} files downloaded, ${model.cached} from the cache` : '';
-    $('status').textContent = `done in ${formatMs(performance.now() - started)} on the ${backend} backend${source}`;
-    Object.assign(window.websdPage, { backend, image, timings, stages, model: model ?? window.websdPage.model, gpu, error: null });
-    keep(png, parameters);
-    setState('done');
-  },
-  settings: ({ parameters }) => restore(parameters),
-  error: ({ message, modelUrl }) => {
-    fail(message);
-    // Loading the model failed: Retry runs again (what is cached stays), Purge drops its cached files.
-    $('load-failed').hidden = !modelUrl;
-    window.websdPage.failedModel = modelUrl ?? null;
-  },
-  purged: ({ modelUrl, files }) => {
-    $('load-failed').hidden = true;
-    $('status').textContent = `removed ${files} cached files of ${modelUrl}; Generate downloads the model again`;
-    setState('idle');
-  },
-};
-
 $('retry').addEventListener('click', () => $('form').requestSubmit());  // the submit hides the buttons
 
-$('purge').addEventListener('click', () => {
-  worker ??= startWorker();
+$('purge').addEventListener('click', async () => {
+  const modelUrl = window.websdPage.failedModel;
   $('error').hidden = true;
-  $('status').textContent = `removing the cached files of ${window.websdPage.failedModel}`;
-  worker.postMessage({ type: 'purge', moduleUrl, modelUrl: window.websdPage.failedModel });
+  $('status').textContent = `removing the cached files of ${modelUrl}`;
+  try {
+    const removed = await purge(modelUrl);
+    $('load-failed').hidden = true;
+    $('status').textContent = `removed ${removed} cached files of ${modelUrl}; Generate downloads the model again`;
+    setState('idle');
+  } catch (e) {
+    fail(`removing the cached files of ${modelUrl} failed: ${messageOf(e)}`);
+  }
 });
 
 // The picture as a PNG carrying its settings, behind the Download link.
@@ -278,9 +317,11 @@ document.addEventListener('drop', async (event) => {
   event.preventDefault();
   const file = event.dataTransfer?.files?.[0];
   if (!file) return;
-  worker ??= startWorker();
-  const bytes = await file.arrayBuffer();
-  worker.postMessage({ type: 'read-png', moduleUrl, bytes }, [bytes]);
+  try {
+    restore(await readPngSettings(await file.arrayBuffer(), { moduleUrl }));
+  } catch (e) {
+    fail(`reading ${file.name} failed: ${messageOf(e)}`);
+  }
 });
 
 const SCHEDULERS = { 'PLMS': 'pndm', 'DPM++ 2M': 'dpm++2m', 'DPM++ 2M/Karras': 'dpm++2m-karras', 'Euler': 'euler',
@@ -322,18 +363,17 @@ function setState(state) {
   $('generate').type = state === 'running' ? 'button' : 'submit';
 }
 
-// image: H×W×3 floats in [0, 1], rounded like the PNG writer (a step's preview too, at the latents' size).
-function draw(image) {
-  const { width, height, data } = toRgba(image);
+// image: RGBA bytes (a step's preview too, at the latents' size).
+function draw({ width, height, data }) {
   const canvas = $('picture');
   canvas.width = width;
   canvas.height = height;
   canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }
 
-// timings: the worker's phases in ms. stages: the engine's per-stage report when it gives one,
+// timings: the run's phases in ms. stages: the engine's per-stage report when it gives one,
 // [{ name: 'text_encoder' | 'unet_step' | 'vae_decode', ms, kernels, peakBytes }], summed per name.
-const PHASES = { engine: 'load the engine', load: 'load the model', generate: 'generate' };
+const PHASES = { load: 'load the model (the engine with it)', generate: 'generate' };
 const STAGES = { text_encoder: 'text encoder', unet_step: 'UNet', vae_decode: 'VAE decode' };
 
 function showTimings(timings, stages) {

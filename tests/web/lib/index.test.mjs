@@ -1,13 +1,13 @@
 // Tests of the npm package's entry (web/lib/index.mjs) on tiny-shapes' artifacts with the CPU
 // device: the options it refuses, the device choice and its fallback, busy: 'reject', the result's
-// RGBA image against the engine's picture (through the PNG writer), the random seed, previews, and
-// the PNG's settings.
+// RGBA image against the engine's picture (through the PNG writer), the random seed, previews, the
+// PNG's settings and readPngSettings; a lost GPU device replaced (Dawn on SwiftShader).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { detect, loadModel } from '../../../web/lib/index.mjs';
+import { detect, loadModel, readPngSettings } from '../../../web/lib/index.mjs';
 import { loadWebsd } from '../../../web/lib/websd.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -73,8 +73,11 @@ test('generate: the RGBA image is the engine picture rounded as the PNG writer r
     // picture: the RGBA bytes were rounded exactly as the PNG writer rounds.
     const png = sd.png(r);
     assert.deepEqual(png, websd.encodePng(want.image, { ...want.parameters, model: 'tiny-shapes' }));
-    const settings = websd.parseParameters(websd.pngParameters(png));
+    const settings = await readPngSettings(png);
+    assert.deepEqual(settings, websd.parseParameters(websd.pngParameters(png)));
     assert.deepEqual([settings.prompt, settings.steps, settings.seed, settings.sampler], ['a blue square', 2, 11, want.parameters.sampler]);
+    assert.equal(await readPngSettings(websd.encodePng(want.image)), null, 'a PNG without settings');
+    assert.equal(r.gpu, null, 'no GPU counters on the cpu');
 
     // No seed: a random one, which reproduces the picture.
     const a = await sd.generate({ prompt: 'a blue square', steps: 1 });
@@ -149,6 +152,8 @@ test('a lost GPU device is replaced by the next generate: a new device, the mode
     assert.equal(loads.length, 2, 'the model loaded onto it');
     assert.match(after.notice, /generated on a new GPU device, the model loaded again/);
     assert.deepEqual(after.image.data, before.image.data);
+    // The GPU host's counters: the new device's, with the model's buffers live on it.
+    assert.ok(after.gpu.buffers > 0 && after.gpu.bytesAllocated > 0 && after.gpu.pipelines > 0, JSON.stringify(after.gpu));
   } finally {
     sd.dispose();
   }

@@ -1,6 +1,6 @@
 // Compiled (never run) by `make lint` (tsconfig.json): the package's declarations (web/lib/index.d.mts)
 // accept the documented use and reject the mistakes below.
-import { detect, isCached, loadModel, purge } from '../../../web/lib/index.mjs';
+import { detect, isCached, loadModel, purge, readPngSettings } from '../../../web/lib/index.mjs';
 import type { GenerateResult, ProgressEvent, StableDiffusion, StepInfo } from '../../../web/lib/index.mjs';
 
 export async function example(canvas: HTMLCanvasElement): Promise<GenerateResult> {
@@ -26,6 +26,7 @@ export async function example(canvas: HTMLCanvasElement): Promise<GenerateResult
   });
   canvas.getContext('2d')?.putImageData(new ImageData(result.image.data, result.image.width, result.image.height), 0, 0);
   console.log(result.seed, result.parameters.cfgScale, result.stages[0]?.ms, sd.device, sd.notice);
+  console.log(result.gpu?.bytesAllocated, (await readPngSettings(sd.png(result)))?.prompt);
   if (await isCached('https://example.com/models/sd15/')) console.log(await purge('https://example.com/models/sd15/'));
   sd.dispose();
   return result;

@@ -15,8 +15,7 @@ import { loadWebsd } from '../../../web/lib/websd.mjs';
 import { launchChromium, pageLogs } from '../host/headless_chromium.mjs';
 import { serveArtifacts } from '../artifact_server.mjs';
 import { startServe } from '../serve_process.mjs';
-import { diff } from '../safetensors.mjs';
-import { imageWithinLimits } from '../tolerances.mjs';
+import { toRgba } from '../../../web/lib/rgba.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
@@ -88,7 +87,7 @@ async function generateInPage({ backend, model, fields = {}, browser = context, 
     const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const text = (id) => document.getElementById(id).textContent;
     return { state: r.state, error: r.error, backend: r.backend, stages: r.stages, timings: r.timings, model: r.model,
-      image: r.image && { shape: r.image.shape, data: Array.from(r.image.data) }, pixels: Array.from(pixels), previews: r.previews,
+      image: r.image && { width: r.image.width, height: r.image.height, data: Array.from(r.image.data) }, pixels: Array.from(pixels), previews: r.previews,
       status: text('status'), errorText: document.getElementById('error').hidden ? null : text('error'),
       notice: document.getElementById('notice').hidden ? null : text('notice'),
       progress: [document.getElementById('progress').value, document.getElementById('progress').max],
@@ -99,22 +98,30 @@ async function generateInPage({ backend, model, fields = {}, browser = context, 
   return { ...shown, ...more, seconds, logs };
 }
 
+// The page shows the package's RGBA bytes: the reference's picture rounded as the package rounds
+// (toRgba), where no byte may be more than one off and at most 1 % of them one off (the backends'
+// float32 results differ by ~1e-6, which can tip a rounding).
+function rgbaDiffers(data, image) {
+  const want = toRgba(image).data;
+  if (data.length !== want.length) return `${data.length} bytes, not ${want.length}`;
+  let off = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(data[i] - want[i]);
+    if (d > 1) return `byte ${i} is ${data[i]}, not ${want[i]}`;
+    off += d;
+  }
+  return off > want.length / 100 ? `${off} bytes one off` : null;
+}
+
 function assertMatchesReference(shown, label) {
   assert.equal(shown.state, 'done', `${label}: ${shown.error}\n${shown.logs.join('\n')}`);
-  assert.deepEqual(shown.image.shape, reference.shape);
-  const d = diff(Float32Array.from(shown.image.data), reference.data);
-  console.log(`${label}: ${shown.seconds.toFixed(1)} s in the page (${shown.status}); ` +
-    `max abs ${d.max.toExponential(2)}, mean abs ${d.mean.toExponential(2)} against the cpu backend in node`);
-  // tests/fixtures/README.md's limits for the full pipeline's image and the regression limit.
-  assert.ok(imageWithinLimits(d), `${label}: image differs: max abs ${d.max}, mean abs ${d.mean}`);
-  // The canvas shows the picture, rounded to bytes; the progress bar reached the last step.
-  const [h, w] = shown.image.shape;
-  assert.equal(shown.pixels.length, h * w * 4);
-  for (const i of [0, (h * w) >> 1, h * w - 1]) {
-    for (let c = 0; c < 3; c++) {
-      assert.equal(shown.pixels[4 * i + c], Math.round(Math.min(1, Math.max(0, shown.image.data[3 * i + c])) * 255));
-    }
-  }
+  const [h, w] = reference.shape;
+  assert.deepEqual([shown.image.height, shown.image.width], [h, w]);
+  const differs = rgbaDiffers(shown.image.data, reference);
+  console.log(`${label}: ${shown.seconds.toFixed(1)} s in the page (${shown.status}); ${differs ?? 'the cpu backend\'s bytes'}`);
+  assert.equal(differs, null, `${label}: the picture differs from the cpu backend's in node`);
+  // The canvas shows the picture; the progress bar reached the last step.
+  assert.deepEqual(shown.pixels, shown.image.data);
   // PNDM (tiny-shapes' scheduler) runs one more UNet step than asked for, as in diffusers.
   assert.equal(shown.progress[0], shown.progress[1]);
   assert.ok(shown.progress[0] >= SETTINGS.steps, `progress ${shown.progress}`);
@@ -143,7 +150,8 @@ test('webgpu backend in the page: the cpu backend\'s picture; a lost device reco
   let recovered;
   const counters = [];
   const shown = await generateInPage({ backend: 'auto', then: async (page) => {
-    await page.evaluate(() => window.websdPage.loseDevice());
+    // What a driver reset does: the GPU process gone, every device of the page's worker lost.
+    await (await page.context().newCDPSession(page)).send('Browser.crashGpuProcess');
     await page.fill('#width', String(SMALL.width));
     await page.fill('#height', String(SMALL.height));
     for (let run = 0; run < GENERATIONS; run++) {
@@ -155,18 +163,17 @@ test('webgpu backend in the page: the cpu backend\'s picture; a lost device reco
       counters.push(after.gpu);
       if (run > 0) continue;
       recovered = await page.evaluate(() => ({ model: window.websdPage.model, backend: window.websdPage.backend,
-        image: { shape: window.websdPage.image.shape, data: Array.from(window.websdPage.image.data) },
+        image: Array.from(window.websdPage.image.data),
         notice: document.getElementById('notice').textContent }));
     }
     return {};
   } });
   assertMatchesReference(shown, 'page, webgpu');
   assert.equal(recovered.backend, 'webgpu');
-  assert.match(recovered.notice, /^WebGPU device lost \(destroyed\).*starting a new GPU device \(the model comes from the cache\)$/m);
+  assert.match(recovered.notice, /^WebGPU device lost .*; generated on a new GPU device, the model loaded again from the cache$/m);
   assert.equal(recovered.model.downloaded, 0, 'the model came from the cache');
   assert.ok(recovered.model.cached > 0);
-  assert.deepEqual(recovered.image.shape, referenceSmall.shape);
-  assert.ok(imageWithinLimits(diff(Float32Array.from(recovered.image.data), referenceSmall.data)), 'the cpu backend\'s picture after the loss');
+  assert.equal(rgbaDiffers(recovered.image, referenceSmall), null, 'the cpu backend\'s picture after the loss');
   // Flat: what the first generation on the new device left allocated, every later one leaves too.
   const flat = ({ buffers, bytesAllocated, pipelines }) => ({ buffers, bytesAllocated, pipelines });
   for (const [i, c] of counters.entries()) assert.deepEqual(flat(c), flat(counters[0]), `after generation ${i + 1}`);
@@ -288,7 +295,7 @@ test('a download that keeps failing: the page offers Retry and Purge, and Retry 
       assert.equal(retried.state, 'done', retried.error);
       assert.equal(retried.buttons, false);
       assert.ok(retried.model.cached > 0 && retried.model.downloaded > 0, JSON.stringify(retried.model));
-      assert.ok(imageWithinLimits(diff(Float32Array.from(retried.image), reference.data)), 'the picture after the retry');
+      assert.equal(rgbaDiffers(retried.image, reference), null, 'the picture after the retry');
       console.log(`page, failing download: ${shown.errorText}`);
     } finally {
       await models.close();
@@ -320,7 +327,7 @@ test('no WebGPU: auto falls back to the cpu backend with a notice, webgpu is an 
 
 // Generate turns into Cancel while a run goes on; Ctrl+Enter starts a run and Escape ends one; the
 // status gives each step's time and the time left.
-test('cancel ends a run at once, by the button or by Escape, and the next run starts afresh', { timeout: 180000 }, async () => {
+test('cancel ends a run at once, by the button or by Escape, and the next run uses the model already loaded', { timeout: 180000 }, async () => {
   const page = await context.newPage();
   const query = new URLSearchParams({ backend: 'cpu' });
   await page.goto(`${server.url}/web/page/index.html?${query}`);
@@ -349,6 +356,7 @@ test('cancel ends a run at once, by the button or by Escape, and the next run st
   await page.click('#generate');
   await runEnded(page, { timeout: 60000 });
   assert.equal(await page.evaluate(() => window.websdPage.state), 'done');
+  assert.doesNotMatch(await page.textContent('#status'), /; model: /, 'no model files loaded again');
   await page.close();
 });
 
@@ -374,7 +382,7 @@ test('the downloaded PNG carries the settings, and dropping it restores them', {
     return { png, form };
   } });
   assert.equal(shown.state, 'done', shown.error);
-  assert.deepEqual(shown.image.shape, [64, 96, 3], 'the size fields reach the engine');
+  assert.deepEqual([shown.image.height, shown.image.width], [64, 96], 'the size fields reach the engine');
   assert.equal(shown.png.name, `websd-${SETTINGS.seed}.png`);
   const websd = await loadWebsd({ moduleUrl: path.join(ROOT, WASM_BUILD, 'web/websd_node.mjs') });
   const parameters = websd.parseParameters(websd.pngParameters(Uint8Array.from(shown.png.bytes)));
@@ -497,7 +505,7 @@ test('a full storage quota during the download: the page says what is needed, an
       assert.match(shown.errorText, /not enough storage to cache .*tiny-shapes.*: \d+ bytes needed/);
       assert.ok(shown.offered, 'Retry and Purge are shown');
       assert.equal(retried.state, 'done', retried.error);
-      assert.ok(imageWithinLimits(diff(Float32Array.from(retried.image), reference.data)), 'the picture after the retry');
+      assert.equal(rgbaDiffers(retried.image, reference), null, 'the picture after the retry');
       console.log(`page, full quota: ${shown.errorText}`);
     } finally {
       await cdp?.send('Storage.overrideQuotaForOrigin', { origin }).catch(() => {});
