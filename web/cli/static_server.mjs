@@ -2,6 +2,12 @@
 // folder, nothing outside those folders is reachable (no `..`, no symlinked escape), directories
 // answer with their index.html, and the types a browser insists on (.wasm, .mjs) are right. It
 // listens on 127.0.0.1 unless told otherwise: the page is for this machine.
+//
+// Every answer carries CONTENT_SECURITY_POLICY (workers take theirs from their own script's answer):
+// scripts only from this origin and never eval — 'wasm-unsafe-eval' is what compiling WebAssembly
+// needs, and the wasm build is linked without Emscripten's eval (src/wasm/CMakeLists.txt); styles
+// from files; models fetched from any http(s) origin the user names (connect-src), pictures from
+// blob: URLs (the history, the PNG link); no plugins, frames, <base> or form posts.
 import http from 'node:http';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +15,10 @@ import path from 'node:path';
 const TYPES = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript', '.js': 'text/javascript',
   '.wasm': 'application/wasm', '.json': 'application/json', '.wgsl': 'text/plain', '.png': 'image/png',
   '.css': 'text/css', '.bin': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8' };
+
+export const CONTENT_SECURITY_POLICY = ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self'",
+  "img-src 'self' blob: data:", "connect-src 'self' blob: http: https:", "worker-src 'self'", "object-src 'none'",
+  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"].join('; ');
 
 /**
  * @param {Record<string, string>} mounts URL prefix ('/web/') → folder
@@ -19,7 +29,8 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript', 
 export async function serveStatic(mounts, { host = '127.0.0.1', port = 0, routes = {} } = {}) {
   const roots = await Promise.all(Object.entries(mounts).map(async ([prefix, dir]) => [prefix, await realpath(dir)]));
   const server = http.createServer(async (req, res) => {
-    const answer = (status, type, body) => res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    const answer = (status, type, body) => res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store',
+      'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' }).end(body);
     try {
       const { pathname } = new URL(req.url ?? '/', 'http://x');
       if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, 'text/plain', 'GET only\n');

@@ -49,6 +49,13 @@ test('serves the page, the build and the models with their types', async () => {
     { name: 'sd15', url: '/models/sd15/', family: 'sd', width: 512, height: 512 },
   ]);
   assert.equal(JSON.parse((await get('/models/sd15/model.json')).body).family, 'sd');
+  // Every answer, the engine's worker included, under one Content-Security-Policy: WebAssembly may
+  // compile, nothing may eval.
+  for (const p of ['/web/page/', '/web/lib/engine_worker.mjs', '/models.json', '/nope']) {
+    const policy = (await fetch(url + p)).headers.get('content-security-policy');
+    assert.match(policy, /script-src 'self' 'wasm-unsafe-eval';/, p);
+    assert.doesNotMatch(policy, /'unsafe-eval'|'unsafe-inline'/, p);
+  }
 });
 
 test('nothing outside the served folders', async () => {

@@ -64,11 +64,17 @@ const runEnded = (page, { timeout = RUN_TIMEOUT_MS, polling = 250 } = {}) =>
 
 // Opens the page (after `prepare(page)`), fills the form with SETTINGS (and extra fields), clicks
 // Generate and waits for the page to say done or error. Returns what the page shows and keeps, and
-// what `then(page)` returns (it runs before the page closes).
+// what `then(page)` returns (it runs before the page closes); `elsewhere`: the URLs the page and
+// its worker asked for outside the page's server and the model's.
 async function generateInPage({ backend, model, fields = {}, browser = context, prepare = async () => {},
   then = async () => ({}) }) {
   const page = await browser.newPage();
   const logs = pageLogs(page);
+  const elsewhere = [];
+  const origins = [new URL(server.url).origin, model && new URL(model).origin];
+  page.on('request', (r) => {
+    if (/^https?:/.test(r.url()) && !origins.includes(new URL(r.url()).origin)) elsewhere.push(r.url());
+  });
   await prepare(page);
   const query = new URLSearchParams({ backend });
   if (model) query.set('model', model);
@@ -95,7 +101,7 @@ async function generateInPage({ backend, model, fields = {}, browser = context, 
   });
   const more = await then(page);
   await page.close();
-  return { ...shown, ...more, seconds, logs };
+  return { ...shown, ...more, seconds, logs, elsewhere };
 }
 
 // The page shows the package's RGBA bytes: the reference's picture rounded as the package rounds
@@ -122,6 +128,10 @@ function assertMatchesReference(shown, label) {
   assert.equal(differs, null, `${label}: the picture differs from the cpu backend's in node`);
   // The canvas shows the picture; the progress bar reached the last step.
   assert.deepEqual(shown.pixels, shown.image.data);
+  // Under `websd serve`'s Content-Security-Policy nothing was refused, and no request left for a
+  // third party.
+  assert.deepEqual(shown.logs.filter((l) => /Content Security Policy/i.test(l)), []);
+  assert.deepEqual(shown.elsewhere, []);
   // PNDM (tiny-shapes' scheduler) runs one more UNet step than asked for, as in diffusers.
   assert.equal(shown.progress[0], shown.progress[1]);
   assert.ok(shown.progress[0] >= SETTINGS.steps, `progress ${shown.progress}`);
