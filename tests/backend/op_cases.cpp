@@ -160,6 +160,7 @@ std::vector<OpCase> make_cases() {
   c.push_back(linear({3, 97, 64}, 96, true));
   c.push_back(linear({2, 177, 48}, 48, false));
   c.push_back(linear({1, 300, 320}, 320, true));
+  c.push_back(linear({2, 128, 32}, 80, true, " (four subgroups along the rows)"));
   c.push_back(linear_epilogue({2, 221, 33}, 29, 0, 0, true));
   c.push_back(linear_epilogue({2, 221, 48}, 32, 17, 13, true));
   c.push_back(linear_epilogue({1, 300, 64}, 48, 20, 15, false));
@@ -214,6 +215,7 @@ std::vector<OpCase> make_cases() {
   c.push_back(conv({2, 32, 17, 23}, 64, 3, false, Conv2dParams::same(1, 2)));
   c.push_back(conv({1, 32, 9, 11}, 32, 1, true, {}));
   c.push_back(conv({2, 16, 17, 23}, 32, 3, true, {2, 0, 1, 0, 1}));
+  c.push_back(conv({1, 16, 16, 16}, 80, 3, true, Conv2dParams::same(1), " (four subgroups along the pixels)"));
   c.push_back(conv_fused({2, 13, 17, 23}, 29, false));
   c.push_back(conv_fused({2, 16, 17, 13}, 48, false));
   c.push_back(conv_fused({2, 13, 17, 23}, 29, true));

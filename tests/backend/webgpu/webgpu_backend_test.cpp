@@ -457,6 +457,19 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(2u, 1u, 1u));
   staged.chunk = 2;  // a chunk that does not divide K
   EXPECT_THROW(wgsl::tensor_core_gemm_source(staged), Error);
+  // SD 1.5's level-1 convs: 320 channels are five row tiles of 64, so four subgroups side by side
+  // along the pixels (1×4) rather than 1×2.
+  wgsl::Conv2dSpec level1;
+  level1.batch = 2;
+  level1.in_channels = level1.out_channels = 320;
+  level1.in_h = level1.in_w = level1.out_h = level1.out_w = 64;
+  level1.kernel_h = level1.kernel_w = 3;
+  level1.pad_top = level1.pad_left = 1;
+  wgsl::TensorCoreGemmSpec conv1 = wgsl::tensor_core_spec(level1);
+  conv1.pack_rows = 2 * 64 * 64;
+  conv1.subgroup = 32;
+  wgsl::tensor_core_stage(conv1, 48 * 1024);
+  EXPECT_EQ(std::tuple(conv1.wi, conv1.wj, conv1.chunk), std::tuple(1u, 4u, 2u));
 
   // Not whole 16s, or a float32 weight: the float32 kernel, one dispatch.
   gpu.linear(gpu.upload(HostTensor({5, 53})), gpu.upload_weight({32, 53}, std::vector<float>(32 * 53)), nullptr);

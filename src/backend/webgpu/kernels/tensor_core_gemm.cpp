@@ -105,6 +105,36 @@ std::string gather_source(const TensorCoreGemmSpec& s) {
 )";
 }
 
+// The staged conv kernel's copy of the im2col operand: each invocation copies the same pixels in
+// every chunk, so where its window lies is worked out once (pixel_of, before the loop over K) and a
+// copy of eight values (gather8) walks channel and tap from the first value's instead of
+// dividing for each one. A pixel past the last has its window far outside x: every value is zero.
+std::string conv_window_source() {
+  std::string src = R"(struct Window { at: u32, ih: i32, iw: i32 }
+fn pixel_of(r: u32) -> Window {
+  let p = range.p0 + r;
+  if (p >= P) { return Window(0u, -i32(KH) - 1, 0); }
+  let pix = p % (OH * OW);
+  return Window(p / (OH * OW) * CIN * H * W, i32(pix / OW * STRIDE) - PAD_T, i32(pix % OW * STRIDE) - PAD_L);
+}
+fn window_value(w: Window, ci: u32, dy: u32, dx: u32) -> f32 {
+  let ih = w.ih + i32(dy);
+  let iw = w.iw + i32(dx);
+  if (ih < 0 || ih >= i32(H) || iw < 0 || iw >= i32(W)) { return 0.0; }
+  return load_x(w.at + (ci * H + u32(ih)) * W + u32(iw));
+}
+fn gather8(w: Window, c: u32) -> vec4<u32> {
+  var ci = c / (KH * KW);
+  var dy = (c % (KH * KW)) / KW;
+  var dx = c % KW;
+)";
+  const std::string next = "  dx += 1u;\n  if (dx == KW) { dx = 0u; dy += 1u; }\n  if (dy == KH) { dy = 0u; ci += 1u; }\n";
+  src += each(8, [&](const std::string& i) {
+    return "  let v" + i + " = window_value(w, ci, dy, dx);\n" + (i == "7" ? std::string() : next);
+  });
+  return src + "  return vec4<u32>(f16_pair(v0, v1), f16_pair(v2, v3), f16_pair(v4, v5), f16_pair(v6, v7));\n}\n";
+}
+
 std::string dims_key(const TensorCoreGemmSpec& s) {
   std::string k = is_conv(s) ? "conv" : "linear";
   for (uint32_t v : {s.m, s.n, s.k, s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w,
@@ -176,7 +206,7 @@ uint32_t tensor_core_splits(const TensorCoreGemmSpec& s, uint64_t scratch_limit)
 
 void tensor_core_stage(TensorCoreGemmSpec& s, uint32_t workgroup_bytes) {
   const uint32_t steps = s.k / 16;
-  for (const auto& [wi, wj] : {std::pair{2u, 2u}, {2u, 1u}, {1u, 2u}}) {
+  for (const auto& [wi, wj] : {std::pair{2u, 2u}, {1u, 4u}, {4u, 1u}, {2u, 1u}, {1u, 2u}}) {
     for (const uint32_t chunk : {2u, 1u}) {
       TensorCoreGemmSpec t = s;
       t.wi = wi;
@@ -260,7 +290,7 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   }
   if (reads_x || !split) src += uniform_p0(binding);
   src += constants(s);
-  if (reads_x) src += gather_source(s) + f16_pair_source();
+  if (reads_x) src += gather_source(s) + f16_pair_source() + (is_conv(s) && staged ? conv_window_source() : "");
   src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst WI: u32 = " + u32(s.wi) +
          ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst I_TILES: u32 = " + u32(i_tiles(s) / s.wi) + ";\nconst TILES: u32 = " +
          u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " +
@@ -324,10 +354,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   // Copy e of a chunk: row e / ROW_VECS of the workgroup's rows, eight values at (e % ROW_VECS) · 8.
   // The activation operand is gathered from x and rounded as the pack kernel would, or read from
   // the packed matrix.
+  // A conv's gathered copies take their pixel's window (conv_window_source) in place of row0.
+  const bool windows = reads_x && is_conv(s);
   for (const auto& [side, rows0] : {std::pair<std::string, std::string>{"l", left}, {"r", right}}) {
-    src += "fn get_" + side + "(row0: u32, e: u32, k: u32) -> vec4<u32> {\n";
-    if (rows0 == "weight" || !reads_x) {
+    const bool gathers = rows0 == "packed" && reads_x;
+    src += "fn get_" + side + (gathers && windows ? "(w: Window" : "(row0: u32") + ", e: u32, k: u32) -> vec4<u32> {\n";
+    if (!gathers) {
       src += "  return " + rows0 + "[((row0 + e / ROW_VECS) * K + k) / 8u + e % ROW_VECS];\n}\n";
+    } else if (windows) {
+      src += "  return gather8(w, k + e % ROW_VECS * 8u);\n}\n";
     } else {
       std::string words;
       for (int w = 0; w < 4; ++w) {
@@ -344,18 +379,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     src += "}\n";
   }
   // Each invocation's share of a chunk's copies, in registers.
-  const auto slots = [&](const std::string& side, uint32_t vecs, const std::string& row0) {
+  const auto slots = [&](const std::string& side, uint32_t vecs, const std::string& row0, bool window) {
     struct Slots { std::string declare, fetch, put; } out;
     for (uint32_t n = 0; n * threads < vecs; ++n) {
       const std::string reg = side + "_" + std::to_string(n), e = "t + " + u32(n * threads);
       const std::string guard = (n + 1) * threads > vecs ? "if (" + e + " < " + u32(vecs) + ") " : "";
       out.declare += "  var " + reg + " = vec4<u32>();\n";
-      out.fetch += "    " + guard + "{ " + reg + " = get_" + side + "(" + row0 + ", " + e + ", kf); }\n";
+      std::string first = row0;
+      if (window) {
+        first = "w_" + std::to_string(n);
+        out.declare += "  let " + first + " = pixel_of(" + row0 + " + (" + e + ") / ROW_VECS);\n";
+      }
+      out.fetch += "    " + guard + "{ " + reg + " = get_" + side + "(" + first + ", " + e + ", kf); }\n";
       out.put += "    " + guard + "{ put_" + side + "(" + e + ", " + reg + "); }\n";
     }
     return out;
   };
-  const auto l = slots("l", l_vecs, "i0"), r = slots("r", r_vecs, "j0");
+  const auto l = slots("l", l_vecs, "i0", false), r = slots("r", r_vecs, "j0", windows);
   const std::string fetch = l.fetch + r.fetch;
   std::string steps;
   for (uint32_t kk = 0; kk < s.chunk; ++kk) {

@@ -23,7 +23,9 @@ namespace websd::wgsl {
 //         storage once per workgroup instead of once per subgroup), the next chunk's copy in
 //         registers while the subgroups multiply the current one; without a pack, the activation
 //         operand's copy gathers and rounds x itself as the pack would (implicit GEMM: no packed
-//         matrix, one dispatch and a round trip through memory fewer). Otherwise one subgroup per
+//         matrix, one dispatch and a round trip through memory fewer; a conv's copy works out
+//         each of its pixels' windows once and walks channel and tap over eight values, where
+//         dividing for every value made the gather the bottleneck). Otherwise one subgroup per
 //         workgroup loads its tiles straight from storage, the packed matrix's and the weight's.
 // Split over K: a product with too few tiles to fill the GPU (deep convs on small latents, batch-1
 // products) runs `splits` workgroups per tile, each over a slice of K, storing its float32 partial
@@ -72,8 +74,10 @@ bool tensor_core_gemm_fits(uint32_t k, uint32_t weight_rows);
 // Tiles of 16 per workgroup along C's rows (TI) and columns (TJ).
 uint32_t tensor_core_ti(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_tj(const TensorCoreGemmSpec& spec);
-// Picks the staged layout (wi, wj, chunk) for a spec whose pack_rows and subgroup are set: the
-// widest whose workgroup memory fits `workgroup_bytes`, or none (no staging).
+// Picks the staged layout (wi, wj, chunk) for a spec whose pack_rows and subgroup are set: four
+// subgroups (2×2, else 1×4 or 4×1 where C's tiles pair up along one side only, as SD 1.5's 320
+// channels), else two, with the longest chunk whose workgroup memory fits `workgroup_bytes`; or
+// none (no staging).
 void tensor_core_stage(TensorCoreGemmSpec& spec, uint32_t workgroup_bytes);
 // Workgroup memory the gemm kernel declares.
 uint32_t tensor_core_gemm_workgroup_bytes(const TensorCoreGemmSpec& spec);
