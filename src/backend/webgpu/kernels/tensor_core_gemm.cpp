@@ -290,7 +290,9 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   }
   if (reads_x || !split) src += uniform_p0(binding);
   src += constants(s);
-  if (reads_x) src += gather_source(s) + f16_pair_source() + (is_conv(s) && staged ? conv_window_source() : "");
+  // A conv's gathered copies take their pixel's window (conv_window_source) in place of a row.
+  const bool windows = reads_x && is_conv(s);
+  if (reads_x) src += (windows ? conv_window_source() : gather_source(s)) + f16_pair_source();
   src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst WI: u32 = " + u32(s.wi) +
          ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst I_TILES: u32 = " + u32(i_tiles(s) / s.wi) + ";\nconst TILES: u32 = " +
          u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " +
@@ -354,8 +356,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   // Copy e of a chunk: row e / ROW_VECS of the workgroup's rows, eight values at (e % ROW_VECS) · 8.
   // The activation operand is gathered from x and rounded as the pack kernel would, or read from
   // the packed matrix.
-  // A conv's gathered copies take their pixel's window (conv_window_source) in place of row0.
-  const bool windows = reads_x && is_conv(s);
   for (const auto& [side, rows0] : {std::pair<std::string, std::string>{"l", left}, {"r", right}}) {
     const bool gathers = rows0 == "packed" && reads_x;
     src += "fn get_" + side + (gathers && windows ? "(w: Window" : "(row0: u32") + ", e: u32, k: u32) -> vec4<u32> {\n";
