@@ -444,8 +444,10 @@ test('a desktop, a phone-sized screen and the keyboard alone', { timeout: 60000 
 });
 
 // The history: a picture made here is listed with its settings, still there after a reload;
-// choosing it puts its settings back and shows it; × deletes it; Clear empties the list.
-test('the history keeps this browser\'s pictures across a reload', { timeout: 120000 }, async () => {
+// choosing it puts its settings back and shows it; × deletes it; Clear empties the list. Its prompt
+// carries markup, which the page shows as text and never runs.
+test('the history keeps this browser\'s pictures across a reload; a prompt\'s markup stays text', { timeout: 120000 }, async () => {
+  const prompt = 'a blue square <img src=x onerror="window.injected = 1">';
   const page = await context.newPage();
   const open = async () => {
     await page.goto(`${server.url}/web/page/index.html?backend=cpu`);
@@ -455,18 +457,19 @@ test('the history keeps this browser\'s pictures across a reload', { timeout: 12
   if (await page.isVisible('#clear-history')) await page.click('#clear-history');
   await page.waitForFunction(() => window.websdPage.history?.length === 0);
   assert.ok(await page.isVisible('#history-empty'));
-  for (const [id, value] of Object.entries({ prompt: 'a blue square', seed: '5', steps: '1' })) await page.fill(`#${id}`, value);
+  for (const [id, value] of Object.entries({ prompt, seed: '5', steps: '1' })) await page.fill(`#${id}`, value);
   await page.click('#generate');
   await page.waitForFunction(() => window.websdPage.history?.length === 1, null, { timeout: 60000 });
 
   await open();
   const kept = await page.evaluate(() => window.websdPage.history);
-  assert.deepEqual(kept.map((p) => [p.prompt, p.seed, p.steps, p.model]), [['a blue square', 5, 1, 'tiny-shapes']]);
-  assert.match(await page.textContent('#history li'), /a blue square — seed 5, 1 steps, 128×128/);
+  assert.deepEqual(kept.map((p) => [p.prompt, p.seed, p.steps, p.model]), [[prompt, 5, 1, 'tiny-shapes']]);
+  assert.equal(await page.textContent('#history li'), `${prompt} — seed 5, 1 steps, 128×128×`);
+  assert.deepEqual(await page.evaluate(() => [document.querySelectorAll('#history img').length, window.injected]), [1, undefined]);
   await page.fill('#prompt', 'something else');
   await page.fill('#seed', '9');
   await page.click('#history .pick');
-  await page.waitForFunction(() => document.getElementById('prompt').value === 'a blue square');
+  await page.waitForFunction((p) => document.getElementById('prompt').value === p, prompt);
   assert.equal(await page.inputValue('#seed'), '5');
   assert.equal(await page.inputValue('#steps'), '1');
   // The PNG is read and decoded after the form is filled: wait for the drawing, not for the click.
