@@ -1,6 +1,5 @@
 # Front door: `make demo` and `make test` install what is missing, build, and run.
 BUILD ?= build
-COVERAGE_BUILD ?= build-coverage
 WASM_BUILD ?= build-wasm
 JOBS ?= $(shell nproc)
 DEMO_PROMPT ?= a red circle on a white background
@@ -8,7 +7,7 @@ DEMO_OUT ?= $(BUILD)/demo.png
 # Line coverage of src/ that `make coverage` (and so `make test`) requires.
 COVERAGE_MIN ?= 80
 
-.PHONY: all deps build static-cli demo test unit coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
+.PHONY: all deps build static-cli demo test unit test-asan coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
 
 all: build
 
@@ -36,24 +35,31 @@ static-cli: deps
 demo: build
 	$(BUILD)/websd generate --model assets/tiny-shapes/model --prompt "$(DEMO_PROMPT)" --seed 0 --steps 20 -o $(DEMO_OUT)
 
-# Everything: the native suites, the coverage gate, lint, the WebAssembly build's suites and the
-# JavaScript GPU host (Node + Dawn and headless Chromium, on SwiftShader).
+# Everything: the native suites (optimised, then under the sanitizers with the coverage gate), lint,
+# the WebAssembly build's suites and the JavaScript GPU host (Node + Dawn and headless Chromium, on
+# SwiftShader).
 test: unit coverage lint test-wasm test-web-host test-web-page
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
-$(COVERAGE_BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEBSD_COVERAGE=ON
-
-# One CPU thread per test (ctest runs them side by side): threads racing on the optimised build's
+# The native suites under AddressSanitizer and UndefinedBehaviorSanitizer (any report fails the test,
+# leaks included), their line coverage counted in the same run: one build serves `make test-asan`
+# and `make coverage`. One CPU thread per test (ctest runs them side by side): threads racing on the
 # counters would corrupt them; the threaded paths are tested in `unit`.
-coverage: deps $(COVERAGE_BUILD)/CMakeCache.txt
-	cmake --build $(COVERAGE_BUILD) -j $(JOBS)
-	find $(COVERAGE_BUILD) -name '*.gcda' -delete
-	cd $(COVERAGE_BUILD) && WEBSD_THREADS=1 ctest --output-on-failure --no-tests=error -j $(JOBS) $(COVERAGE_CTEST_ARGS)
-	gcovr --root . --filter 'src/' --object-directory $(COVERAGE_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
-	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(COVERAGE_BUILD)/coverage.txt
+CHECK_BUILD ?= build-check
+$(CHECK_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEBSD_COVERAGE=ON -DWEBSD_SANITIZE=ON
+
+test-asan: deps $(CHECK_BUILD)/CMakeCache.txt
+	cmake --build $(CHECK_BUILD) -j $(JOBS)
+	find $(CHECK_BUILD) -name '*.gcda' -delete
+	cd $(CHECK_BUILD) && WEBSD_THREADS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure --no-tests=error -j $(JOBS) $(CHECK_CTEST_ARGS)
+
+coverage: test-asan
+	gcovr --root . --filter 'src/' --object-directory $(CHECK_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
+	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(CHECK_BUILD)/coverage.txt
 
 CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -I src
 
@@ -61,14 +67,16 @@ CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability
 # EM_ASYNC_JS (a JavaScript body) are, and a -D would restrict the rest of src to that one configuration.
 # src/backend/webgpu/js_gpu_host.cpp apart too: its EM_JS bodies are JavaScript.
 JS_HOST_CPP = src/backend/webgpu/js_gpu_host.cpp
-# Then eslint over the JavaScript (eslint.config.js), and tsc over the npm package's declarations
-# (tsconfig.json: web/lib/index.d.mts against tests/web/lib/package_types.ts).
+# Then eslint over the JavaScript (eslint.config.js), tsc over the npm package's declarations
+# (tsconfig.json: web/lib/index.d.mts against tests/web/lib/package_types.ts), and npm's advisory
+# database over the runtime dependencies (none today: the npm package needs none, Dawn is an optional peer).
 lint: deps node-deps
 	$(CPPCHECK) -i src/wasm -i $(JS_HOST_CPP) src
 	$(CPPCHECK) '-DEMSCRIPTEN_BINDINGS(name)=void websd_bindings_##name()' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' src/wasm
 	$(CPPCHECK) -D__EMSCRIPTEN__ '-DEM_JS(r,n,p,...)=extern "C" r n p;' '-DEM_ASYNC_JS(r,n,p,...)=extern "C" r n p;' $(JS_HOST_CPP)
 	node_modules/.bin/eslint .
 	node_modules/.bin/tsc -p tsconfig.json
+	npm audit --omit=dev --audit-level=low
 
 # Node, npm and package.json's packages (eslint among them), without the browser web-host-deps adds.
 node-deps:
@@ -90,14 +98,24 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # The GoogleTest suites compiled to wasm, then the JS API and Node CLI against the golden.
 # Then the WebGPU backend inside wasm against the CPU backend, on Node + Dawn (SwiftShader unless
 # WEB_SWIFTSHADER=0), which needs the web host's packages.
-# tests/web/artifacts.test.mjs converts models with the native CLI, hence build.
+# tests/web/artifacts.test.mjs converts models with the native CLI, hence build. Test files run
+# side by side, one per core: SwiftShader compiles each kernel on one thread, which is most of
+# their time (node's default leaves a core idle).
+NODE_TEST_JOBS ?= $(JOBS)
 test-wasm: build wasm web-host-deps
 	cd $(WASM_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
-	node --test tests/web/*.test.mjs tests/web/cli/*.test.mjs tests/web/lib/*.test.mjs
-	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/webgpu/*.test.mjs
+	node --test --test-concurrency=$(NODE_TEST_JOBS) tests/web/*.test.mjs tests/web/cli/*.test.mjs tests/web/lib/*.test.mjs
+	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test --test-concurrency=$(NODE_TEST_JOBS) tests/web/webgpu/*.test.mjs
+
+# Long runs (docs/reliability.md): 200 generations on the CPU backend and on WebGPU with flat memory;
+# `make test` runs the same test with 10 (tests/web/cli/soak.test.mjs).
+SOAK_RUNS ?= 200
+.PHONY: soak
+soak: build wasm web-host-deps
+	SOAK_RUNS=$(SOAK_RUNS) WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/cli/soak.test.mjs
 
 clean:
-	rm -rf $(BUILD) $(COVERAGE_BUILD) $(WASM_BUILD) $(STATIC_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(WASM_BUILD) $(STATIC_BUILD) $(FUZZ_BUILD)
 
 # The JavaScript GPU host (web/host) under Node + Dawn and in headless Chromium; SwiftShader stands
 # in for a GPU unless WEB_SWIFTSHADER=0.
@@ -113,3 +131,33 @@ test-web-host: web-host-deps
 .PHONY: test-web-page
 test-web-page: build wasm web-host-deps
 	WEBSD_WASM_BUILD=$(WASM_BUILD) node --test tests/web/page/*.test.mjs
+
+# libFuzzer targets (tests/fuzz; docs/reliability.md, "Fuzzing") under clang 14 with ASan and UBSan:
+# `make fuzz` runs each for FUZZ_SECONDS, FUZZ_JOBS side by side (one process each), writes what it
+# found to $(FUZZ_BUILD)/findings/<target>/ and a table to $(FUZZ_BUILD)/summary.txt, and fails on any
+# finding. `make fuzz-smoke` is the same for FUZZ_SMOKE_SECONDS each. The build is Debug at -O1:
+# assertions stay on, and the hardening's _FORTIFY_SOURCE (non-Debug only) would hide overflows in
+# libc calls from ASan. The fuzz build's CLI converts a fixture for the manifests' seeds.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_JOBS ?= $(shell nproc)
+FUZZ_TARGETS = safetensors tensor_cache model_json config parameters tokenizer tokenizer_files single_file png
+
+.PHONY: fuzz-deps fuzz-build fuzz fuzz-smoke
+fuzz-deps:
+	@scripts/install_deps.sh fuzz
+
+$(FUZZ_BUILD)/CMakeCache.txt: | fuzz-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug '-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g' \
+	  -DWEBSD_FUZZ=ON -DWEBSD_TESTS=OFF
+
+fuzz-build: fuzz-deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets websd
+	tests/fuzz/make_corpora.py $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/websd
+
+fuzz: fuzz-build
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)

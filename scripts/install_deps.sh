@@ -8,6 +8,8 @@
 #                                  for WebGPU without a GPU) and libvulkan1 (the loader Dawn needs in
 #                                  Node); scripts/install_web_deps.sh adds the npm packages
 #   scripts/install_deps.sh node   also Node and npm if there are none (for eslint in `make lint`)
+#   scripts/install_deps.sh fuzz   also clang 14, its libFuzzer and sanitizer runtimes, and python3
+#                                  (tests/fuzz/make_corpora.py) for `make fuzz`
 set -euo pipefail
 
 mode="${1:-native}"
@@ -17,6 +19,7 @@ packages=(cmake g++ make pkg-config
 # googletest ships /usr/src/googletest, which the wasm build compiles with emcc.
 [ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
 [ "$mode" = web ] && packages+=(chromium libvulkan1)
+[ "$mode" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev python3)
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
 [[ "$mode" = web || "$mode" = node ]] && ! { command -v node && command -v npm; } >/dev/null && packages+=(nodejs npm)
 

@@ -29,7 +29,7 @@ ModelJson ModelJson::parse(const std::string& text, const std::string& where) {
     return get<uint64_t>(j, key, where, &nlohmann::json::is_number_unsigned, "a non-negative integer");
   };
   if (str("format") != kFormat) throw Error(where + ": field 'format' must be \"" + std::string(kFormat) + "\"");
-  const int version = get<int>(j, "formatVersion", where, &nlohmann::json::is_number_integer, "an integer");
+  const int64_t version = get<int64_t>(j, "formatVersion", where, &nlohmann::json::is_number_integer, "an integer");
   if (version < 1 || version > kFormatVersion)
     throw Error(where + ": format version " + std::to_string(version) + " is newer than this websd reads (" +
                 std::to_string(kFormatVersion) + "); update websd");
@@ -44,9 +44,15 @@ ModelJson ModelJson::parse(const std::string& text, const std::string& where) {
   if (defaults == j.end() || !defaults->is_object()) throw Error(where + ": field 'defaults' must be an object");
   const nlohmann::json& d = *defaults;
   const std::string dw = where + " defaults";
-  m.default_width = get<int>(d, "width", dw, &nlohmann::json::is_number_unsigned, "a positive integer");
-  m.default_height = get<int>(d, "height", dw, &nlohmann::json::is_number_unsigned, "a positive integer");
-  m.default_steps = get<int>(d, "steps", dw, &nlohmann::json::is_number_unsigned, "a positive integer");
+  // Read as uint64: an int would wrap a larger number into a negative one.
+  const auto positive = [&](const char* key) {
+    const uint64_t v = get<uint64_t>(d, key, dw, &nlohmann::json::is_number_unsigned, "a positive integer");
+    if (v < 1 || v > INT32_MAX) throw Error(dw + ": field '" + key + "' must be a positive integer below 2^31");
+    return static_cast<int>(v);
+  };
+  m.default_width = positive("width");
+  m.default_height = positive("height");
+  m.default_steps = positive("steps");
   m.default_guidance_scale = get<double>(d, "guidanceScale", dw, &nlohmann::json::is_number, "a number");
   m.default_scheduler = get<std::string>(d, "scheduler", dw, &nlohmann::json::is_string, "a string");
   m.weight_bytes = size("weightBytes");

@@ -13,4 +13,8 @@ Runner add_info_command(CLI::App& app);
 Runner add_convert_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
 
+// Seeds (--seed, --random-weights): a decimal integer from 0 to 2^64 - 1; CLI11's own conversion
+// would let a larger one through as 2^64 - 1.
+const CLI::Validator& seed_validator();
+
 }  // namespace websd::cli

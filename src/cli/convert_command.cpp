@@ -26,7 +26,7 @@ Runner add_convert_command(CLI::App& app) {
   cmd->add_option("--dtype", o->dtype, "weight type in the shards")->capture_default_str()->check(CLI::IsMember({"f16", "f32"}));
   cmd->add_option("--shard-mib", o->shard_mib, "target shard size in MiB")->capture_default_str()->check(CLI::Range(0.001, 2047.0));
   cmd->add_option("--random-weights", o->random_weights, "random weights from this seed instead of checkpoints (for benchmarks)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seed_validator());
   return [o] {
     ConvertOptions options;
     options.model = o->model;

@@ -69,12 +69,14 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
   // Each run is the whole generation again in this process; the outputs are the last run's.
   GenerateResult r;
   std::vector<double> run_seconds;
+  std::vector<uint64_t> run_resident_bytes;
   for (int run = 0; run < o.runs; ++run) {
     ProgressBar bar("generating");
     const auto start = std::chrono::steady_clock::now();
     r = pipe.generate(params, [&](int step, int total, const HostTensor&) { bar.update(step, total); });
     bar.finish();
     run_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    run_resident_bytes.push_back(resident_bytes());
   }
   const double seconds = run_seconds.back();
 
@@ -95,7 +97,7 @@ int run_generate(const GenerateOptions& o, const CLI::App& cmd) {
             << " MiB)\n";
   std::cout << format_stages(o.backend, r.stages) << "\n";
   if (o.runs > 1) std::cout << format_runs(run_seconds) << "\n";
-  if (!o.report.empty()) write_stages_json(o.report, o.backend, r.stages, run_seconds);
+  if (!o.report.empty()) write_stages_json(o.report, o.backend, r.stages, run_seconds, run_resident_bytes);
   return 0;
 }
 
@@ -121,7 +123,7 @@ Runner add_generate_command(CLI::App& app) {
                   "classifier-free guidance scale (≤ 1 disables guidance; default: diffusers' 7.5, SDXL 5.0)");
   cmd->add_option("--seed", o->seed, "torch CPU generator seed for the starting noise")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(seed_validator());
   cmd->add_option("--width", o->width, "picture width, a multiple of the VAE factor (default: the model's)");
   cmd->add_option("--height", o->height, "picture height, a multiple of the VAE factor (default: the model's)");
   cmd->add_option("--clip-skip", o->clip_skip,
@@ -145,7 +147,7 @@ Runner add_generate_command(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "webgpu"}));
   cmd->add_option("--random-weights", o->random_weights,
                   "random weights from this seed instead of checkpoints (a config-only folder such as assets/configs/sd15, for timing)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seed_validator());
   cmd->add_option("-o,--output", o->output, "where to write the PNG")->required();
   cmd->add_option("--save-tensors", o->save_tensors, "also write image, latents and embeddings as safetensors");
   cmd->add_option("--report", o->report, "write the per-stage report (ms, kernels, peak memory) as JSON");

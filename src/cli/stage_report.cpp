@@ -56,13 +56,14 @@ std::string format_runs(const std::vector<double>& run_seconds) {
 }
 
 void write_stages_json(const std::string& path, const std::string& backend, const std::vector<StageReport>& stages,
-                       const std::vector<double>& run_seconds) {
+                       const std::vector<double>& run_seconds, const std::vector<uint64_t>& run_resident_bytes) {
   nlohmann::json list = nlohmann::json::array();
   for (const StageReport& s : stages)
     list.push_back({{"name", s.name}, {"ms", s.ms}, {"kernels", s.kernels}, {"peakBytes", s.peak_bytes},
                     {"pipelines", s.pipelines}, {"compileMs", s.compile_ms}});
   std::ofstream out(path);
-  out << nlohmann::json{{"backend", backend}, {"stages", list}, {"runSeconds", run_seconds}}.dump(2) << "\n";
+  out << nlohmann::json{{"backend", backend}, {"stages", list}, {"runSeconds", run_seconds},
+                         {"runResidentBytes", run_resident_bytes}}.dump(2) << "\n";
   if (!out) throw Error(path + ": cannot write the stage report");
 }
 

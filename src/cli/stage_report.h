@@ -15,8 +15,9 @@ std::string format_stages(const std::string& backend, const std::vector<StageRep
 std::string format_runs(const std::vector<double>& run_seconds);
 
 // --report FILE: {"backend": ..., "stages": [{"name", "ms", "kernels", "peakBytes"}], "runSeconds":
-// [...]}: the last run's stages under the keys of the JS API's result.stages, every run's seconds.
+// [...], "runResidentBytes": [...]}: the last run's stages under the keys of the JS API's
+// result.stages, every run's seconds and the process's resident memory after it (a soak's record).
 void write_stages_json(const std::string& path, const std::string& backend, const std::vector<StageReport>& stages,
-                       const std::vector<double>& run_seconds);
+                       const std::vector<double>& run_seconds, const std::vector<uint64_t>& run_resident_bytes);
 
 }  // namespace websd::cli

@@ -45,6 +45,12 @@ std::string quote_python_nonfinite(const std::string& text) {
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (does the file exist?)");
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<uint64_t>(in.tellg());
+  if (size > kMaxTextFileBytes)
+    throw Error(path + ": " + std::to_string(size) + " bytes is too large for a config, tokenizer or manifest file (at most " +
+                std::to_string(kMaxTextFileBytes >> 20) + " MiB)");
+  in.seekg(0);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

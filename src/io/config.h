@@ -47,6 +47,9 @@ class ConfigReader {
   std::set<std::string> used_;
 };
 
+// Configs, tokenizer files and manifests: the largest real one (a tokenizer.json) is under 4 MB, so
+// a file above kMaxTextFileBytes is refused before it is read.
+constexpr uint64_t kMaxTextFileBytes = 64ull << 20;
 nlohmann::json read_json_file(const std::string& path);
 std::string read_text_file(const std::string& path);
 

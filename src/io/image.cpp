@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.h"
 
@@ -49,6 +51,46 @@ std::vector<uint8_t> text_chunk(const std::string& keyword, const std::string& t
   return chunk("iTXt", keyword + std::string("\0\0\0\0\0", 5) + text);
 }
 
+// Calls visit(type, data, length) for each chunk in file order, up to IEND; `where` names the file
+// in the errors for a missing signature and a chunk that runs past the end.
+template <class Visit>
+void for_each_chunk(const std::vector<uint8_t>& png, const std::string& where, Visit&& visit) {
+  if (png.size() < 8 || !std::equal(kSignature, kSignature + 8, png.begin())) throw Error(where + ": not a PNG file");
+  for (size_t at = 8; at < png.size();) {
+    if (png.size() - at < 12 || get_u32(&png[at]) > png.size() - at - 12)
+      throw Error(where + ": a PNG chunk runs past the end of the file");
+    const uint32_t length = get_u32(&png[at]);
+    const std::string type(png.begin() + static_cast<std::ptrdiff_t>(at + 4), png.begin() + static_cast<std::ptrdiff_t>(at + 8));
+    visit(type, &png[at + 8], length);
+    at += 12 + length;
+    if (type == "IEND") break;
+  }
+}
+
+// Deflate makes at most 1032 bytes of one (the longest match, 258 bytes, in 2 bits).
+constexpr double kMaxDeflateRatio = 1032;
+
+// stb_image allocates what a PNG declares before it reads the data: a chunk's length, and the
+// inflated size of width × height pixels. A few bytes of file could so ask for gigabytes; a PNG
+// whose chunks leave the file, or whose pixels its image data cannot inflate to, is refused first.
+void check_declared_sizes(const std::vector<uint8_t>& png, const std::string& path) {
+  double raw_bytes = 0, compressed_bytes = 0;
+  for_each_chunk(png, path, [&](const std::string& type, const uint8_t* data, uint32_t length) {
+    if (type == "IHDR" && length >= 13) {
+      const int channels_by_color_type[7] = {1, 0, 3, 1, 2, 0, 4};
+      const int depth = data[8], color_type = data[9];
+      const int channels = color_type < 7 ? channels_by_color_type[color_type] : 0;
+      // Rows of a filter byte and the pixels' bytes; an interlaced image inflates to more.
+      const double width = get_u32(data), height = get_u32(data + 4);
+      raw_bytes = height * (1 + std::ceil(width * channels * depth / 8));
+    }
+    if (type == "IDAT") compressed_bytes += length;
+  });
+  if (raw_bytes > kMaxDeflateRatio * compressed_bytes)
+    throw Error(path + ": the PNG declares more pixels than its " + std::to_string(static_cast<uint64_t>(compressed_bytes)) +
+                " bytes of image data can hold (a corrupt or hostile file)");
+}
+
 void append_bytes(void* context, void* data, int size) {
   auto* out = static_cast<std::vector<uint8_t>*>(context);
   const auto* bytes = static_cast<const uint8_t*>(data);
@@ -84,16 +126,9 @@ std::vector<uint8_t> encode_png(const HostTensor& hwc, const PngText& text) {
 }
 
 PngText read_png_text(const std::vector<uint8_t>& png) {
-  if (png.size() < 8 || !std::equal(kSignature, kSignature + 8, png.begin())) throw Error("image: not a PNG file");
   PngText out;
-  for (size_t at = 8; at < png.size();) {
-    if (png.size() - at < 12 || get_u32(&png[at]) > png.size() - at - 12)
-      throw Error("image: a PNG chunk runs past the end of the file");
-    const uint32_t length = get_u32(&png[at]);
-    const std::string type(png.begin() + static_cast<std::ptrdiff_t>(at + 4), png.begin() + static_cast<std::ptrdiff_t>(at + 8));
-    const std::string data(png.begin() + static_cast<std::ptrdiff_t>(at + 8),
-                           png.begin() + static_cast<std::ptrdiff_t>(at + 8 + length));
-    at += 12 + length;
+  for_each_chunk(png, "image", [&](const std::string& type, const uint8_t* bytes, uint32_t length) {
+    const std::string data(bytes, bytes + length);
     const size_t nul = data.find('\0');
     if (type == "tEXt" && nul != std::string::npos) {
       out.emplace_back(data.substr(0, nul), data.substr(nul + 1));
@@ -104,8 +139,7 @@ PngText read_png_text(const std::vector<uint8_t>& png) {
       if (translated_end == std::string::npos) throw Error("image: a PNG iTXt chunk is truncated");
       out.emplace_back(data.substr(0, nul), data.substr(translated_end + 1));
     }
-    if (type == "IEND") break;
-  }
+  });
   return out;
 }
 
@@ -117,8 +151,13 @@ void write_png(const std::string& path, const HostTensor& hwc, const PngText& te
 }
 
 HostTensor read_png(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the PNG (does the file exist?)");
+  const std::vector<uint8_t> png{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (png.size() > INT32_MAX) throw Error(path + ": a PNG of 2 GiB or more is not read");
+  check_declared_sizes(png, path);
   int w = 0, h = 0, channels = 0;
-  stbi_uc* pixels = stbi_load(path.c_str(), &w, &h, &channels, 3);
+  stbi_uc* pixels = stbi_load_from_memory(png.data(), static_cast<int>(png.size()), &w, &h, &channels, 3);
   if (!pixels) throw Error(path + ": cannot read as a PNG image (" + stbi_failure_reason() + ")");
   HostTensor t({h, w, 3});
   for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>(pixels[i]) / 255.0f;

@@ -10,6 +10,8 @@ namespace websd {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+// An SDXL checkpoint with EMA copies holds about 5,000 tensors; far more is a broken or hostile file.
+constexpr size_t kMaxTensors = 1u << 16;
 
 StDType parse_dtype(const std::string& s, const std::string& where) {
   static const std::map<std::string, StDType> names = {
@@ -71,6 +73,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
 
   nlohmann::json j = nlohmann::json::parse(header, nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw Error(path + ": safetensors header is not a JSON object");
+  const size_t tensor_count = j.size() - (j.contains("__metadata__") ? 1 : 0);
+  if (tensor_count > kMaxTensors)
+    throw Error(path + ": safetensors header lists " + std::to_string(tensor_count) + " tensors; websd reads at most " +
+                std::to_string(kMaxTensors) + " per file");
 
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto& [name, entry] : j.items()) {
@@ -91,7 +97,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     for (auto& d : entry["shape"]) {
       if (!d.is_number_unsigned()) throw Error(where + ": shape entries must be non-negative integers");
       uint64_t v = d.get<uint64_t>();
-      if (v != 0 && count > (1ull << 62) / v) throw Error(where + ": shape is too large");
+      // Beside a 0 any size gives no bytes; above 2^63 it would turn negative as a dimension.
+      if (v > (1ull << 62) || (v != 0 && count > (1ull << 62) / v)) throw Error(where + ": shape is too large");
       count *= v;
       info.shape.push_back(static_cast<int64_t>(v));
     }
@@ -102,7 +109,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (info.begin > info.end || info.end > data_size)
       throw Error(where + ": data_offsets [" + std::to_string(info.begin) + ", " + std::to_string(info.end) +
                   "] lie outside the file's " + std::to_string(data_size) + "-byte data section (truncated file?)");
-    if (info.end - info.begin != count * st_dtype_size(info.dtype))
+    // Divided rather than multiplied: 2^62 elements of 8 bytes would wrap around 2^64.
+    const uint64_t bytes = info.end - info.begin, element = st_dtype_size(info.dtype);
+    if (bytes % element != 0 || bytes / element != count)
       throw Error(where + ": " + std::to_string(info.end - info.begin) + " bytes do not match shape " +
                   shape_str(info.shape) + " of " + st_dtype_name(info.dtype));
     if (info.end > info.begin) ranges.emplace_back(info.begin, info.end);
@@ -133,6 +142,8 @@ HostTensor SafetensorsFile::read(const std::string& name) {
   const StTensorInfo& ti = info(name);
   std::vector<uint8_t> raw = read_raw(name);
   HostTensor t(ti.shape);
+  // memcpy must not be given an empty vector's null data, even for no bytes.
+  if (t.data.empty()) return t;
   const size_t n = t.data.size();
   float* dst = t.data.data();
   const uint8_t* src = raw.data();
@@ -160,7 +171,7 @@ std::vector<double> SafetensorsFile::read_f64(const std::string& name) {
   if (ti.dtype == StDType::F64) {
     std::vector<uint8_t> raw = read_raw(name);
     std::vector<double> out(raw.size() / 8);
-    std::memcpy(out.data(), raw.data(), raw.size());
+    if (!out.empty()) std::memcpy(out.data(), raw.data(), raw.size());
     return out;
   }
   HostTensor t = read(name);

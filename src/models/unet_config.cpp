@@ -6,6 +6,10 @@ namespace websd {
 
 namespace {
 
+// No Stable Diffusion UNet comes near 2^20 channels or resnets a block; larger values are a broken or
+// hostile file, and refusing them keeps 4 × channels and the per-resnet lists small.
+constexpr int kMaxSize = 1 << 20;
+
 // One block's transformer depth: an int for all its resnets, or one entry per resnet.
 std::vector<int> per_resnet(const ConfigReader& r, const std::string& key, const nlohmann::json& v, int resnets) {
   std::vector<int> out;
@@ -95,6 +99,8 @@ UNetConfig UNetConfig::parse(ConfigReader r) {
   c.block_out_channels = r.get_int_list("block_out_channels", {320, 640, 1280, 1280});
   const size_t n = c.block_out_channels.size();
   if (n == 0) r.fail("block_out_channels", "expected at least one block");
+  for (int channels : c.block_out_channels)
+    if (channels < 1 || channels > kMaxSize) r.fail("block_out_channels", "expected sizes from 1 to 2^20");
   const std::string down = "CrossAttnDownBlock2D", up = "CrossAttnUpBlock2D";
   c.down_attention = block_types(r, "down_block_types", n, {down, down, down, "DownBlock2D"}, down, "DownBlock2D");
   c.up_attention = block_types(r, "up_block_types", n, {"UpBlock2D", up, up, up}, up, "UpBlock2D");
@@ -104,7 +110,7 @@ UNetConfig UNetConfig::parse(ConfigReader r) {
 
   c.layers_per_block = r.get_int_list("layers_per_block", {2}, n);
   for (int layers : c.layers_per_block)
-    if (layers < 1) r.fail("layers_per_block", "every block needs at least one resnet");
+    if (layers < 1 || layers > kMaxSize) r.fail("layers_per_block", "every block needs from 1 to 2^20 resnets");
   const std::vector<int> head_dim = r.get_int_list("attention_head_dim", {8}, n);
   const char* heads_key = r.has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim";
   c.attention_heads = r.get_int_list("num_attention_heads", head_dim, n);

@@ -2,12 +2,13 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "core/error.h"
+#include "core/number_format.h"
 
 namespace websd {
 namespace {
@@ -16,17 +17,6 @@ namespace {
 std::string quote(const std::string& v) {
   if (v.find_first_of(",:\n\"") == std::string::npos) return v;
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// The shortest decimal that reads back as v (std::to_chars for floating point is missing from
-// Emscripten 3.1.6's libc++).
-std::string number(double v) {
-  char buf[32];
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 std::string trim(const std::string& s) {
@@ -40,14 +30,19 @@ const std::regex& setting() {
   return re;
 }
 
+// libstdc++'s std::regex recurses once per character a match covers: a settings line of some 20,000
+// characters overflows an 8 MiB stack. AUTOMATIC1111's own lines stay far below this.
+constexpr size_t kMaxSettingsLine = 8192;
+
 [[noreturn]] void bad(const std::string& key, const std::string& value) {
   throw Error("generation parameters: '" + key + "' has the value '" + value + "'");
 }
 
-int64_t integer(const std::string& key, const std::string& v, int64_t min) {
+// Values past `max` are refused, not wrapped (steps, sizes and clip skip are ints).
+int64_t integer(const std::string& key, const std::string& v, int64_t min, int64_t max = INT32_MAX) {
   int64_t out = 0;
   const auto r = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || out < min) bad(key, v);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || out < min || out > max) bad(key, v);
   return out;
 }
 
@@ -58,7 +53,7 @@ std::string format_parameters(const GenerationParameters& p) {
   if (!p.negative_prompt.empty()) out += "Negative prompt: " + p.negative_prompt + "\n";
   out += "Steps: " + std::to_string(p.steps) + ", Sampler: " + quote(p.sampler);
   if (!p.schedule_type.empty()) out += ", Schedule type: " + quote(p.schedule_type);
-  out += ", CFG scale: " + number(p.cfg_scale) + ", Seed: " + std::to_string(p.seed) + ", Size: " + std::to_string(p.width) +
+  out += ", CFG scale: " + shortest_decimal(p.cfg_scale) + ", Seed: " + std::to_string(p.seed) + ", Size: " + std::to_string(p.width) +
          "x" + std::to_string(p.height);
   if (!p.model.empty()) out += ", Model: " + quote(p.model);
   if (p.clip_skip > 0) out += ", Clip skip: " + std::to_string(p.clip_skip + 1);
@@ -74,6 +69,9 @@ GenerationParameters parse_parameters(const std::string& text) {
   }
   while (!lines.empty() && trim(lines.back()).empty()) lines.pop_back();
   const std::string last = lines.empty() ? "" : lines.back();
+  if (last.size() > kMaxSettingsLine)
+    throw Error("generation parameters: the settings line has " + std::to_string(last.size()) + " characters (at most " +
+                std::to_string(kMaxSettingsLine) + " are read)");
   const auto first = std::sregex_iterator(last.begin(), last.end(), setting());
   if (std::distance(first, std::sregex_iterator()) < 3)
     throw Error("generation parameters: no settings line (\"Steps: …, Sampler: …, CFG scale: …\") at the end");
@@ -111,7 +109,7 @@ GenerationParameters parse_parameters(const std::string& text) {
       p.cfg_scale = std::strtod(v.c_str(), &end);
       if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(p.cfg_scale)) bad(key, v);
     } else if (key == "Seed") {
-      p.seed = static_cast<uint64_t>(integer(key, v, 0));
+      p.seed = static_cast<uint64_t>(integer(key, v, 0, INT64_MAX));
     } else if (key == "Size") {
       const size_t x = v.find('x');
       if (x == std::string::npos) bad(key, v);

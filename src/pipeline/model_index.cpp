@@ -63,6 +63,8 @@ ModelIndex ModelIndex::load(const std::string& dir) {
 
   ModelIndex m;
   m.dir = dir;
+  const auto class_name = j.find("_class_name");
+  if (class_name != j.end() && !class_name->is_string()) throw Error(file + ": field '_class_name' must be a string");
   m.pipeline_class = j.value("_class_name", "");
   if (m.pipeline_class == "StableDiffusionXLPipeline")
     m.family = PipelineFamily::kStableDiffusionXL;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/number_format.h"
 #include "io/config.h"
 #include "pipeline/model_source.h"
 #include "rng/torch_generator.h"
@@ -64,11 +65,24 @@ int TextToImagePipeline::default_height() const { return unet_.config().sample_h
 
 void TextToImagePipeline::validate(const GenerateParams& params, int width, int height, double guidance) const {
   const int f = vae_.downscale_factor();
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
   if (width <= 0 || height <= 0 || width % f || height % f)
-    throw Error("width and height must be positive multiples of " + std::to_string(f) + " (got " +
-                std::to_string(width) + "x" + std::to_string(height) + ")");
+    throw Error("width and height must be positive multiples of " + std::to_string(f) + " (got " + size + ")");
+  if (width > GenerateParams::kMaxSide || height > GenerateParams::kMaxSide ||
+      int64_t{width} * height > GenerateParams::kMaxPixels)
+    throw Error("a " + size + " picture is larger than websd draws: at most " + std::to_string(GenerateParams::kMaxSide) +
+                " pixels a side and " + std::to_string(GenerateParams::kMaxPixels) + " in all (2048x2048)");
   if (params.steps < 1) throw Error("steps must be at least 1 (got " + std::to_string(params.steps) + ")");
-  if (!std::isfinite(guidance)) throw Error("guidance scale must be a finite number");
+  if (!(guidance >= 0 && guidance <= GenerateParams::kMaxGuidanceScale))
+    throw Error("guidance scale must be a number from 0 to " + shortest_decimal(GenerateParams::kMaxGuidanceScale) + " (got " +
+                shortest_decimal(guidance) + ")");
+  const auto check_text = [](const std::string& text, const char* what) {
+    if (text.size() > GenerateParams::kMaxPromptBytes)
+      throw Error(std::string("the ") + what + " is " + std::to_string(text.size()) + " bytes; at most " +
+                  std::to_string(GenerateParams::kMaxPromptBytes) + " are accepted (the text encoder reads its first 75 tokens)");
+  };
+  check_text(params.prompt, "prompt");
+  if (params.negative_prompt) check_text(*params.negative_prompt, "negative prompt");
 }
 
 HostTensor decode_latents(Backend& backend, const AutoencoderKL& vae, const HostTensor& latents, int tile) {

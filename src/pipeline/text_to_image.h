@@ -22,6 +22,14 @@
 namespace websd {
 
 struct GenerateParams {
+  // What generate() accepts, checked before anything is allocated, each refusal a message that
+  // names the value and the limit. A prompt's first 75 tokens reach the text encoder, a few hundred
+  // bytes; the pictures' limits keep a step's activations within a GPU's or a tab's memory.
+  static constexpr size_t kMaxPromptBytes = 64 << 10;
+  static constexpr int kMaxSide = 4096;
+  static constexpr int64_t kMaxPixels = 2048 * 2048;
+  static constexpr double kMaxGuidanceScale = 100;
+
   std::string prompt;
   // nullopt behaves like diffusers' negative_prompt=None, "" like an explicit empty string.
   std::optional<std::string> negative_prompt;

@@ -6,6 +6,10 @@
 namespace websd::sched {
 namespace {
 
+// Stable Diffusion models are trained over 1000 timesteps. The tables are built per training
+// timestep, so a config asking for billions (a broken or hostile file) would take gigabytes and minutes.
+constexpr int kMaxTrainTimesteps = 100000;
+
 // torch.linspace(start, end, steps, dtype=torch.float32) on the CPU: float arithmetic, the first
 // half counted up from start and the second half down from end. torch's kernel is built with FMA
 // contraction, so each multiply-add rounds once. Callers ensure steps >= 2.
@@ -73,7 +77,8 @@ std::vector<float> rescale_zero_terminal_snr(const std::vector<float>& betas) {
 TrainSchedule read_train_schedule(ConfigReader& config, const BetaDefaults& defaults, ZeroSnrField zero_snr) {
   TrainSchedule out;
   out.num_train_timesteps = config.get_int("num_train_timesteps", 1000);
-  if (out.num_train_timesteps < 2) config.fail("num_train_timesteps", "must be at least 2");
+  if (out.num_train_timesteps < 2 || out.num_train_timesteps > kMaxTrainTimesteps)
+    config.fail("num_train_timesteps", "must be between 2 and " + std::to_string(kMaxTrainTimesteps));
   double beta_start = config.get_double("beta_start", defaults.beta_start);
   double beta_end = config.get_double("beta_end", defaults.beta_end);
   out.beta_schedule = config.get_string("beta_schedule", defaults.beta_schedule);

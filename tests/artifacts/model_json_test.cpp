@@ -110,6 +110,12 @@ const std::vector<BadCase> kBadCases = {
     {"unknown dtype", [](json& j) { j["dtype"] = "bfloat16"; }, {"'dtype' must be \"float16\" or \"float32\""}},
     {"no defaults", [](json& j) { j.erase("defaults"); }, {"'defaults' must be an object"}},
     {"negative width", [](json& j) { j["defaults"]["width"] = -512; }, {"defaults", "'width' must be a positive integer"}},
+    // Found by tests/fuzz/model_json_fuzzer.cpp: numbers past an int wrapped (3000000000 became a negative
+    // width that model.json's own writer then wrote and parse refused; 2^32 + 1 read as version 1).
+    {"width past an int", [](json& j) { j["defaults"]["width"] = 3000000000u; },
+     {"defaults", "'width' must be a positive integer below 2^31"}},
+    {"zero steps", [](json& j) { j["defaults"]["steps"] = 0; }, {"defaults", "'steps' must be a positive integer"}},
+    {"version past an int", [](json& j) { j["formatVersion"] = 4294967297u; }, {"format version 4294967297 is newer"}},
     {"negative weight bytes", [](json& j) { j["weightBytes"] = -1; }, {"'weightBytes' must be a non-negative integer"}},
     {"files not an array", [](json& j) { j["files"] = json::object(); }, {"'files' must be an array"}},
     {"file not an object", [](json& j) { j["files"][0] = "model_index.json"; }, {"each file must be an object"}},

@@ -88,5 +88,16 @@ TEST(ReadJsonFile, ReportsMissingAndInvalidFiles) {
   std::filesystem::remove(path);
 }
 
+TEST(ReadTextFile, RefusesAFileLargerThanAnyConfigBeforeReadingIt) {
+  const std::string path = (std::filesystem::temp_directory_path() / "websd_cfg_huge.json").string();
+  std::ofstream(path) << "{}";
+  std::filesystem::resize_file(path, kMaxTextFileBytes + 1);  // sparse: nothing is written
+  EXPECT_EQ(error_of([&] { read_json_file(path); }),
+            path + ": 67108865 bytes is too large for a config, tokenizer or manifest file (at most 64 MiB)");
+  std::filesystem::resize_file(path, kMaxTextFileBytes);
+  EXPECT_EQ(read_text_file(path).size(), kMaxTextFileBytes);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace websd

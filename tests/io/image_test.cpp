@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -66,6 +68,32 @@ TEST(Image, Errors) {
   EXPECT_THROW(to_rgb8(HostTensor({2, 2})), Error);
   EXPECT_THROW(write_png("/nonexistent/dir/x.png", HostTensor({1, 1, 3})), Error);
   EXPECT_THROW(read_png("/nonexistent.png"), Error);
+}
+
+// Found by tests/fuzz/png_fuzzer.cpp: stb_image allocates what a PNG declares before it reads the
+// data, so a file of a few dozen bytes (an IDAT chunk longer than the file, or a million by a million
+// pixels over a few bytes of image data) asked for gigabytes.
+TEST(Image, RefusesPngsThatDeclareMoreThanTheyHold) {
+  const std::vector<uint8_t> png = encode_png(HostTensor({2, 2, 3}));
+  const std::string path = (std::filesystem::temp_directory_path() / "websd_image_sizes_test.png").string();
+  const auto read_error = [&](const std::vector<uint8_t>& bytes) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    try {
+      read_png(path);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string idat = "IDAT";
+  std::vector<uint8_t> long_chunk = png;
+  long_chunk[static_cast<size_t>(std::search(png.begin(), png.end(), idat.begin(), idat.end()) - png.begin()) - 4] = 0x40;
+  EXPECT_EQ(read_error(long_chunk), path + ": a PNG chunk runs past the end of the file");
+  std::vector<uint8_t> huge = png;
+  huge[17] = huge[21] = 0x10;  // IHDR's width and height (from byte 16 and 20): 1,048,578
+  EXPECT_NE(read_error(huge).find(path + ": the PNG declares more pixels than its"), std::string::npos) << read_error(huge);
+  EXPECT_EQ(read_error(png), "no error");
+  std::filesystem::remove(path);
 }
 
 }  // namespace

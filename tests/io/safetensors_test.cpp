@@ -114,6 +114,43 @@ TEST(Safetensors, RejectsMalformedHeaders) {
   EXPECT_THROW(SafetensorsFile("/nonexistent.safetensors"), Error);
 }
 
+// Limits checked before anything is allocated for the tensors (SECURITY.md): element counts that
+// would overflow, and more tensors than any checkpoint holds.
+TEST(Safetensors, RefusesHeadersBeyondItsLimits) {
+  const std::vector<uint8_t> eight(8, 0);
+  expect_error_containing(
+      write_raw("overflow.st", R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", eight),
+      "tensor 'x': shape is too large");
+  const std::string empty_tensor = R"({"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+  std::string many = "{";
+  for (int i = 0; i <= 65536; ++i) many += "\"t" + std::to_string(i) + "\":" + empty_tensor + ",";
+  many.back() = '}';
+  expect_error_containing(write_raw("many.st", many, eight), "lists 65537 tensors; websd reads at most 65536 per file");
+  // 65536 tensors and the metadata are allowed.
+  many.replace(1, std::string("\"t0\":").size() + empty_tensor.size(), "\"__metadata__\":{}");
+  EXPECT_EQ(SafetensorsFile(write_raw("most.st", many, eight)).tensors().size(), 65536u);
+}
+
+// Found by tests/fuzz/safetensors_fuzzer.cpp: an empty tensor was converted with memcpy from null
+// data (undefined, reported by UBSan), a size of 2^63 or more beside a 0 (no bytes) turned into a
+// negative dimension, and 2^61 + 1 float64 elements passed for 8 bytes (the byte count wrapped
+// around 2^64), so read() asked for an impossible vector.
+TEST(Safetensors, ReadsEmptyTensorsAndRefusesHugeSizesBesideZero) {
+  SafetensorsFile f(write_raw("empty.st",
+                              R"({"f":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},)"
+                              R"("d":{"dtype":"F64","shape":[0],"data_offsets":[0,0]}})",
+                              {}));
+  EXPECT_EQ(f.read("f").shape, (Shape{0, 4}));
+  EXPECT_TRUE(f.read("f").data.empty());
+  EXPECT_TRUE(f.read_f64("d").empty());
+  expect_error_containing(
+      write_raw("negative.st", R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", {}),
+      "tensor 'x': shape is too large");
+  expect_error_containing(write_raw("wrapped.st", R"({"x":{"dtype":"F64","shape":[2305843009213693953],"data_offsets":[0,8]}})",
+                                    std::vector<uint8_t>(8, 0)),
+                          "tensor 'x': 8 bytes do not match shape [2305843009213693953] of F64");
+}
+
 TEST(Safetensors, ReadsTheFixtures) {
   SafetensorsFile f(test::fixture("tiny-sd15/components.safetensors"));
   const HostTensor ids = f.read("te_input_ids");

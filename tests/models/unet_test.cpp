@@ -250,6 +250,10 @@ TEST(UNetTest, UnsupportedConfigValuesAreRejectedByName) {
       {"norm_num_groups", 24},
       {"transformer_layers_per_block", {{1, 1}, 1, 1, 1}},
       {"_class_name", "UNet2DModel"},
+      // Found with tests/fuzz/config_fuzzer.cpp: 10^9 resnets a block asked for 4 GB of per-resnet
+      // lists; 10^9 channels overflowed the default time embedding width (4 × channels).
+      {"layers_per_block", 1000000000},
+      {"block_out_channels", 1000000000},
   };
   for (const auto& [field, value] : cases) {
     SCOPED_TRACE(field);

@@ -36,6 +36,19 @@ TEST(GenerationParameters, FormatsAsAutomatic1111) {
                                   "1234567890123, Size: 512x768, Model: \"my, model\", Clip skip: 2");
 }
 
+// The CFG scale as typed: %g alone would write 10 as "1e+01".
+TEST(GenerationParameters, WritesTheShortestPlainNumber) {
+  GenerationParameters p = sample();
+  for (const auto& [cfg, text] : std::vector<std::pair<double, std::string>>{
+           {10, "10"}, {100, "100"}, {7.5, "7.5"}, {0.1, "0.1"}, {0, "0"}, {1.0 / 3, "0.3333333333333333"},
+           {0.00012345678901234567, "0.00012345678901234567"}, {1e-7, "1e-07"}, {1e300, "1e+300"}}) {
+    p.cfg_scale = cfg;
+    const std::string line = format_parameters(p);
+    EXPECT_NE(line.find("CFG scale: " + text + ","), std::string::npos) << line;
+    EXPECT_EQ(parse_parameters(line).cfg_scale, cfg) << text;
+  }
+}
+
 TEST(GenerationParameters, ParseInvertsFormat) {
   GenerationParameters p = sample();
   EXPECT_EQ(parse_parameters(format_parameters(p)), p);
@@ -72,6 +85,20 @@ TEST(GenerationParameters, BadTextNamesWhatIsWrong) {
   test::expect_error_naming([] { parse_parameters("x\nSteps: 2, Sampler: Euler, Size: 512"); }, {"'Size'", "512"});
   test::expect_error_naming([] { parse_parameters("x\nSteps: 2, Sampler: Euler, CFG scale: 7x"); }, {"'CFG scale'"});
   test::expect_error_naming([] { parse_parameters("x\nSteps: 2, Sampler: Euler, Seed: -1"); }, {"'Seed'", "-1"});
+}
+
+// Found with tests/fuzz/parameters_fuzzer.cpp: "Clip skip: 2147483648" wrapped to INT_MIN and
+// overflowed (undefined behaviour), steps and sizes past an int wrapped; a settings line of 20,000
+// characters overflowed the stack in std::regex.
+TEST(GenerationParameters, RefusesNumbersPastAnIntAndOverlongSettingsLines) {
+  test::expect_error_naming([] { parse_parameters("x\nSteps: 2, Sampler: Euler, Clip skip: 2147483648"); },
+                            {"'Clip skip'", "2147483648"});
+  test::expect_error_naming([] { parse_parameters("x\nSteps: 4294967297, Sampler: Euler, CFG scale: 7"); }, {"'Steps'"});
+  test::expect_error_naming([] { parse_parameters("x\nSteps: 2, Sampler: Euler, Size: 4294967296x512"); }, {"'Size'"});
+  EXPECT_EQ(parse_parameters("x\nSteps: 2, Sampler: Euler, Seed: 9223372036854775807").seed, 9223372036854775807u);
+  const std::string sampler(20000, 'a');
+  test::expect_error_naming([&] { parse_parameters("x\nSteps: 2, Sampler: " + sampler + ", CFG scale: 7"); },
+                            {"settings line has 20033 characters", "at most 8192"});
 }
 
 TEST(GenerationParameters, NamesSamplersAndModelsAsAutomatic1111) {

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 
 #include "backend/cpu/cpu_backend.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "rng/torch_generator.h"
+#include "support/expect_error.h"
 #include "support/fixtures.h"
+#include "support/temp_dir.h"
 
 namespace websd {
 namespace {
@@ -168,11 +171,46 @@ TEST_F(TinyPipeline, RejectsBadArguments) {
   EXPECT_THROW(pipe.generate(p), Error);
 }
 
+// diffusers truncates a prompt to the text encoder's 77 tokens; invalid UTF-8 reads as U+FFFD. A
+// prompt of the largest size accepted gives the embeddings of its first 75 tokens, one byte more
+// is refused with a message that says so.
+TEST_F(TinyPipeline, TakesPromptsOfAnyEncodingUpToItsLimit) {
+  GenerateParams p;
+  p.steps = 1;
+  p.width = p.height = 64;
+  p.guidance_scale = 1.0;
+  const std::string start = "\xc3\x28 a \xff house ";
+  std::string longest = start;
+  while (longest.size() < GenerateParams::kMaxPromptBytes) longest += "tree ";
+  longest.resize(GenerateParams::kMaxPromptBytes);
+  std::string short_one = start;
+  for (int i = 0; i < 80; ++i) short_one += "tree ";
+  p.prompt = short_one;
+  const HostTensor want = pipe.generate(p).prompt_embeds;
+  p.prompt = longest;
+  EXPECT_EQ(pipe.generate(p).prompt_embeds.data, want.data);
+  p.prompt += "x";
+  test::expect_error_naming([&] { pipe.generate(p); },
+                            {"the prompt is 65537 bytes; at most 65536 are accepted (the text encoder reads its first 75 tokens)"});
+  p.prompt = "x";
+  p.negative_prompt = longest + "x";
+  test::expect_error_naming([&] { pipe.generate(p); }, {"the negative prompt is 65537 bytes"});
+}
+
 TEST(ModelIndexTest, RejectsMissingAndForeignFolders) {
   EXPECT_THROW(ModelIndex::load("/nonexistent/model"), Error);
   EXPECT_THROW(ModelIndex::load(test::fixture("tiny-sd15/model/unet")), Error);
   ModelIndex m = ModelIndex::load(test::fixture("tiny-sd15/model"));
   EXPECT_EQ(m.scheduler_class, "PNDMScheduler");
+}
+
+// Found with tests/fuzz/config_fuzzer.cpp: a _class_name that is no string escaped as nlohmann's
+// type_error ("type must be string, but is number"), naming neither the file nor the field.
+TEST(ModelIndexTest, ClassNameMustBeAString) {
+  test::TempDir dir;
+  std::ofstream(dir / "model_index.json") << R"({"_class_name": 5})";
+  test::expect_error_naming([&] { ModelIndex::load(dir.str()); },
+                            {dir / "model_index.json", "field '_class_name' must be a string"});
 }
 
 }  // namespace

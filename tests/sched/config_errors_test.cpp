@@ -69,6 +69,8 @@ TEST(ConfigErrors, UnsupportedValuesNameTheirField) {
            {"DDIMScheduler", {{"beta_schedule", "sigmoid"}}, "beta_schedule"},
            {"DDIMScheduler", {{"trained_betas", {0.1, 0.2}}}, "trained_betas"},
            {"DDIMScheduler", {{"num_train_timesteps", 1}}, "num_train_timesteps"},
+           // Found with tests/fuzz/config_fuzzer.cpp: 2·10^9 asked for 8 GB of tables (10^8 took a minute).
+           {"DDIMScheduler", {{"num_train_timesteps", 2000000000}}, "num_train_timesteps"},
            {"DDIMScheduler", {{"dynamic_thresholding_ratio", 1.5}}, "dynamic_thresholding_ratio"},
            {"LCMScheduler", {{"original_inference_steps", 0}}, "original_inference_steps"},
        }) {

@@ -108,6 +108,23 @@ test('errors reach JS as Errors (or rejections) carrying websd\'s one-line messa
     await assert.rejects(pipe.generate({ prompt: 'x', steps: 1, scheduler: 'nope' }), { message: /scheduler 'nope' is not one websd knows/ });
     await assert.rejects(pipe.generate({ prompt: 'x', steps: 1, width: 100 }), { message: /multiples of 8/ });
     await assert.rejects(pipe.generate({ steps: 1 }), { message: "option 'prompt' is required" });
+    // The limits on input (docs/reliability.md), checked before anything is allocated.
+    const limits = [
+      [{ seed: -1 }, "option 'seed' must be an integer in [0, 2^53] (use a BigInt above that)"],
+      [{ seed: 2 ** 53 + 2 }, "option 'seed' must be an integer in [0, 2^53] (use a BigInt above that)"],
+      [{ seed: 0.5 }, "option 'seed' must be an integer in [0, 2^53] (use a BigInt above that)"],
+      [{ seed: 2n ** 64n }, "option 'seed' must be an integer in [0, 2^64)"],
+      [{ seed: -1n }, "option 'seed' must be an integer in [0, 2^64)"],
+      [{ width: 8192, height: 8192 },
+        'a 8192x8192 picture is larger than websd draws: at most 4096 pixels a side and 4194304 in all (2048x2048)'],
+      [{ cfgScale: Infinity }, 'guidance scale must be a number from 0 to 100 (got inf)'],
+      [{ prompt: 'é'.repeat(32769) },
+        'the prompt is 65538 bytes; at most 65536 are accepted (the text encoder reads its first 75 tokens)'],
+    ];
+    for (const [options, message] of limits)
+      await assert.rejects(pipe.generate({ prompt: 'x', steps: 1, ...options }), { message }, JSON.stringify(options, (k, v) => typeof v === 'bigint' ? `${v}n` : v));
+    assert.equal((await pipe.generate({ prompt: 'x', steps: 1, cfgScale: 1, width: 64, height: 64, seed: 2n ** 64n - 1n })).parameters.seed,
+                 2n ** 64n - 1n);
     // An exception thrown by onStep stops the run and is what generate rejects with.
     const stop = new Error('enough');
     await assert.rejects(pipe.generate({ prompt: 'x', steps: 3, cfgScale: 1 }, () => { throw stop; }), (e) => e === stop);

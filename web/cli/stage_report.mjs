@@ -57,9 +57,18 @@ export function formatProfile(rows) {
 }
 
 /**
- * The --report file: { backend, stages: [{ name, ms, kernels, peakBytes, pipelines, compileMs }] (the
- * last run's), runSeconds }.
+ * @typedef {{ residentBytes: number, wasmBytes: number, gpu: object | null }} RunMemory
+ *   after a run: the process's resident memory, the engine's wasm memory, the GPU host's counters
+ *   (buffers, bytesAllocated, pipelines, ...; null on the CPU)
  */
-export function stagesJson(backend, /** @type {Stage[]} */ stages, /** @type {number[]} */ runSeconds) {
-  return `${JSON.stringify({ backend, stages, runSeconds }, null, 2)}\n`;
+
+/**
+ * The --report file: { backend, stages: [{ name, ms, kernels, peakBytes, pipelines, compileMs }] (the
+ * last run's), runSeconds, runResidentBytes (as the native CLI's), runMemory }: a soak's record of
+ * every run.
+ */
+export function stagesJson(backend, /** @type {Stage[]} */ stages, /** @type {number[]} */ runSeconds,
+                           /** @type {RunMemory[]} */ runMemory) {
+  const runResidentBytes = runMemory.map((m) => m.residentBytes);
+  return `${JSON.stringify({ backend, stages, runSeconds, runResidentBytes, runMemory }, null, 2)}\n`;
 }

@@ -120,6 +120,7 @@ async function generate(v) {
     let r;
     let first;  // the first run's stages: the kernels compile there
     const runSeconds = [];
+    const runMemory = [];
     let profile = null;
     for (let run = 0; run < runs; run++) {
       if (v.profile) await gpuHost.profile();  // the last run's kernels only
@@ -131,6 +132,8 @@ async function generate(v) {
       first ??= r.stages;
       if (progress) process.stderr.write('\n');
       runSeconds.push((performance.now() - start) / 1000);
+      globalThis.gc?.();  // under node --expose-gc (the soak test): memory still held, not garbage
+      runMemory.push({ residentBytes: process.memoryUsage().rss, wasmBytes: websd.memoryBytes, gpu: gpuHost?.stats() ?? null });
       if (v.profile) profile = await gpuHost.profile();
     }
     const seconds = runSeconds.at(-1);
@@ -142,7 +145,7 @@ async function generate(v) {
       if (r.negativePooledPromptEmbeds) tensors.negative_pooled_prompt_embeds = r.negativePooledPromptEmbeds;
       websd.writeSafetensors(v['save-tensors'], tensors);
     }
-    if (v.report !== undefined) writeFileSync(v.report, stagesJson(backend, r.stages, runSeconds));
+    if (v.report !== undefined) writeFileSync(v.report, stagesJson(backend, r.stages, runSeconds, runMemory));
     const [height, width] = r.image.shape;
     console.log(`wrote ${v.output} (${width}x${height}, ${options.steps} steps, ${seconds.toFixed(3)} s, ` +
                 `wasm memory ${Math.round(websd.memoryBytes / 2 ** 20)} MiB)`);

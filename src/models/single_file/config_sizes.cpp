@@ -8,6 +8,17 @@
 namespace websd::single_file {
 namespace {
 
+// No Stable Diffusion weight has a dimension above 2^20 (CLIP's vocabulary, the largest, has 49,408
+// rows); refusing larger ones keeps the config sizes below, and the products of them, within an int.
+constexpr int64_t kMaxDim = int64_t{1} << 20;
+
+const Shape& checked(const std::string& name, const Shape& shape) {
+  for (int64_t d : shape)
+    if (d < 0 || d > kMaxDim)
+      throw Error("tensor '" + name + "' has shape " + shape_str(shape) + ", larger than any Stable Diffusion weight's");
+  return shape;
+}
+
 class Shapes {
  public:
   explicit Shapes(const DiffusersTensors& t) : t_(t) {}
@@ -15,7 +26,7 @@ class Shapes {
   const Shape& operator[](const std::string& name) const {
     auto it = t_.find(name);
     if (it == t_.end()) throw Error("no tensor '" + name + "', which every model of this kind has");
-    return it->second.shape;
+    return checked(name, it->second.shape);
   }
   // How many of head + i + tail exist for i = 0, 1, ... (stopping at the first gap).
   int count(const std::string& head, const std::string& tail) const {
@@ -27,7 +38,7 @@ class Shapes {
   const Shape* any_ending(const std::string& tail) const {
     for (const auto& [name, recipe] : t_)
       if (name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0)
-        return &recipe.shape;
+        return &checked(name, recipe.shape);
     return nullptr;
   }
 

@@ -139,5 +139,21 @@ TEST(SingleFileSizes, AttentionHeadsFollowTheStandardRule) {
   EXPECT_THROW(single_file::sized_unet_config(sdxl, {{"block_out_channels", {320, 640, 1000}}}, "x"), Error);
 }
 
+// Found with tests/fuzz/single_file_fuzzer.cpp: a safetensors header may give any size beside a 0
+// (no bytes to store), and 1,000,000,000 channels overflowed the UNet's time embedding width
+// (4 × channels, undefined behaviour). Sizes no Stable Diffusion weight has are refused by name.
+TEST(SingleFileSizes, RefusesSizesNoModelHas) {
+  const SingleFileCheckpoint ck = SingleFileCheckpoint::open(test::fixture("tiny-sd15/tiny-sd15-single.safetensors"));
+  single_file::DiffusersTensors unet = ck.tensors("unet");
+  unet.at("down_blocks.0.resnets.0.conv1.weight").shape = {1000000000, 0, 3, 3};
+  try {
+    single_file::unet_sizes(unet);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    expect_contains(e.what(), {"tensor 'down_blocks.0.resnets.0.conv1.weight' has shape [1000000000, 0, 3, 3]",
+                               "larger than any Stable Diffusion weight's"});
+  }
+}
+
 }  // namespace
 }  // namespace websd
