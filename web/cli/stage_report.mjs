@@ -57,9 +57,9 @@ export function formatProfile(rows) {
 }
 
 /**
- * @typedef {{ residentBytes: number, wasmBytes: number, gpu: object | null }} RunMemory
- *   after a run: the process's resident memory, the engine's wasm memory, the GPU host's counters
- *   (buffers, bytesAllocated, pipelines, ...; null on the CPU)
+ * @typedef {{ residentBytes: number, heapBytes: number, wasmBytes: number, gpu: object | null }} RunMemory
+ *   after a run: the process's resident memory, the JS heap's live bytes, the engine's wasm memory,
+ *   the GPU host's counters (buffers, bytesAllocated, pipelines, ...; null on the CPU)
  */
 
 /**

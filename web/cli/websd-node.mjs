@@ -133,7 +133,8 @@ async function generate(v) {
       if (progress) process.stderr.write('\n');
       runSeconds.push((performance.now() - start) / 1000);
       globalThis.gc?.();  // under node --expose-gc (the soak test): memory still held, not garbage
-      runMemory.push({ residentBytes: process.memoryUsage().rss, wasmBytes: websd.memoryBytes, gpu: gpuHost?.stats() ?? null });
+      const { rss, heapUsed } = process.memoryUsage();
+      runMemory.push({ residentBytes: rss, heapBytes: heapUsed, wasmBytes: websd.memoryBytes, gpu: gpuHost?.stats() ?? null });
       if (v.profile) profile = await gpuHost.profile();
     }
     const seconds = runSeconds.at(-1);

@@ -49,10 +49,11 @@ export function hasTensorCores(dev, info) {
  * @typedef {{ buffer: number, offset?: number, size?: number }} Binding
  *   A range of a host buffer; offset defaults to 0, size to the rest of the buffer.
  * @typedef {{ dispatches: number, submits: number, bytesAllocated: number,
- *   peakBytesAllocated: number, pipelines: number, bindGroups: number, buffers: number }} HostStats
+ *   peakBytesAllocated: number, pipelines: number, bindGroups: number, buffers: number, bindGroupsKept: number }} HostStats
  *   bindGroups: bind groups created (a dispatch with the pipeline, buffer ranges and uniform slot of
- *   an earlier one reuses its group).
- * @typedef {{ maxDispatchesPerSubmit?: number, mapTimeoutMs?: number, label?: string, profile?: boolean }} HostOptions
+ *   an earlier one reuses its group); bindGroupsKept: those kept for reuse now.
+ * @typedef {{ maxDispatchesPerSubmit?: number, mapTimeoutMs?: number, label?: string, profile?: boolean,
+ *   maxBindGroups?: number }} HostOptions
  */
 
 /**
@@ -60,12 +61,15 @@ export function hasTensorCores(dev, info) {
  *   reference to it for as long as the host lives (Dawn needs that in Node).
  * @param {HostOptions} [options] maxDispatchesPerSubmit (default 64): dispatches recorded before
  *   an automatic submit; mapTimeoutMs (default 30000): how long readBuffer waits for the GPU;
- *   profile: time every dispatch with timestamp queries where the device has them (see profile()).
+ *   profile: time every dispatch with timestamp queries where the device has them (see profile());
+ *   maxBindGroups (default 8192): bind groups kept for reuse, the least recently used forgotten
+ *   first (an SDXL UNet step binds about 2000 distinct ones).
  */
 export function createGpuHost(gpu, options = {}) {
   const maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 64;
   const mapTimeoutMs = options.mapTimeoutMs ?? 30000;
   const label = options.label ?? 'websd';
+  const maxBindGroups = options.maxBindGroups ?? 8192;
 
   /** @type {GPUDevice | null} */ let device = null;
   /** @type {Map<number, { buffer: GPUBuffer, size: number }>} */ const buffers = new Map();
@@ -98,10 +102,19 @@ export function createGpuHost(gpu, options = {}) {
   // The error scopes around the batch being recorded: its first and last pipelines, its dispatches.
   /** @type {{ first: number, last: number, dispatches: number } | null} */
   let batchScope = null;
-  // Bind groups by pipeline, buffer ranges and uniform slot, and the keys that use each buffer (a
-  // buffer's bind groups go with it).
-  /** @type {Map<string, GPUBindGroup>} */ const bindGroups = new Map();
+  // Bind groups by pipeline, buffer ranges and uniform slot, the least recently used first, and
+  // the keys that use each buffer (a buffer's bind groups go with it). Bounded: a page left open
+  // whose bindings never repeat must not pile up GPU objects.
+  /** @type {Map<string, { group: GPUBindGroup, buffers: number[] }>} */ const bindGroups = new Map();
   /** @type {Map<number, Set<string>>} */ const bindGroupsOf = new Map();
+  function forgetBindGroup(/** @type {string} */ key) {
+    for (const id of bindGroups.get(key)?.buffers ?? []) {
+      const keys = bindGroupsOf.get(id);
+      keys?.delete(key);
+      if (keys?.size === 0) bindGroupsOf.delete(id);
+    }
+    bindGroups.delete(key);
+  }
 
   const counters = { dispatches: 0, submits: 0, bytesAllocated: 0, peakBytesAllocated: 0, pipelines: 0, bindGroups: 0 };
 
@@ -328,8 +341,7 @@ export function createGpuHost(gpu, options = {}) {
       check();
       const b = buffer(id, 'destroyBuffer');
       buffers.delete(id);
-      for (const key of bindGroupsOf.get(id) ?? []) bindGroups.delete(key);
-      bindGroupsOf.delete(id);
+      for (const key of [...(bindGroupsOf.get(id) ?? [])]) forgetBindGroup(key);
       counters.bytesAllocated -= b.size;
       if (encoder) destroyAfterSubmit.push(b.buffer);
       else b.buffer.destroy();
@@ -455,17 +467,20 @@ export function createGpuHost(gpu, options = {}) {
       }
       batchScope.last = pipelineId;
       batchScope.dispatches++;
-      let group = bindGroups.get(key);
-      if (!group) {
-        group = dev.createBindGroup({ layout: p.layout, entries });
+      let cached = bindGroups.get(key);
+      if (cached) {
+        bindGroups.delete(key);  // now the most recently used
+      } else {
+        cached = { group: dev.createBindGroup({ layout: p.layout, entries }), buffers: bindings.map((bd) => bd.buffer) };
         counters.bindGroups++;
-        bindGroups.set(key, group);
-        for (const bd of bindings) {
-          const keys = bindGroupsOf.get(bd.buffer) ?? new Set();
+        for (const id of cached.buffers) {
+          const keys = bindGroupsOf.get(id) ?? new Set();
           keys.add(key);
-          bindGroupsOf.set(bd.buffer, keys);
+          bindGroupsOf.set(id, keys);
         }
+        if (bindGroups.size >= maxBindGroups) forgetBindGroup(/** @type {string} */ (bindGroups.keys().next().value));
       }
+      bindGroups.set(key, cached);
       encoder ??= dev.createCommandEncoder({ label });
       if (timing) {  // a pass of its own, between two timestamps
         pass?.end();
@@ -476,7 +491,7 @@ export function createGpuHost(gpu, options = {}) {
       }
       pass ??= encoder.beginComputePass({ label });
       pass.setPipeline(p.pipeline);
-      pass.setBindGroup(0, group);
+      pass.setBindGroup(0, cached.group);
       pass.dispatchWorkgroups(x, y, z);
       counters.dispatches++;
       if (++batchDispatches >= maxDispatchesPerSubmit) submit(null);
@@ -570,7 +585,7 @@ export function createGpuHost(gpu, options = {}) {
 
     /** @returns {HostStats} */
     stats() {
-      return { ...counters, buffers: buffers.size };
+      return { ...counters, buffers: buffers.size, bindGroupsKept: bindGroups.size };
     },
 
     /** Destroys every buffer and the device. */

@@ -32,18 +32,16 @@ uint32_t BufferPool::acquire(uint64_t requested, Fit fit) {
       fit == Fit::Exact ? requested : std::max(requested, std::min(size_class(requested), max_buffer_bytes_));
   in_use_ += static_cast<int64_t>(requested);
   const uint64_t largest = fit == Fit::Exact || evict_idle_ ? bytes : bytes * kRepeatingSlack;
-  if (auto it = free_.lower_bound(bytes); it != free_.end() && it->first <= largest) {
-    const uint32_t id = it->second.id;
-    idle_order_.erase(it->second.since);
+  if (auto it = free_.lower_bound({bytes, 0}); it != free_.end() && it->first.first <= largest) {
+    const uint32_t id = it->first.second;
+    idle_order_.erase(it->second);
     free_.erase(it);
     return id;
   }
   // Pooled bytes make room for this buffer rather than adding to what is held.
   for (int64_t given = 0; evict_idle_ && given < static_cast<int64_t>(bytes) && !idle_order_.empty();) {
-    const auto [since, size] = *idle_order_.begin();
-    auto it = free_.find(size);
-    while (it->second.since != since) ++it;
-    given += static_cast<int64_t>(size);
+    auto it = free_.find(idle_order_.begin()->second);
+    given += static_cast<int64_t>(it->first.first);
     destroy(it);
   }
   const uint32_t id = host_->create_buffer(bytes);
@@ -55,16 +53,16 @@ uint32_t BufferPool::acquire(uint64_t requested, Fit fit) {
 
 void BufferPool::release(uint32_t id, uint64_t requested) noexcept {
   in_use_ -= static_cast<int64_t>(requested);
-  const uint64_t bytes = capacity_.find(id)->second;
-  free_.emplace(bytes, Idle{id, releases_});
-  idle_order_.emplace(releases_++, bytes);
+  const Pooled pooled{capacity_.find(id)->second, id};
+  free_.emplace(pooled, releases_);
+  idle_order_.emplace(releases_++, pooled);
 }
 
-void BufferPool::destroy(std::multimap<uint64_t, Idle>::iterator it) noexcept {
-  host_->destroy_buffer(it->second.id);
-  capacity_.erase(it->second.id);
-  held_ -= static_cast<int64_t>(it->first);
-  idle_order_.erase(it->second.since);
+void BufferPool::destroy(std::map<Pooled, uint64_t>::iterator it) noexcept {
+  host_->destroy_buffer(it->first.second);
+  capacity_.erase(it->first.second);
+  held_ -= static_cast<int64_t>(it->first.first);
+  idle_order_.erase(it->second);
   free_.erase(it);
 }
 

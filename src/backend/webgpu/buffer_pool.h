@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "backend/webgpu/gpu_host.h"
 
@@ -47,14 +48,15 @@ class BufferPool {
  private:
   std::shared_ptr<GpuHost> host_;
   uint64_t max_buffer_bytes_;
-  struct Idle {
-    uint32_t id;
-    uint64_t since;  // release order
-  };
-  void destroy(std::multimap<uint64_t, Idle>::iterator it) noexcept;
+  // A pooled buffer: its bytes, then its id, so that of equal sizes the lowest id is taken. Never
+  // the longest or shortest idle: a step, or a whole generation, that asks in the same order as
+  // the one before then gets the very same buffers, and the GPU host's bind groups (keyed by
+  // buffers) are reused instead of made anew every run.
+  using Pooled = std::pair<uint64_t, uint32_t>;
+  void destroy(std::map<Pooled, uint64_t>::iterator it) noexcept;
 
-  std::multimap<uint64_t, Idle> free_;  // bytes → buffer
-  std::map<uint64_t, uint64_t> idle_order_;  // release order → bytes, for the longest idle
+  std::map<Pooled, uint64_t> free_;       // pooled buffer → release order
+  std::map<uint64_t, Pooled> idle_order_;  // release order → pooled buffer, for the longest idle
   std::unordered_map<uint32_t, uint64_t> capacity_;  // buffer → its bytes
   uint64_t releases_ = 0;
   int64_t held_ = 0, in_use_ = 0, peak_ = 0;

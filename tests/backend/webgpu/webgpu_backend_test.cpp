@@ -27,6 +27,7 @@ struct Dispatch {
   size_t bindings, uniform_bytes;
   uint32_t x, y, z;
   std::vector<uint64_t> binding_bytes;  // each binding's range (0: to the buffer's end)
+  std::vector<uint32_t> binding_buffers;
 };
 
 class FakeHost : public GpuHost {
@@ -46,11 +47,13 @@ class FakeHost : public GpuHost {
   void dispatch(uint32_t p, std::span<const GpuBinding> b, std::span<const uint8_t> u, uint32_t x, uint32_t y,
                 uint32_t z) override {
     std::vector<uint64_t> bytes;
+    std::vector<uint32_t> ids;
     for (const GpuBinding& g : b) {  // every binding must be a range of a live buffer
       if (g.offset + g.size > buffers.at(g.buffer).size()) throw Error("fake host: binding past its buffer's end");
       bytes.push_back(g.size);
+      ids.push_back(g.buffer);
     }
-    dispatches.push_back({p, b.size(), u.size(), x, y, z, bytes});
+    dispatches.push_back({p, b.size(), u.size(), x, y, z, bytes, ids});
   }
   void flush() override {}
   std::vector<uint8_t> read_buffer(uint32_t id, uint64_t offset, uint64_t bytes) override {
@@ -142,6 +145,31 @@ TEST(WebGpuBackend, ReuseOnceGivesIdleBuffersBackForNewSizes) {
   gpu.set_reuse(Backend::Reuse::Repeating);
   { Tensor f = gpu.upload({7}, std::vector<float>(7)); }
   EXPECT_EQ(host->buffers.size(), 3u) << "repeating keeps every idle buffer";
+}
+
+// A generation that asks for what the one before asked, in the same order, gets the very same
+// buffers whatever order they came back in, so that the GPU host's bind groups (keyed by buffers)
+// are reused and not made anew every run.
+TEST(WebGpuBackend, ARepeatedRunBindsTheSameBuffers) {
+  auto host = std::make_shared<FakeHost>();
+  WebGpuBackend gpu(host);
+  const auto run = [&] {
+    const size_t first = host->dispatches.size();
+    {
+      Tensor x = gpu.upload({16}, std::vector<float>(16, 1.0f));
+      Tensor y = gpu.unary(x, UnaryOp::SiLU);
+      Tensor z = gpu.unary(y, UnaryOp::SiLU);
+      x = Tensor{};  // released x, then z, then y: not the order they were made in
+    }
+    std::vector<std::vector<uint32_t>> bound;
+    for (size_t i = first; i < host->dispatches.size(); ++i) bound.push_back(host->dispatches[i].binding_buffers);
+    return bound;
+  };
+  const auto first = run();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(run(), first);
+  EXPECT_EQ(run(), first);
+  EXPECT_EQ(host->buffers.size(), 3u);
 }
 
 // In the denoising loop a smaller request takes a pooled buffer of up to four times its size

@@ -1,10 +1,11 @@
 // Long runs (docs/reliability.md, "Soaks"): tiny-shapes generated SOAK_RUNS times in one process
 // by the native CLI on the CPU backend and by the Node CLI on WebGPU (Dawn; SwiftShader unless
 // WEBSD_SWIFTSHADER=0), each run's memory taken from the CLIs' --report. Nothing may grow once the
-// first runs have warmed up: not the GPU host's buffers, bytes or pipelines, not wasm memory, and
-// the native process's resident memory by no more than allocator noise. The Node process's resident
-// memory is printed, not held to that: under Dawn on SwiftShader it still grows by about 0.8 MiB a
-// run (docs/reliability.md, "Soaks"). `make soak` runs 200; `make test` a short smoke run (10).
+// first runs have warmed up: not the GPU host's buffers, bytes, pipelines or kept bind groups, not
+// wasm memory or the JS heap, and the native process's resident memory by no more than allocator
+// noise. The Node process's resident memory is printed, not held to that: under Dawn on SwiftShader
+// its native memory still grows by a few MiB a run (docs/reliability.md, "Soaks"). `make soak` runs
+// 200; `make test` a short smoke run (10).
 // Needs `make` and `make wasm`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,8 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const WARM_UP = 3;
 // Resident memory may move by this much between warmed-up runs (malloc arenas, V8's heap).
 const RESIDENT_SLACK = 4 * 2 ** 20;
+// The JS heap's live bytes after a collection move by this much (V8's own bookkeeping).
+const HEAP_SLACK = 2 * 2 ** 20;
 
 // The smallest picture (16×16 pixels, one step) with guidance: every stage, little arithmetic, since
 // SwiftShader runs the kernels on the CPU.
@@ -52,13 +55,15 @@ test('CPU backend (native CLI): resident memory stays flat over the runs', { tim
   soak('cpu', path.join(root, 'build/websd'), ['generate', '--backend', 'cpu']);
 });
 
-test('WebGPU (Node CLI, Dawn): GPU buffers, bytes, pipelines and wasm memory stay flat', { timeout: 3600000 }, () => {
+test('WebGPU (Node CLI, Dawn): GPU buffers, bytes, pipelines, kept bind groups, wasm memory and the JS heap stay flat', { timeout: 3600000 }, () => {
   // --expose-gc: the Node CLI collects garbage before it records a run's memory, so what is left is
   // what the engine holds.
   soak('webgpu', process.execPath, ['--expose-gc', path.join(root, 'web/cli/websd-node.mjs'), 'generate', '--backend', 'webgpu'], (r) => {
     const warm = r.runMemory.slice(WARM_UP);
-    for (const key of ['buffers', 'bytesAllocated', 'pipelines'])
+    for (const key of ['buffers', 'bytesAllocated', 'pipelines', 'bindGroupsKept'])
       assert.deepEqual(warm.map((m) => m.gpu[key]), warm.map(() => warm[0].gpu[key]), `GPU ${key} after each run`);
     assert.deepEqual(warm.map((m) => m.wasmBytes), warm.map(() => warm[0].wasmBytes), 'wasm memory after each run');
+    const heap = warm.map((m) => m.heapBytes);
+    assert.ok(Math.max(...heap) - heap[0] <= HEAP_SLACK, `JS heap after each run: ${heap.join(', ')} bytes`);
   }, false);
 });

@@ -107,6 +107,34 @@ test('bind groups: reused for the same pipeline, ranges and uniform slot; gone w
   assert.equal(host.stats().bindGroups, 3);
 });
 
+test('bind groups: at most maxBindGroups kept, the least recently used forgotten first', async () => {
+  const { host } = await newHost({ maxBindGroups: 2 });
+  const n = 256, x = dyadic(n, 5);
+  const idx = host.createBuffer(n * 4), idy = host.createBuffer(n * 4);
+  host.writeBuffer(idx, 0, bytesOf(x));
+  const pipe = host.createPipeline(SAXPY_WGSL, 'main');
+  // Each range of y is a group of its own; each dispatch is checked against the JS reference.
+  const range = async (offset, a) => {
+    host.dispatch(pipe, [{ buffer: idx }, { buffer: idy, offset, size: 256 }], saxpyUniforms(64, a, 0), 1, 1, 1);
+    const got = floatsOf(await host.readBuffer(idy, offset, 256));
+    assert.deepEqual(got, Float32Array.from(x.subarray(0, 64), (v) => a * v), `range at ${offset}, a = ${a}`);
+  };
+  await range(0, 2);
+  await range(256, 3);
+  await range(0, 4);  // reused, and now more recently used than 256's
+  assert.equal(host.stats().bindGroups, 2);
+  await range(512, 5);  // a third: 256's, the least recently used, is forgotten
+  await range(0, 6);
+  assert.equal(host.stats().bindGroups, 3, '0 was kept');
+  await range(256, 7);
+  assert.equal(host.stats().bindGroups, 4, '256 was forgotten and is made again');
+  assert.equal(host.stats().bindGroupsKept, 2);
+  host.destroyBuffer(idy);  // its groups go with it
+  assert.equal(host.stats().bindGroupsKept, 0);
+  host.destroyBuffer(idx);
+  await host.finish();
+});
+
 test('readBuffer round-trip, unaligned ranges, and program order of writes', async () => {
   const { host } = await newHost();
   const bytes = Uint8Array.from({ length: 1001 }, (_, i) => (i * 31 + 7) & 255);
@@ -183,7 +211,7 @@ test('stats: dispatches, submits (batched by threshold), bytes and peak', async 
   const { host } = await newHost({ maxDispatchesPerSubmit: 4 });
   const n = 256, x = host.createBuffer(n * 4), y = host.createBuffer(n * 4 + 2);
   assert.deepEqual(host.stats(), { dispatches: 0, submits: 0, bytesAllocated: 2 * n * 4 + 4,
-    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 0, bindGroups: 0, buffers: 2 });
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 0, bindGroups: 0, buffers: 2, bindGroupsKept: 0 });
   const pipe = host.createPipeline(SAXPY_WGSL, 'main');
   host.writeBuffer(x, 0, bytesOf(new Float32Array(n).fill(2)));
   for (let i = 0; i < 10; i++) host.dispatch(pipe, [{ buffer: x }, { buffer: y, size: n * 4 }], saxpyUniforms(n, i, 0), 4, 1, 1);
@@ -197,7 +225,7 @@ test('stats: dispatches, submits (batched by threshold), bytes and peak', async 
   host.destroyBuffer(y);
   host.destroyBuffer(z);
   assert.deepEqual(host.stats(), { dispatches: 10, submits: 4, bytesAllocated: 0,
-    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 1, bindGroups: 4, buffers: 0 });  // a group per uniform slot of a batch
+    peakBytesAllocated: 2 * n * 4 + 4, pipelines: 1, bindGroups: 4, buffers: 0, bindGroupsKept: 0 });  // a group per uniform slot of a batch
   assert.throws(() => host.destroyBuffer(z), /unknown buffer id/);
   assert.throws(() => host.createBuffer(2 ** 52), /maxBufferSize/);
 });
