@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # Installs what the builds need, only what is missing, so `make demo`, `make test` and `make wasm`
 # work on a fresh Debian 12 machine. Needs root (or sudo).
-#   scripts/install_deps.sh        the native build and its tests
+#   scripts/install_deps.sh        the native build and its tests (python3 makes the fuzz targets'
+#                                  seed corpora for their smoke run, tests/fuzz/make_corpora.py)
 #   scripts/install_deps.sh wasm   also Debian's emscripten, and utf8proc's source (for emcc) in
 #                                  WASM_THIRD_PARTY (default build-wasm/third_party)
 #   scripts/install_deps.sh web    also chromium (headless browser, and its SwiftShader Vulkan driver
 #                                  for WebGPU without a GPU) and libvulkan1 (the loader Dawn needs in
 #                                  Node); scripts/install_web_deps.sh adds the npm packages
 #   scripts/install_deps.sh node   also Node and npm if there are none (for eslint in `make lint`)
-#   scripts/install_deps.sh fuzz   also clang 14, its libFuzzer and sanitizer runtimes, and python3
-#                                  (tests/fuzz/make_corpora.py) for `make fuzz`
+#   scripts/install_deps.sh fuzz   also clang 14, its libFuzzer and sanitizer runtimes for `make fuzz`
 set -euo pipefail
 
 mode="${1:-native}"
 packages=(cmake g++ make pkg-config
           nlohmann-json3-dev libutf8proc-dev libcli11-dev libstb-dev libgtest-dev
-          gcovr cppcheck libssl-dev)
+          gcovr cppcheck libssl-dev python3)
 # googletest ships /usr/src/googletest, which the wasm build compiles with emcc.
 [ "$mode" = wasm ] && packages+=(emscripten nodejs googletest dpkg-dev)
 [ "$mode" = web ] && packages+=(chromium libvulkan1)
-[ "$mode" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev python3)
+[ "$mode" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 # Node may come from elsewhere (nodesource, nvm): only ask apt for it when there is none.
 [[ "$mode" = web || "$mode" = node ]] && ! { command -v node && command -v npm; } >/dev/null && packages+=(nodejs npm)
 

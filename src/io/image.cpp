@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
-#include <iterator>
 
 #include "core/error.h"
 
@@ -151,10 +150,15 @@ void write_png(const std::string& path, const HostTensor& hwc, const PngText& te
 }
 
 HostTensor read_png(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path + ": cannot open the PNG (does the file exist?)");
-  const std::vector<uint8_t> png{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (png.size() > INT32_MAX) throw Error(path + ": a PNG of 2 GiB or more is not read");
+  // Refused by its size, before anything is read: stb_image takes an int length.
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error(path + ": cannot read the PNG's size");
+  if (size > INT32_MAX) throw Error(path + ": a PNG of 2 GiB or more is not read");
+  std::vector<uint8_t> png(static_cast<size_t>(size));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(png.data()), size)) throw Error(path + ": cannot read the PNG");
   check_declared_sizes(png, path);
   int w = 0, h = 0, channels = 0;
   stbi_uc* pixels = stbi_load_from_memory(png.data(), static_cast<int>(png.size()), &w, &h, &channels, 3);
