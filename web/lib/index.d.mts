@@ -119,8 +119,11 @@ export interface GpuCounters {
   bytesAllocated: number;
   peakBytesAllocated: number;
   pipelines: number;
+  /** Bind groups created so far. */
   bindGroups: number;
   buffers: number;
+  /** Bind groups kept for reuse now (at most 8192, the least recently used forgotten first). */
+  bindGroupsKept: number;
 }
 
 export interface StableDiffusion {
