@@ -76,17 +76,14 @@ TEST(Image, Errors) {
 TEST(Image, RefusesPngsThatDeclareMoreThanTheyHold) {
   const std::vector<uint8_t> png = encode_png(HostTensor({2, 2, 3}));
   const std::string path = (std::filesystem::temp_directory_path() / "websd_image_sizes_test.png").string();
-  const auto error_of_file = [&] {
+  const auto read_error = [&](const std::vector<uint8_t>& bytes) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     try {
       read_png(path);
     } catch (const Error& e) {
       return std::string(e.what());
     }
     return std::string("no error");
-  };
-  const auto read_error = [&](const std::vector<uint8_t>& bytes) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return error_of_file();
   };
   const std::string idat = "IDAT";
   std::vector<uint8_t> long_chunk = png;
@@ -96,9 +93,24 @@ TEST(Image, RefusesPngsThatDeclareMoreThanTheyHold) {
   huge[17] = huge[21] = 0x10;  // IHDR's width and height (from byte 16 and 20): 1,048,578
   EXPECT_NE(read_error(huge).find(path + ": the PNG declares more pixels than its"), std::string::npos) << read_error(huge);
   EXPECT_EQ(read_error(png), "no error");
-  // A file of 2 GiB (sparse: nothing is written) is refused by its size, before it is read.
+  std::filesystem::remove(path);
+}
+
+// A file of 2 GiB (sparse: nothing is written) is refused by its size, before it is read.
+TEST(Image, RefusesAPngOf2GiBByItsSize) {
+  const std::string path = (std::filesystem::temp_directory_path() / "websd_image_2gib_test.png").string();
+  std::ofstream(path, std::ios::binary) << "\x89PNG";
   std::filesystem::resize_file(path, uint64_t{2} << 30);
-  EXPECT_EQ(error_of_file(), path + ": a PNG of 2 GiB or more is not read");
+  if (std::filesystem::file_size(path) != uint64_t{2} << 30) {
+    std::filesystem::remove(path);
+    GTEST_SKIP() << "this build's file system cannot make a 2 GiB file (the WebAssembly build's 32-bit offsets)";
+  }
+  try {
+    read_png(path);
+    ADD_FAILURE() << "a 2 GiB file was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": a PNG of 2 GiB or more is not read");
+  }
   std::filesystem::remove(path);
 }
 
