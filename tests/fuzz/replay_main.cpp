@@ -3,7 +3,7 @@
 // the suites run in (the checked one: gcc with ASan + UBSan), without clang or libFuzzer. A finding
 // aborts the process, as under libFuzzer; `make fuzz` is the real, coverage-guided search.
 //   replay_<target> CORPUS_DIR [INPUTS]
-// INPUTS (default 1000; CTest asks 3000): mutated inputs in all, dealt over the seeds.
+// INPUTS (default 3000, what CTest runs): mutated inputs in all, dealt over the seeds.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::filesystem::path corpus = argv[1];
-  const long inputs = argc == 3 ? std::strtol(argv[2], nullptr, 10) : 1000;
+  const long inputs = argc == 3 ? std::strtol(argv[2], nullptr, 10) : 3000;
   std::vector<std::filesystem::path> seeds;
   if (std::filesystem::is_directory(corpus))
     for (const auto& entry : std::filesystem::directory_iterator(corpus))
