@@ -267,8 +267,26 @@ std::string run() {
 // after it (the queue runs in order), so no large read-back is timed. {"cases": [{name, ms, gflops}]}.
 // Each case on the float32 kernels, then where the device has them on the tensor cores (only the
 // ops that use them: linear, conv2d, attention), and the products once more unstaged.
+// First the GPU is kept busy for kPerfWarmUpMs: on the lent H100 the first ops timed after a
+// process started read up to 4× slower than the same kernels a minute later (clocks ramping), which
+// made a variant timed first look slower and one timed later faster.
+constexpr double kPerfWarmUpMs = 3000;
+
+void warm_up(const std::shared_ptr<GpuHost>& host) {
+  WebGpuBackend gpu(host);
+  const Tensor a = gpu.upload(HostTensor({1024, 1024}));
+  const Tensor w = gpu.upload(HostTensor({1024, 1024}));
+  const double start = emscripten_get_now();
+  while (emscripten_get_now() - start < kPerfWarmUpMs) {
+    Tensor y = a;
+    for (int i = 0; i < 8; ++i) y = gpu.linear(y, w, nullptr);
+    gpu.download(gpu.scale(y, 0.0f));
+  }
+}
+
 std::string perf(int repeats) {
   const std::shared_ptr<GpuHost> host = make_js_gpu_host();
+  warm_up(host);
   std::ostringstream json;
   json << "{\"cases\":[";
   bool first = true;
