@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -110,6 +111,16 @@ class Backend {
   enum class Reuse { Repeating, Once };
   virtual void set_reuse(Reuse) {}
 
+  // Where a run may stop inside a stage: the models call stop_point() between their blocks (a
+  // text encoder's layers, a UNet's and a VAE decoder's blocks), which asks the check set here, if
+  // any; the check throws to stop the run. A pipeline sets its own for each generation (GenerateParams::
+  // stop_check). Work the backend recorded and did not run yet is dropped or runs unread: the
+  // tensors it writes are freed as the exception unwinds, and the backend serves the next run as before.
+  void set_stop_check(std::function<void()> check) { stop_check_ = std::move(check); }
+  void stop_point() const {
+    if (stop_check_) stop_check_();
+  }
+
   // x [..., K] · w [N, K]ᵀ + b [N] → [..., N]; b may be null.
   virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) = 0;
   // x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or null.
@@ -138,6 +149,9 @@ class Backend {
   virtual Tensor concat_channels(const Tensor& a, const Tensor& b) = 0;  // along dim 1
   // Rows of table [V, C] picked by ids → [ids.size(), C].
   virtual Tensor embedding(const Tensor& table, std::span<const int> ids) = 0;
+
+ private:
+  std::function<void()> stop_check_;
 };
 
 }  // namespace websd

@@ -101,6 +101,7 @@ ClipTextModel::Output ClipTextModel::forward(std::span<const int> ids, int batch
   Output out;
   out.hidden_states.push_back(h);
   for (const Layer& layer : layers_) {
+    be.stop_point();
     h = run_layer(layer, h);
     out.hidden_states.push_back(h);
   }

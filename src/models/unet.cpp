@@ -170,9 +170,16 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
 
   Tensor h = conv_in_(be, sample);
   std::vector<Tensor> skips{h};
-  for (const UNetDownBlock& block : down_blocks_) h = block(be, std::move(h), temb, text, skips);
+  for (const UNetDownBlock& block : down_blocks_) {
+    be.stop_point();
+    h = block(be, std::move(h), temb, text, skips);
+  }
+  be.stop_point();
   h = mid_block_(be, std::move(h), temb, text);
-  for (const UNetUpBlock& block : up_blocks_) h = block(be, std::move(h), temb, text, skips);
+  for (const UNetUpBlock& block : up_blocks_) {
+    be.stop_point();
+    h = block(be, std::move(h), temb, text, skips);
+  }
   h = conv_norm_out_(be, h, true);
   return conv_out_(be, h);
 }

@@ -99,8 +99,10 @@ VaeDecoder VaeDecoder::load(const Weights& w, const AutoencoderKLConfig& c) {
 }
 
 Tensor VaeDecoder::operator()(Backend& be, const Tensor& latents) const {
+  be.stop_point();
   Tensor h = mid_block(be, conv_in(be, latents));
   for (const Stage& s : stages) {
+    be.stop_point();
     for (const ResnetBlock2D& r : s.resnets) h = r(be, h, nullptr);
     if (s.upsample) h = (*s.upsample)(be, h, 2 * h.dim(2), 2 * h.dim(3));
   }

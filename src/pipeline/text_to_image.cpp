@@ -109,17 +109,31 @@ HostTensor sdxl_time_ids(int width, int height, int64_t batch) {
 
 namespace {
 
-// Backend::Reuse::Once while it lives, then Repeating (the default) again.
-class ReuseOnce {
+// Runs f when it goes out of scope, by return or by exception.
+template <class F>
+class OnExit {
  public:
-  explicit ReuseOnce(Backend& be) : be_(be) { be_.set_reuse(Backend::Reuse::Once); }
-  ~ReuseOnce() { be_.set_reuse(Backend::Reuse::Repeating); }
-  ReuseOnce(const ReuseOnce&) = delete;
-  ReuseOnce& operator=(const ReuseOnce&) = delete;
+  explicit OnExit(F f) : f_(std::move(f)) {}
+  ~OnExit() { f_(); }
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
 
  private:
-  Backend& be_;
+  F f_;
 };
+
+// Backend::Reuse::Once until the returned guard goes, then Repeating (the default) again.
+auto reuse_once(Backend& be) {
+  be.set_reuse(Backend::Reuse::Once);
+  return OnExit([&be] { be.set_reuse(Backend::Reuse::Repeating); });
+}
+
+// The run's stop check (GenerateParams::stop_check) on the backend while one stage runs, told the
+// stage's name; none once the returned guard goes.
+auto stop_check_in(Backend& be, const GenerateParams& params, std::string stage) {
+  if (params.stop_check) be.set_stop_check([&check = params.stop_check, stage = std::move(stage)] { check(stage); });
+  return OnExit([&be] { be.set_stop_check(nullptr); });
+}
 
 // Measures one stage: every stage ends by reading its result back, so the wall time covers the
 // GPU's work too.
@@ -167,6 +181,8 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   // Before any step, so that a tile size or budget the decode cannot keep fails at once.
   const int vae_tile = vae_tile_size(vae_.config(), latent_shape, params.vae);
   Backend& be = *backend_;
+  // Between generations the model holds its weights only, after a stopped run too.
+  const OnExit trim_at_end([&be] { be.trim(); });
   const bool guided = guidance > 1.0;
 
   GenerateResult result;
@@ -187,6 +203,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   std::optional<TextContext> context;
   {
     StageTimer timer(be, result.stages, "text_encoder");
+    const auto stop = stop_check_in(be, params, "text_encoder");
     positive = prompt_encoder_.encode(params.prompt, params.clip_skip);
     if (guided) negative = prompt_encoder_.encode_negative(params.negative_prompt, positive);
     context.emplace(unet_.text_context(be.upload(guided ? batch_of(negative.embeds, positive.embeds) : positive.embeds)));
@@ -231,6 +248,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
     HostTensor noise;
     {
       StageTimer timer(be, result.stages, "unet_step");
+      const auto stop = stop_check_in(be, params, "unet_step");
       noise = be.to_host(unet_.forward(be.upload(model_input), ts, *context, added ? &*added : nullptr));
     }
     if (guided) {
@@ -249,11 +267,11 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
   // The UNet's pooled activations are no use to the VAE, whose tensors have other sizes.
   be.trim();
   {
-    const ReuseOnce once(be);  // the decode runs once: idle buffers make room for new sizes
+    const auto once = reuse_once(be);  // the decode runs once: idle buffers make room for new sizes
     StageTimer timer(be, result.stages, "vae_decode");
+    const auto stop = stop_check_in(be, params, "vae_decode");
     result.image = decode_latents(be, vae_, latents, vae_tile);
   }
-  be.trim();  // between generations the model holds its weights only
   // A picture too small or too plain to determine the map (2×2 latents, say) keeps the one there is.
   if (latent_preview_)
     if (std::optional<LatentPreview> fit = fit_latent_preview(result.latents, result.image)) latent_preview_ = std::move(fit);
@@ -263,7 +281,7 @@ GenerateResult TextToImagePipeline::generate(const GenerateParams& params, const
 const LatentPreview& TextToImagePipeline::latent_preview() {
   if (!latent_preview_) {
     {
-      const ReuseOnce once(*backend_);
+      const auto once = reuse_once(*backend_);
       const HostTensor latents = TorchGenerator(0).randn({1, vae_.config().latent_channels, 8, 8});
       latent_preview_ = fit_latent_preview(latents, decode_latents(*backend_, vae_, latents));
       if (!latent_preview_) throw Error("latent preview: the VAE's response to random latents could not be fitted");

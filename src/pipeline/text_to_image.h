@@ -46,6 +46,10 @@ struct GenerateParams {
   std::optional<HostTensor> latents;
   // Whole (the default, as diffusers) or tiled within a memory budget (pipeline/vae_tiling.h).
   VaeDecodeOptions vae;
+  // Asked inside every stage, between the models' blocks (Backend::stop_point), with the stage's
+  // name ("text_encoder", "unet_step", "vae_decode"); throwing stops the run there, and the
+  // exception leaves generate(). The pipeline and its backend serve the next run as before.
+  std::function<void(const std::string& stage)> stop_check;
 };
 
 // One stage of a run (the text encoder, each UNet step, the VAE decode), measured on its backend.

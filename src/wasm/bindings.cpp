@@ -25,8 +25,8 @@ std::unique_ptr<JsPipeline> load_pipeline(const std::string& model_dir, const st
   return with_js_errors([&] { return std::make_unique<JsPipeline>(model_dir, backend, options); });
 }
 
-void begin_generate(JsPipeline& p, const val& options, const val& on_step) {
-  with_js_errors([&] { p.begin(options, on_step); });
+void begin_generate(JsPipeline& p, const val& options, const val& on_step, const val& should_stop) {
+  with_js_errors([&] { p.begin(options, on_step, should_stop); });
 }
 
 val finish_generate(JsPipeline& p) {

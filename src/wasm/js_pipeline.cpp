@@ -24,6 +24,11 @@ namespace {
 // done (a WebGPU run also waits at each step's read-back).
 EM_ASYNC_JS(void, websd_js_yield, (), { await new Promise((resolve) => setTimeout(resolve, 0)); });
 
+// Inside a stage the run yields to the event loop at most this often (a yield costs up to 4 ms in a
+// page, where timers nest), so a stop asked for on the CPU backend lands within about this long;
+// a WebGPU run also waits at each step's read-back, where JS runs anyway.
+constexpr double kStopYieldMs = 100;
+
 std::optional<uint64_t> random_weights_option(const val& options) {
   if (!has_field(options, "randomWeights")) return std::nullopt;
   return seed_field(options, "randomWeights", 0);
@@ -70,7 +75,7 @@ JsPipeline::JsPipeline(const std::string& model_dir, const std::string& backend,
 JsPipeline::JsPipeline(std::unique_ptr<Backend> backend, const ModelSource& source)
     : backend_(std::move(backend)), pipe_(TextToImagePipeline::load(source, *backend_)) {}
 
-void JsPipeline::begin(const val& options, const val& on_step) {
+void JsPipeline::begin(const val& options, const val& on_step, const val& should_stop) {
   params_.reset();
   result_.reset();
   error_.reset();
@@ -95,6 +100,8 @@ void JsPipeline::begin(const val& options, const val& on_step) {
   preview_every_ = int_field(options, "previewEvery", 0);
   if (preview_every_ < 0) throw Error("option 'previewEvery' must be 0 (no previews) or more");
   on_step_ = on_step.typeOf().as<std::string>() == "function" ? on_step : val::undefined();
+  should_stop_ = should_stop.typeOf().as<std::string>() == "function" ? should_stop : val::undefined();
+  if (!should_stop_.isUndefined()) params.stop_check = [this](const std::string& stage) { stop_point(stage); };
   params_ = std::move(params);
 }
 
@@ -103,11 +110,13 @@ void JsPipeline::run() noexcept {
     if (!params_) throw Error("generate: begin() was not called");
     const GenerateParams params = std::move(*params_);
     params_.reset();
+    last_yield_ms_ = -kStopYieldMs;  // the first stop point yields: a stop asked for before the run lands there
     const bool previews = preview_every_ > 0 && !on_step_.isUndefined();
     if (previews) pipe_.latent_preview();  // the first fit's decode, before the loop
     result_ = pipe_.generate(params, [&](int step, int total, const HostTensor& latents) {
       if (on_step_.isUndefined()) return;
       websd_js_yield();  // a cancel posted during the step lands before on_step_ is asked to go on
+      last_yield_ms_ = emscripten_get_now();
       const bool due = previews && (step % preview_every_ == 0 || step == total);
       const val preview = due ? tensor_to_js(latent_preview_image(pipe_.latent_preview(), latents)) : val::undefined();
       if (on_step_(step, total, preview).isFalse()) throw Error("generation stopped by onStep");
@@ -116,6 +125,15 @@ void JsPipeline::run() noexcept {
     error_ = e.what();
   }
   on_step_ = val::undefined();
+  should_stop_ = val::undefined();
+}
+
+void JsPipeline::stop_point(const std::string& stage) {
+  if (emscripten_get_now() - last_yield_ms_ >= kStopYieldMs) {
+    websd_js_yield();
+    last_yield_ms_ = emscripten_get_now();
+  }
+  if (should_stop_().as<bool>()) throw Error("generation stopped during " + stage);
 }
 
 val JsPipeline::finish() {

@@ -33,8 +33,10 @@ class JsPipeline {
   // scheduler? | schedulerConfig?, previewEvery?}; onStep(step, total, preview) after each step, if
   // a function, preview being {shape: [h, w, 3], data} (pipeline/latent_preview.h) every
   // previewEvery steps and at the last, else undefined. onStep returning false stops the run
-  // (web/lib/websd.mjs returns false when the user's callback threw).
-  void begin(const val& options, const val& on_step);
+  // (web/lib/websd.mjs returns false when the user's callback threw). shouldStop(), if a function,
+  // is asked inside every stage between the models' blocks (Backend::stop_point); true stops the
+  // run there (web/lib/websd.mjs: the run's AbortSignal).
+  void begin(const val& options, const val& on_step, const val& should_stop);
   // Never throws: the error is kept for finish(), since no exception may cross the async export.
   void run() noexcept;
   val finish();
@@ -48,6 +50,8 @@ class JsPipeline {
   // Each call names its scheduler (or gets the model's own), so one call's choice never leaks
   // into the next.
   void select_scheduler(const std::string& preset, const std::string& config_path);
+  // GenerateParams::stop_check while should_stop_ is a function.
+  void stop_point(const std::string& stage);
 
   std::unique_ptr<Backend> backend_;  // before pipe_, which refers to it
   TextToImagePipeline pipe_;
@@ -55,6 +59,8 @@ class JsPipeline {
   // The run between begin() and finish().
   std::optional<GenerateParams> params_;
   val on_step_ = val::undefined();
+  val should_stop_ = val::undefined();
+  double last_yield_ms_ = 0;  // emscripten_get_now() at the run's last yield to the event loop
   int preview_every_ = 0;
   std::optional<GenerateResult> result_;
   std::optional<std::string> error_;

@@ -197,6 +197,38 @@ TEST_F(TinyPipeline, TakesPromptsOfAnyEncodingUpToItsLimit) {
   test::expect_error_naming([&] { pipe.generate(p); }, {"the negative prompt is 65537 bytes"});
 }
 
+// GenerateParams::stop_check is asked between the models' blocks inside every stage (the text
+// encoder's layers, each step's UNet blocks, the decoder's blocks): a check that throws at its
+// first call in a stage, or at one in the middle, stops the run there with its own message; nothing
+// the run made stays allocated, and the next run gives the picture of a run never stopped.
+TEST_F(TinyPipeline, StopsInsideEveryStageAndRunsAgain) {
+  GenerateParams p;
+  p.prompt = "a house";
+  p.steps = 2;
+  p.width = p.height = 64;
+  std::map<std::string, int> calls;
+  p.stop_check = [&](const std::string& stage) { ++calls[stage]; };
+  const GenerateResult whole = pipe.generate(p);
+  const int64_t held = backend.stats().live_bytes;  // the weights
+  EXPECT_EQ(calls.size(), 3u);
+  EXPECT_GT(calls["text_encoder"], 2);  // the prompt's and the negative prompt's layers
+  EXPECT_GT(calls["unet_step"], 2 * p.steps);
+  EXPECT_GT(calls["vae_decode"], 2);
+  for (const auto& [stage, count] : std::map(calls)) {
+    for (const int at : {1, count / 2 + 1}) {
+      int seen = 0;
+      p.stop_check = [&, stage = stage](const std::string& s) {
+        if (s == stage && ++seen == at) throw Error("stopped in " + s + " at check " + std::to_string(at));
+      };
+      test::expect_error_naming([&] { pipe.generate(p); }, {"stopped in " + stage + " at check " + std::to_string(at)});
+      EXPECT_EQ(seen, at);
+      EXPECT_EQ(backend.stats().live_bytes, held) << stage << " at check " << at;
+    }
+  }
+  p.stop_check = nullptr;
+  EXPECT_EQ(pipe.generate(p).image.data, whole.image.data);
+}
+
 TEST(ModelIndexTest, RejectsMissingAndForeignFolders) {
   EXPECT_THROW(ModelIndex::load("/nonexistent/model"), Error);
   EXPECT_THROW(ModelIndex::load(test::fixture("tiny-sd15/model/unet")), Error);

@@ -324,26 +324,40 @@ test('an unknown option is an error naming the nearest known one', async () => {
   }
 });
 
-test('signal cancels a run at the end of its step, and the next one runs; onStep gets each step time', async () => {
+// A stop lands inside the stage under way: before the text encoder's first block (an abort posted
+// before the run starts), inside the step after the one whose onStep aborted, inside the VAE decode
+// (aborted at the last step, so every step ran and still the run rejects). Each time the next run
+// gives the picture of a run never stopped.
+test('signal stops a run inside its stage, and the next one runs; onStep gets each step time', async () => {
   const pipe = websd.loadPipeline(model);
   try {
     const options = { prompt: 'a red circle', steps: 4, cfgScale: 1 };
-    const controller = new AbortController();
-    const seen = [];
-    await assert.rejects(pipe.generate({ ...options, signal: controller.signal }, (step, total, { ms }) => {
-      seen.push(step);
-      assert.ok(ms >= 0 && Number.isFinite(ms));
-      if (step === 1) controller.abort();
-    }), { name: 'AbortError' });
-    assert.deepEqual(seen, [1], 'no step after the abort');
+    const clean = await pipe.generate(options);
+    // abortAt(step, total): whether onStep aborts there.
+    const stopped = async (abortAt, onAbort) => {
+      const controller = new AbortController();
+      const seen = [];
+      onAbort?.(controller);
+      await assert.rejects(pipe.generate({ ...options, signal: controller.signal }, (step, total, { ms }) => {
+        seen.push(step);
+        assert.ok(ms >= 0 && Number.isFinite(ms));
+        if (abortAt(step, total)) controller.abort();
+      }), { name: 'AbortError' });
+      assert.deepEqual((await pipe.generate(options)).image.data, clean.image.data);
+      return seen;
+    };
+    const steps = clean.timesteps.data.length;  // PNDM: one more UNet call than steps
+    assert.deepEqual(await stopped(() => false, (controller) => setTimeout(() => controller.abort(), 0)), [], 'the text encoder');
+    assert.deepEqual(await stopped((step) => step === 1), [1], 'the second step');
+    const all = Array.from({ length: steps }, (_, i) => i + 1);
+    assert.deepEqual(await stopped((step, total) => step === total), all, 'the VAE decode');
     // Aborted before its turn: never starts.
     const queued = new AbortController();
     const first = pipe.generate(options);
     const second = pipe.generate({ ...options, signal: queued.signal }, () => assert.fail('must not run'));
     queued.abort(new Error('changed my mind'));
     await assert.rejects(second, { message: 'changed my mind' });
-    const done = await first;
-    assert.deepEqual((await pipe.generate(options)).image.data, done.image.data);
+    assert.deepEqual((await first).image.data, clean.image.data);
   } finally {
     pipe.dispose();
   }

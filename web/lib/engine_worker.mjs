@@ -4,7 +4,7 @@
 //
 // In:  { type: 'load', url, options }                   options: loadModel's, those that can cross
 //      { type: 'generate', id, options, steps }         steps: whether the caller has an onStep
-//      { type: 'cancel', id }                           abort generation `id` at the end of its step
+//      { type: 'cancel', id }                           abort generation `id` inside the stage under way
 // Out: { type: 'progress', event }                      loadModel's progressCallback events
 //      { type: 'loaded', device, notice, model, info }
 //      { type: 'step', id, info }                       onStep's argument (the preview's bytes moved)

@@ -69,6 +69,7 @@ export interface GenerateOptions {
   seed?: number | bigint;
   /** A scheduler preset (omitted: the model's own scheduler). */
   sampler?: 'pndm' | 'dpm++2m' | 'dpm++2m-karras' | 'euler' | 'euler-karras' | 'ddim' | 'lcm';
+  /** Stops the run inside the stage under way (text encoder, UNet step, VAE decode). */
   signal?: AbortSignal;
   onStep?: (info: StepInfo) => void;
   previewEvery?: number;

@@ -171,8 +171,8 @@ class StableDiffusion {
   /**
    * One picture. seed omitted: a random one (in the result). onStep({ step, total, ms, preview }):
    * after each step; preview (every previewEvery steps) is the latents as an RGBA image, a pixel
-   * per latent. signal: an AbortSignal; an aborted run stops at the end of its step and rejects
-   * with the signal's reason.
+   * per latent. signal: an AbortSignal; an aborted run stops inside the stage under way (text
+   * encoder, UNet step, VAE decode) and rejects with the signal's reason.
    */
   async generate(options = {}) {
     checkGenerate(options);

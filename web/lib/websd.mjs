@@ -35,12 +35,13 @@
 // each step (ms: that step's time; preview, when previewEvery asks for one: { shape: [h, w, 3], data }
 // in [0, 1], a linear map of the latents, one pixel per latent, fitted to the model's VAE and
 // refitted to each picture it makes — see src/pipeline/latent_preview.h); if it throws, the run stops and generate rejects with that
-// error. signal (an AbortSignal) cancels: an aborted run stops at the end of its step, a queued
-// one never starts, and generate rejects with the signal's reason. Any other failure rejects
-// with an Error carrying websd's one-line message. The CPU backend computes on the calling thread,
-// yielding to the event loop only between steps and only when onStep or signal is given (in a page,
-// use a worker: the npm package's loadModel does); one generation runs at a time per module, later calls
-// wait their turn.
+// error. signal (an AbortSignal) cancels: an aborted run stops inside the stage under way (the text
+// encoder, a UNet step or the VAE decode) at the next of its models' blocks, a queued one never
+// starts, and generate rejects with the signal's reason. Any other failure rejects with an Error
+// carrying websd's one-line message. The CPU backend computes on the calling thread, yielding to
+// the event loop only when onStep or signal is given: between steps, and with a signal inside
+// stages at most every 100 ms (in a page, use a worker: the npm package's loadModel does); one
+// generation runs at a time per module, later calls wait their turn.
 //
 // Paths are the module's file system: under Node the real one (NODERAWFS); in a browser
 // Emscripten's in-memory one, which the host fills (websd.fs).
@@ -250,9 +251,9 @@ class Pipeline {
   async run(options, onStep) {
     const { signal, ...engineOptions } = options;
     signal?.throwIfAborted();
-    // The module calls the wrapper, never the user's function: an exception must not unwind
+    // The module calls the wrappers, never the user's function: an exception must not unwind
     // through C++ frames, so it is kept here and the wrapper's false stops the run (so does an
-    // aborted signal, at the end of the step under way).
+    // aborted signal: at the end of a step, and inside a stage through shouldStop).
     let stepError = null;
     let stepStart = performance.now();
     const step = typeof onStep === 'function' || signal
@@ -272,12 +273,13 @@ class Pipeline {
         }
       }
       : null;
-    this.handle.begin(engineOptions, step);
+    const shouldStop = signal ? () => signal.aborted : null;
+    this.handle.begin(engineOptions, step, shouldStop);
     await this.websd.module.ccall('websd_pipeline_run', null, ['number'], [this.handle.address()], { async: true });
     try {
       return this.handle.finish();
     } catch (e) {
-      throw stepError ?? e;
+      throw stepError ?? (signal?.aborted ? signal.reason : e);
     }
   }
 

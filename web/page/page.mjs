@@ -190,7 +190,7 @@ $('generate').addEventListener('click', (event) => {
   cancel();
 });
 
-// The run stops at the end of the step under way (its model stays loaded for the next run); the
+// The run stops inside the stage under way (its model stays loaded for the next run); the
 // page says so at once.
 function cancel() {
   controller?.abort();
