@@ -158,3 +158,23 @@ test('a lost GPU device is replaced by the next generate: a new device, the mode
     sd.dispose();
   }
 });
+
+// Lost while a run is under way (in its first step's onStep, before the second step's work is
+// submitted): that run rejects with the host's message, and the next is drawn on a new device, the
+// same picture as before the loss.
+test('a GPU device lost in the middle of a run: the run says so, the next runs on a new device with the same picture', async () => {
+  const { gpu, devices } = await recordingGpu();
+  const sd = await loadModel(model, { device: 'webgpu', gpu });
+  try {
+    const settings = { prompt: 'a red circle', steps: 2, seed: 3, width: 32, height: 32 };
+    const before = await sd.generate(settings);
+    await assert.rejects(sd.generate({ ...settings, onStep: ({ step }) => step === 1 && devices[0].destroy() }),
+      (e) => { console.log(`the lost run: ${e.message}`); return /lost|destroyed/.test(e.message); });
+    const after = await sd.generate(settings);
+    assert.equal(devices.length, 2, 'a new device');
+    assert.match(after.notice, /generated on a new GPU device, the model loaded again/);
+    assert.deepEqual(after.image.data, before.image.data);
+  } finally {
+    sd.dispose();
+  }
+});
