@@ -61,7 +61,7 @@ coverage: test-asan
 	gcovr --root . --filter 'src/' --object-directory $(CHECK_BUILD) --exclude-throw-branches --gcov-ignore-parse-errors \
 	  --print-summary --fail-under-line $(COVERAGE_MIN) --txt $(CHECK_BUILD)/coverage.txt
 
-CPPCHECK = cppcheck --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -I src
+CPPCHECK = cppcheck -j $(JOBS) --quiet --std=c++20 --enable=warning,performance,portability --inline-suppr --error-exitcode=1 -I src
 
 # src/wasm apart: cppcheck must be told what embind's EMSCRIPTEN_BINDINGS(name) { ... } and
 # EM_ASYNC_JS (a JavaScript body) are, and a -D would restrict the rest of src to that one configuration.

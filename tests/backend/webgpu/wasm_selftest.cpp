@@ -15,6 +15,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/op_cases.h"
 #include "backend/webgpu/js_gpu_host.h"
+#include "backend/webgpu/poison_workgroup_memory.h"
 #include "backend/webgpu/kernels/tensor_core_gemm.h"
 #include "backend/webgpu/device_report.h"
 #include "backend/webgpu/webgpu_backend.h"
@@ -27,7 +28,9 @@ namespace {
 // grid, so a dispatch has to wrap into several rows; a smaller maxStorageBufferBindingSize, so
 // tensors take the split-buffer path; less workgroup memory, so the tensor-core products load their
 // operands straight from storage instead of staging them. It also records the largest grid
-// dispatched since reset_groups(), and counts the dispatches of subgroup-matrix kernels.
+// dispatched since reset_groups(), and counts the dispatches of subgroup-matrix kernels. Unless
+// poison_workgroups is cleared (for timings), its kernels start with their workgroup memory full of
+// NaN (poison_workgroup_memory.h): Node's Dawn no longer zeroes it, so no kernel may read it unwritten.
 class LimitedHost : public GpuHost {
  public:
   LimitedHost(std::shared_ptr<GpuHost> inner, bool tensor_cores, uint32_t max_groups = UINT32_MAX, uint64_t max_binding = 0,
@@ -41,7 +44,7 @@ class LimitedHost : public GpuHost {
   void destroy_buffer(uint32_t id) noexcept override { inner_->destroy_buffer(id); }
   void write_buffer(uint32_t id, uint64_t o, std::span<const uint8_t> b) override { inner_->write_buffer(id, o, b); }
   uint32_t create_pipeline(const std::string& w, const std::string& e, const std::string& n) override {
-    const uint32_t id = inner_->create_pipeline(w, e, n);
+    const uint32_t id = inner_->create_pipeline(poison_workgroups ? device_test::poison_workgroup_memory(w) : w, e, n);
     if (w.find("enable chromium_experimental_subgroup_matrix;") != std::string::npos) matrix_pipelines_.insert(id);
     return id;
   }
@@ -62,6 +65,7 @@ class LimitedHost : public GpuHost {
     return l;
   }
   void reset_groups() { largest_ = 0; }
+  bool poison_workgroups = true;
   uint32_t largest_grid() const { return largest_; }
   uint64_t matrix_dispatches() const { return matrix_dispatches_; }
 
@@ -298,7 +302,9 @@ std::string perf(int repeats) {
   for (const Variant& v : {Variant{"", false, 0}, Variant{" [tensor cores]", true, 0},
                            Variant{" [tensor cores, unstaged]", true, kUnstagedWorkgroupBytes}}) {
     if (v.tensor_cores && !host->limits().tensor_cores) break;
-    WebGpuBackend gpu(std::make_shared<LimitedHost>(host, v.tensor_cores, UINT32_MAX, 0, v.workgroup_bytes));
+    const auto limited = std::make_shared<LimitedHost>(host, v.tensor_cores, UINT32_MAX, 0, v.workgroup_bytes);
+    limited->poison_workgroups = false;
+    WebGpuBackend gpu(limited);
     const Tensor probe = gpu.upload(HostTensor({1}));
     const auto sync = [&] { gpu.download(gpu.scale(probe, 1.0f)); };
     for (const op_cases::OpCase& c : op_cases::perf_cases()) {

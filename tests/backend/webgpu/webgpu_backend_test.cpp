@@ -701,6 +701,7 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   EXPECT_EQ(d.bindings, 4u);
   EXPECT_EQ(d.uniform_bytes, sizeof(float));
   EXPECT_NE(host->sources.back().find("const SIZE: u32 = 442u;"), std::string::npos);
+  EXPECT_NE(host->sources.back().find("const WG: u32 = 256u;"), std::string::npos);
   EXPECT_NE(host->sources.back().find("exp(-v)"), std::string::npos);
   gpu.group_norm(x, g, b, 32, 1e-6f, true);  // eps is a uniform: same pipeline
   EXPECT_EQ(gpu.stats().pipelines, 1u);
@@ -712,6 +713,7 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   Tensor g33 = gpu.upload(HostTensor({33}));
   EXPECT_EQ(gpu.layer_norm(s, g33, g33, 1e-5f).shape, s.shape);
   EXPECT_EQ(host->dispatches.back().x, 231u);
+  EXPECT_NE(host->sources.back().find("const WG: u32 = 64u;"), std::string::npos);  // 33 values: 64 invocations, not 256
   EXPECT_THROW(gpu.layer_norm(s, g, g, 1e-5f), Error);
   host->lim.max_workgroups_per_dimension = 100;
   WebGpuBackend small(host);
@@ -749,6 +751,9 @@ TEST(WebGpuBackend, LongNormRowsSplitIntoChunks) {
   EXPECT_EQ(host->dispatches[1].uniform_bytes, sizeof(float));
   EXPECT_NE(host->sources[0].find("stats[(first + c) * 2u + 1u]"), std::string::npos);  // the norm's pipeline first
   EXPECT_NE(host->sources[1].find("const CHUNK: u32 = 1058u;"), std::string::npos);
+  EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 32}), 32u);
+  EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 20}), 32u);  // never under 32
+  EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 4096, .chunks = 32}), 128u);
   EXPECT_NE(host->sources[1].find("stats[index * 2u + 1u] = m2;"), std::string::npos);
 }
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { openDeviceModule, printCases } from './device_module.mjs';
 import { nodeGpu } from '../../../web/host/node_gpu.mjs';
 
-test('webgpu backend ops match the cpu backend', { timeout: 300000 }, async () => {
+test('webgpu backend ops match the cpu backend', { timeout: 900000 }, async () => {
   const { host, call } = await openDeviceModule('webgpu_selftest');
   try {
     const report = await call('websd_webgpu_selftest');

@@ -76,14 +76,12 @@ for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8
     const options = goldenOptions(family, name);
     const folder = path.join(fixtures, family, 'model');
 
-    // pndm_10 also stops a run inside a step and runs two steps after it.
+    // pndm_10 first stops a run inside a step: the golden run after it must still match.
     const stops = name === 'pndm_10';
-    const short = { ...options, steps: 2 };
     const cpuPipe = websd.loadPipeline(folder, { backend: 'cpu' });
-    let cpu, cpuShort;
+    let cpu;
     try {
       cpu = await cpuPipe.generate(options);
-      if (stops) cpuShort = await cpuPipe.generate(short);
     } finally {
       cpuPipe.dispose();
     }
@@ -92,18 +90,16 @@ for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8
     const steps = [];
     let gpu;
     try {
-      gpu = await pipe.generate(options, (step, total) => steps.push([step, total]));
+      const held = host.stats().buffers;
       if (stops) {
         // Aborted in step 1's onStep, the run stops inside step 2's UNet: the GPU work recorded
-        // for it runs unread, the pool is trimmed to the weights as after a whole run, and the
-        // next run is right.
-        const held = host.stats().buffers;
+        // for it runs unread and the pool is trimmed back to the weights.
         const controller = new AbortController();
         await assert.rejects(pipe.generate({ ...options, signal: controller.signal }, () => controller.abort()), { name: 'AbortError' });
         assert.equal(host.stats().buffers, held, 'the stopped run left no buffer behind');
-        assertClose((await pipe.generate(short)).image, cpuShort.image, `${name}: two steps after a stop, webgpu vs cpu`,
-          imageWithinLimits);
       }
+      gpu = await pipe.generate(options, (step, total) => steps.push([step, total]));
+      assert.equal(host.stats().buffers, held, 'the pool went back to the weights after the run');
     } finally {
       pipe.dispose();
     }
@@ -116,10 +112,13 @@ for (const [family, name] of [['tiny-sd15', 'pndm_10'], ['tiny-sd15', 'dpmpp2m_8
 
     assert.deepEqual(gpu.stages.map((s) => s.name), ['text_encoder', ...Array(steps.length).fill('unet_step'), 'vae_decode']);
     for (const s of gpu.stages) assert.ok(s.ms > 0 && s.kernels > 0 && s.peakBytes > 0, JSON.stringify(s));
-    // Kernels compile on first use: in each model's first stage, never again in later UNet steps.
+    // Kernels compile on first use: in each model's first stage (here the stopped run's, for
+    // pndm_10), never again in later UNet steps.
     const [text, first, ...rest] = gpu.stages;
-    for (const s of [text, first, rest.at(-1)]) assert.ok(s.pipelines > 0 && s.compileMs > 0 && s.compileMs < s.ms, JSON.stringify(s));
-    for (const s of rest.slice(0, -1)) assert.equal(s.pipelines, 0, JSON.stringify(s));
+    for (const s of stops ? [rest.at(-1)] : [text, first, rest.at(-1)]) {
+      assert.ok(s.pipelines > 0 && s.compileMs > 0 && s.compileMs < s.ms, JSON.stringify(s));
+    }
+    for (const s of [...(stops ? [text, first] : []), ...rest.slice(0, -1)]) assert.equal(s.pipelines, 0, JSON.stringify(s));
     console.log(`host stats: ${JSON.stringify(host.stats())}`);
     assert.equal(host.stats().buffers, 0, 'disposing the pipeline destroyed every buffer');
   });

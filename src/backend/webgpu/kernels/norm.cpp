@@ -23,7 +23,7 @@ std::string prologue(const NormSpec& s) {
   src += "const GROUPS: u32 = " + u32(s.groups) + ";\nconst SPATIAL: u32 = " + u32(s.spatial) + ";\n";
   src += "const GROUP_CHANNELS: u32 = " + u32(s.row_size / s.spatial) + ";\nconst CHUNKS: u32 = " + u32(s.chunks) +
          ";\nconst CHUNK: u32 = " + u32(norm_chunk_size(s)) + ";\n";
-  src += "const GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst WG: u32 = " + u32(kNormWorkgroup) + ";\n";
+  src += "const GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst WG: u32 = " + u32(norm_workgroup(s)) + ";\n";
   // Each invocation sums a strided slice, then a tree halves the partial sums in workgroup memory.
   return src + R"(var<workgroup> part: array<f32, WG>;
 fn reduce(l: u32, v: f32) -> f32 {
@@ -78,6 +78,12 @@ uint32_t norm_chunks(uint32_t rows, uint32_t row_size) {
 }
 
 uint32_t norm_chunk_size(const NormSpec& s) { return (s.row_size + s.chunks - 1) / s.chunks; }
+
+uint32_t norm_workgroup(const NormSpec& s) {
+  uint32_t wg = 32;  // a subgroup on most GPUs
+  while (wg < kNormWorkgroup && wg < norm_chunk_size(s)) wg *= 2;
+  return wg;
+}
 
 std::string norm_key(const NormSpec& s) {
   std::string k = "norm";
