@@ -122,8 +122,14 @@ export function createGpuHost(gpu, options = {}) {
   function record(/** @type {Error} */ err) {
     if (!pendingError) pendingError = err;
   }
-  const gpuError = (/** @type {string} */ what, /** @type {GPUError} */ e) =>
-    new Error(`WebGPU ${e.constructor?.name ?? 'error'} in ${what}: ${e.message.trim()}`);
+  // An allocation the GPU could not make says what would help, since the engine asked for no more
+  // than the device's limits allow.
+  const gpuError = (/** @type {string} */ what, /** @type {GPUError} */ e) => {
+    const kind = e.constructor?.name ?? 'error';
+    const hint = kind === 'GPUOutOfMemoryError' ?
+      ' (the GPU is out of memory: close other tabs or programs using it, or ask for less: a smaller picture, VAE tiling)' : '';
+    return new Error(`WebGPU ${kind} in ${what}: ${e.message.trim()}${hint}`);
+  };
 
   /** Throws the recorded error, if any; called at the start of every host call. */
   function check() {

@@ -1,7 +1,7 @@
 // Tests of the npm package's entry (web/lib/index.mjs) on tiny-shapes' artifacts with the CPU
 // device: the options it refuses, the device choice and its fallback, busy: 'reject', the result's
 // RGBA image against the engine's picture (through the PNG writer), the random seed, previews, the
-// PNG's settings and readPngSettings; a lost GPU device replaced (Dawn on SwiftShader).
+// PNG's settings and readPngSettings; a lost GPU device replaced and a GPU allocation that fails (Dawn on SwiftShader).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -169,11 +169,82 @@ test('a GPU device lost in the middle of a run: the run says so, the next runs o
     const settings = { prompt: 'a red circle', steps: 2, seed: 3, width: 32, height: 32 };
     const before = await sd.generate(settings);
     await assert.rejects(sd.generate({ ...settings, onStep: ({ step }) => step === 1 && devices[0].destroy() }),
-      (e) => { console.log(`the lost run: ${e.message}`); return /lost|destroyed/.test(e.message); });
+      { message: /^WebGPU device lost \(destroyed\): / });
     const after = await sd.generate(settings);
     assert.equal(devices.length, 2, 'a new device');
     assert.match(after.notice, /generated on a new GPU device, the model loaded again/);
     assert.deepEqual(after.image.data, before.image.data);
+  } finally {
+    sd.dispose();
+  }
+});
+
+// A device whose buffer allocations fail, while fail() says so, as a GPU out of memory fails them:
+// createBuffer still hands back a buffer, and the out-of-memory error scope open around it pops
+// with the error (Dawn's own GPUOutOfMemoryError cannot be constructed from JS; this one has its name).
+class GPUOutOfMemoryError {
+  constructor(message) { this.message = message; }
+}
+function failingAllocations(device, fail) {
+  const scopes = [];
+  return new Proxy(device, {
+    get(target, name) {
+      if (name === 'pushErrorScope') {
+        return (filter) => {
+          scopes.push({ filter, failed: false });
+          target.pushErrorScope(filter);
+        };
+      }
+      if (name === 'createBuffer') {
+        return (descriptor) => {
+          const scope = scopes.findLast((s) => s.filter === 'out-of-memory');
+          if (scope && fail()) scope.failed = true;
+          return target.createBuffer(descriptor);
+        };
+      }
+      if (name === 'popErrorScope') {
+        return () => {
+          const scope = scopes.pop();
+          const popped = target.popErrorScope();
+          return scope?.failed ? popped.then(() => new GPUOutOfMemoryError('Out of memory (simulated)')) : popped;
+        };
+      }
+      const v = Reflect.get(target, name);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+test('a GPU allocation that fails in the middle of a run: the run says the GPU is out of memory; the next run is the same picture', async () => {
+  const { nodeGpu } = await import('../../../web/host/node_gpu.mjs');
+  const dawn = await nodeGpu({ swiftshader: true });
+  let failNext = 0;
+  let failed = 0;
+  const fail = () => failNext > 0 && (failNext--, ++failed > 0);
+  const gpu = { requestAdapter: async (options) => {
+    const adapter = await dawn.requestAdapter(options);
+    return adapter && new Proxy(adapter, { get(target, name) {
+      if (name === 'requestDevice') {
+        return async (descriptor) => failingAllocations(await target.requestDevice(descriptor), fail);
+      }
+      const v = Reflect.get(target, name);
+      return typeof v === 'function' ? v.bind(target) : v;
+    } });
+  } };
+  const sd = await loadModel(model, { device: 'webgpu', gpu });
+  try {
+    const settings = { prompt: 'a red circle', steps: 2, seed: 3, width: 32, height: 32 };
+    const before = await sd.generate(settings);
+    const held = before.gpu.buffers;
+    failNext = 1;  // the next buffer the engine asks for: one of the run's activations
+    const error = await sd.generate(settings).then(() => null, (e) => e);
+    assert.ok(error, 'the run failed');
+    assert.match(error.message, /^WebGPU GPUOutOfMemoryError in createBuffer\(\d+\): Out of memory \(simulated\) \(the GPU is out of memory: /);
+    assert.equal(failed, 1, 'one allocation failed');
+    const after = await sd.generate(settings);
+    assert.equal(after.notice, before.notice, 'the same device, nothing recovered');
+    assert.deepEqual(after.image.data, before.image.data);
+    assert.equal(after.gpu.buffers, held, 'the failed run left no buffer behind');
   } finally {
     sd.dispose();
   }
