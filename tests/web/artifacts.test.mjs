@@ -214,6 +214,47 @@ test('a connection cut once, on model.json and on a shard: each tried again, and
   assert.ok(await isCached(url, { cache: fresh }));
 });
 
+// A shard that changes on the server after a load, as a re-published model changes it (its manifest
+// and model.json with it) and as a bad deploy does (the bytes alone).
+test('a shard that changes on the server between two loads: the new one fetched alone; changed under the old manifest, refused', async () => {
+  const url = variant('republished', {});
+  const dir = path.join(work, 'dist/republished');
+  const shard = readdirSync(dir).filter((f) => f.startsWith('unet-') && f.endsWith('.bin')).sort()[0];
+  const mine = await openModelCache({ dir: path.join(work, 'cache-republished') });
+  const first = await generate(await websd.loadModel(url, { backend: 'cpu', cache: mine }));
+
+  // Re-published: signs flipped in the UNet's first weights; the manifest and model.json updated.
+  const bytes = readFileSync(path.join(dir, shard));
+  for (let i = 1; i < 4096; i += 2) bytes[i] ^= 0x80;
+  writeFileSync(path.join(dir, shard), bytes);
+  const sri = (b) => `sha256-${createHash('sha256').update(b).digest('base64')}`;
+  const manifestFile = path.join(dir, 'ndarray-cache.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  manifest.records.find((r) => r.dataPath === shard).integrity = sri(bytes);
+  const manifestText = JSON.stringify(manifest);
+  writeFileSync(manifestFile, manifestText);
+  const model = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  Object.assign(model.files.find((f) => f.path === 'ndarray-cache.json'), { nbytes: Buffer.byteLength(manifestText), integrity: sri(manifestText) });
+  writeFileSync(path.join(dir, 'model.json'), JSON.stringify(model));
+
+  const before = server.requests.length;
+  const second = await generate(await websd.loadModel(url, { backend: 'cpu', cache: mine }));
+  const shardsFetched = server.requests.slice(before).filter((r) => r.endsWith('.bin'));
+  assert.deepEqual(shardsFetched, [`republished/${shard}`], 'only the changed shard came from the server');
+  assert.ok(diff(second.image.data, first.image.data).max > 1e-2, 'the re-published weights drew another picture');
+  const whole = await generate(await websd.loadModel(url, { backend: 'cpu', cache: await openModelCache({ dir: path.join(work, 'cache-republished-whole') }) }));
+  assertSame(second, whole, 'the updated model, from the cache and one new shard = fetched whole');
+
+  // A bad deploy: the shard's bytes change, the manifest does not. The copy this cache verified is
+  // used; a cache without it refuses the shard and keeps nothing.
+  bytes[3] ^= 0x80;
+  writeFileSync(path.join(dir, shard), bytes);
+  assertSame(await generate(await websd.loadModel(url, { backend: 'cpu', cache: mine })), second, 'the verified copy');
+  const empty = await openModelCache({ dir: path.join(work, 'cache-republished-empty') });
+  await assert.rejects(websd.loadModel(url, { backend: 'cpu', cache: empty }), new RegExp(`${shard}: SHA-256 mismatch`));
+  assert.deepEqual(await empty.keys(), []);
+});
+
 // A PNG without its tEXt and iTXt chunks.
 function withoutTextChunks(bytes) {
   const kept = [bytes.subarray(0, 8)];

@@ -1,5 +1,7 @@
 // Tests of web/lib/model_cache.mjs: the folder cache (Node) in a temp folder, the Cache-API branch
 // against an in-memory CacheStorage, quota errors, and isCached/purge on a small fake model.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -119,6 +121,37 @@ test('folder cache: a cut-short entry reads as absent, stray temp files are not 
   const reopened = await openModelCache({ dir });
   assert.deepEqual(await reopened.keys(), []);
   assert.deepEqual((await readdir(dir)).sort(), ['.aaaa.1.tmp', entry]);
+});
+
+// A process killed while it writes an entry (SIGKILL: nothing of it runs after): no entry, nothing
+// half-written listed or read back, and the next put and get of the same URL work.
+test('folder cache: a process killed in the middle of a put leaves no entry, and the cache works after it', async (t) => {
+  const dir = await tempDir(t);
+  const url = 'http://127.0.0.1:9/m/killed.bin';
+  const moduleUrl = new URL('../../../web/lib/model_cache.mjs', import.meta.url).href;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    import { openModelCache } from ${JSON.stringify(moduleUrl)};
+    const cache = await openModelCache({ dir: ${JSON.stringify(dir)} });
+    await cache.put(${JSON.stringify(url)}, new Uint8Array(2 ** 30).fill(7));
+    console.log('put done');`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  // Killed once its temp file appears: a GiB takes it a second or more to write and sync.
+  let seen = [];
+  while (child.exitCode === null && !seen.some((f) => f.endsWith('.tmp'))) {
+    seen = await readdir(dir);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  assert.equal(output, '', 'killed before the put finished');
+  assert.ok(seen.some((f) => f.endsWith('.tmp')), `the put had begun: ${seen}`);
+  const cache = await openModelCache({ dir });
+  assert.equal(await cache.get(url), null);
+  assert.deepEqual(await cache.keys(), []);
+  await cache.put(url, text('whole'));
+  assert.deepEqual(await cache.get(url), text('whole'));
+  assert.deepEqual(await cache.keys(), [url]);
 });
 
 test('folder cache: default folder from WEBSD_CACHE, then XDG_CACHE_HOME, then ~/.cache', async (t) => {
