@@ -7,7 +7,7 @@ DEMO_OUT ?= $(BUILD)/demo.png
 # Line coverage of src/ that `make coverage` (and so `make test`) requires.
 COVERAGE_MIN ?= 80
 
-.PHONY: all deps build static-cli demo test unit test-asan coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
+.PHONY: all deps build cli static-cli demo test unit test-asan coverage lint node-deps clean wasm-deps wasm test-wasm web-host-deps test-web-host
 
 all: build
 
@@ -20,6 +20,17 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 	$(MAKE) --no-print-directory $(ARTIFACTS)/tiny-shapes/model.json
+
+# The native CLI and the page's model alone, which the web tests run: the suites' optimised build
+# is `make unit`'s, left out of `make test` (see there).
+cli: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target websd
+	$(MAKE) --no-print-directory $(ARTIFACTS)/tiny-shapes/model.json
+
+# The optimised CLI's hardening (the checked build's is tested by its suites, without _FORTIFY_SOURCE).
+.PHONY: test-hardening
+test-hardening: cli
+	tests/cli/hardening_test.sh $(BUILD)/websd Release
 
 # The embedded model as web artifacts (websd convert): the page's default model.
 ARTIFACTS = $(BUILD)/artifacts
@@ -35,10 +46,13 @@ static-cli: deps
 demo: build
 	$(BUILD)/websd generate --model assets/tiny-shapes/model --prompt "$(DEMO_PROMPT)" --seed 0 --steps 20 -o $(DEMO_OUT)
 
-# Everything: the native suites (optimised, then under the sanitizers with the coverage gate), lint,
-# the WebAssembly build's suites and the JavaScript GPU host (Node + Dawn and headless Chromium, on
-# SwiftShader).
-test: unit coverage lint test-wasm test-web-host test-web-page
+# Everything: the native suites under the sanitizers with the coverage gate, lint, the same suites
+# compiled to WebAssembly and optimised, the web tests, and the JavaScript GPU host (Node + Dawn and
+# headless Chromium, on SwiftShader). The native suites' optimised build (`make unit`) is not part of
+# it: a third build and run of the same suites cost CI minutes it does not have, and the optimised
+# native engine still runs, multi-threaded, in the web tests (the native CLI's pictures against the
+# wasm build's, the soak).
+test: coverage lint test-hardening test-wasm test-web-host test-web-page
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
@@ -98,11 +112,11 @@ wasm: wasm-deps $(WASM_BUILD)/CMakeCache.txt
 # The GoogleTest suites compiled to wasm, then the JS API and Node CLI against the golden.
 # Then the WebGPU backend inside wasm against the CPU backend, on Node + Dawn (SwiftShader unless
 # WEB_SWIFTSHADER=0), which needs the web host's packages.
-# tests/web/artifacts.test.mjs converts models with the native CLI, hence build. Test files run
+# tests/web/artifacts.test.mjs converts models with the native CLI, hence cli. Test files run
 # side by side, one per core: SwiftShader compiles each kernel on one thread, which is most of
 # their time (node's default leaves a core idle).
 NODE_TEST_JOBS ?= $(JOBS)
-test-wasm: build wasm web-host-deps
+test-wasm: cli wasm web-host-deps
 	cd $(WASM_BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 	node --test --test-concurrency=$(NODE_TEST_JOBS) tests/web/*.test.mjs tests/web/cli/*.test.mjs tests/web/lib/*.test.mjs
 	WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test --test-concurrency=$(NODE_TEST_JOBS) tests/web/webgpu/*.test.mjs
@@ -111,7 +125,7 @@ test-wasm: build wasm web-host-deps
 # `make test` runs the same test with 10 (tests/web/cli/soak.test.mjs).
 SOAK_RUNS ?= 200
 .PHONY: soak
-soak: build wasm web-host-deps
+soak: cli wasm web-host-deps
 	SOAK_RUNS=$(SOAK_RUNS) WEBSD_SWIFTSHADER=$(WEB_SWIFTSHADER) node --test tests/web/cli/soak.test.mjs
 
 clean:
@@ -129,7 +143,7 @@ test-web-host: web-host-deps
 # The web page (web/page) in headless Chromium: tiny-shapes generated through its form on the CPU
 # and WebGPU backends (SwiftShader without a GPU), compared with the CPU backend in Node.
 .PHONY: test-web-page
-test-web-page: build wasm web-host-deps
+test-web-page: cli wasm web-host-deps
 	WEBSD_WASM_BUILD=$(WASM_BUILD) node --test tests/web/page/*.test.mjs
 
 # libFuzzer targets (tests/fuzz; docs/reliability.md, "Fuzzing") under clang 14 with ASan and UBSan:
