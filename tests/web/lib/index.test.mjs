@@ -112,25 +112,27 @@ test("busy: 'reject' refuses a second generate while one runs; 'queue' runs both
   }
 });
 
+// `target` with the members in `overrides` replaced, the rest bound to it.
+const wrap = (target, overrides) => new Proxy(target, {
+  get(t, name) {
+    if (name in overrides) return overrides[name];
+    const v = Reflect.get(t, name);
+    return typeof v === 'function' ? v.bind(t) : v;
+  },
+});
+
 // Dawn's GPU object (SwiftShader) with every device it gives kept, so that the test can lose one as a
-// driver reset would.
-async function recordingGpu() {
+// driver reset would; the page gets each device as wrapDevice makes it.
+async function recordingGpu(wrapDevice = (device) => device) {
   const { nodeGpu } = await import('../../../web/host/node_gpu.mjs');
   const dawn = await nodeGpu({ swiftshader: true });
   const devices = [];
-  const wrap = (target, overrides) => new Proxy(target, {
-    get(t, name) {
-      if (name in overrides) return overrides[name];
-      const v = Reflect.get(t, name);
-      return typeof v === 'function' ? v.bind(t) : v;
-    },
-  });
   const gpu = wrap(dawn, { requestAdapter: async (options) => {
     const adapter = await dawn.requestAdapter(options);
     return adapter && wrap(adapter, { requestDevice: async (descriptor) => {
       const device = await adapter.requestDevice(descriptor);
       devices.push(device);
-      return device;
+      return wrapDevice(device);
     } });
   } });
   return { gpu, devices };
@@ -187,50 +189,29 @@ class GPUOutOfMemoryError {
 }
 function failingAllocations(device, fail) {
   const scopes = [];
-  return new Proxy(device, {
-    get(target, name) {
-      if (name === 'pushErrorScope') {
-        return (filter) => {
-          scopes.push({ filter, failed: false });
-          target.pushErrorScope(filter);
-        };
-      }
-      if (name === 'createBuffer') {
-        return (descriptor) => {
-          const scope = scopes.findLast((s) => s.filter === 'out-of-memory');
-          if (scope && fail()) scope.failed = true;
-          return target.createBuffer(descriptor);
-        };
-      }
-      if (name === 'popErrorScope') {
-        return () => {
-          const scope = scopes.pop();
-          const popped = target.popErrorScope();
-          return scope?.failed ? popped.then(() => new GPUOutOfMemoryError('Out of memory (simulated)')) : popped;
-        };
-      }
-      const v = Reflect.get(target, name);
-      return typeof v === 'function' ? v.bind(target) : v;
+  return wrap(device, {
+    pushErrorScope: (filter) => {
+      scopes.push({ filter, failed: false });
+      device.pushErrorScope(filter);
+    },
+    createBuffer: (descriptor) => {
+      const scope = scopes.findLast((s) => s.filter === 'out-of-memory');
+      if (scope && fail()) scope.failed = true;
+      return device.createBuffer(descriptor);
+    },
+    popErrorScope: () => {
+      const scope = scopes.pop();
+      const popped = device.popErrorScope();
+      return scope?.failed ? popped.then(() => new GPUOutOfMemoryError('Out of memory (simulated)')) : popped;
     },
   });
 }
 
 test('a GPU allocation that fails in the middle of a run: the run says the GPU is out of memory; the next run is the same picture', async () => {
-  const { nodeGpu } = await import('../../../web/host/node_gpu.mjs');
-  const dawn = await nodeGpu({ swiftshader: true });
   let failNext = 0;
   let failed = 0;
   const fail = () => failNext > 0 && (failNext--, ++failed > 0);
-  const gpu = { requestAdapter: async (options) => {
-    const adapter = await dawn.requestAdapter(options);
-    return adapter && new Proxy(adapter, { get(target, name) {
-      if (name === 'requestDevice') {
-        return async (descriptor) => failingAllocations(await target.requestDevice(descriptor), fail);
-      }
-      const v = Reflect.get(target, name);
-      return typeof v === 'function' ? v.bind(target) : v;
-    } });
-  } };
+  const { gpu } = await recordingGpu((device) => failingAllocations(device, fail));
   const sd = await loadModel(model, { device: 'webgpu', gpu });
   try {
     const settings = { prompt: 'a red circle', steps: 2, seed: 3, width: 32, height: 32 };
