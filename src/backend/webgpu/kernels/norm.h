@@ -26,9 +26,7 @@ struct NormSpec {
   TensorView x, gamma, beta, y;
 };
 
-// Invocations of a workgroup: a power of two up to this many, no more than a chunk has values
-// (norm_workgroup). A LayerNorm over 32 channels then reduces in 32 invocations, not 256 mostly idle
-// ones: on SwiftShader, where a barrier costs a fiber switch per four invocations, 11× fewer switches.
+// The widest workgroup (norm_workgroup).
 constexpr uint32_t kNormWorkgroup = 256;
 // Rows split until there are this many workgroups, in chunks of at least this many values.
 constexpr uint32_t kNormTargetGroups = 1024;
@@ -37,6 +35,9 @@ constexpr uint32_t kNormMinChunk = 1024;
 uint32_t norm_chunks(uint32_t rows, uint32_t row_size);
 // Values per chunk: the last chunk of a row may be shorter.
 uint32_t norm_chunk_size(const NormSpec& spec);
+// Invocations of a workgroup: the smallest power of two from 32 up to kNormWorkgroup that covers a
+// chunk. A LayerNorm over 32 channels then reduces in 32 invocations, not 256 mostly idle ones: on
+// SwiftShader, where a barrier costs a fiber switch per four invocations, 11× fewer switches.
 uint32_t norm_workgroup(const NormSpec& spec);
 
 std::string norm_source(const NormSpec& spec);
