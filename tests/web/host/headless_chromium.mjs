@@ -10,7 +10,11 @@ const WEBGPU_FLAG = '--enable-unsafe-webgpu';
 // --enable-unsafe-webgpu is the flag WebGPU needs on Linux; with no GPU Chromium then falls back to
 // SwiftShader by itself. The rest keep a test browser quiet. Playwright adds its own defaults
 // (including --headless and --enable-unsafe-swiftshader); extra flags: WEBSD_CHROMIUM_FLAGS.
-const CHROMIUM_FLAGS = ['--no-sandbox', WEBGPU_FLAG, '--disable-background-networking',
+// Dawn's zeroing of workgroup memory is off, as in Node (web/host/node_gpu.mjs): SwiftShader
+// compiles a tiled kernel ~5× faster without it, and the device tests hold every kernel to never
+// reading workgroup memory it has not written (tests/backend/webgpu/poison_workgroup_memory.h).
+const CHROMIUM_FLAGS = ['--no-sandbox', WEBGPU_FLAG, '--enable-dawn-features=disable_workgroup_init',
+  '--disable-background-networking',
   '--disable-component-update', '--no-first-run',
   ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
 

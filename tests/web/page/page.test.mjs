@@ -22,10 +22,10 @@ const WASM_BUILD = process.env.WEBSD_WASM_BUILD ?? 'build-wasm';
 // The page's default model: tiny-shapes converted by `make` into build/artifacts.
 const ARTIFACTS = 'build/artifacts';
 // `make demo`'s prompt and seed. One step: SwiftShader runs the WebGPU kernels on the CPU, and on
-// this 2-core machine one tiny-shapes UNet step (a batch of 2 with guidance) takes ~30 s, the first
-// ~60 s while its shaders compile, the VAE decode ~30 s: the WebGPU run takes about 1.5 min. One
-// step still runs every stage (text encoder, UNet, scheduler, VAE); WEBSD_PAGE_STEPS=2 adds two
-// UNet steps (PNDM) that reuse the first one's pipelines and buffers, for ~1 min more.
+// this 2-core machine the WebGPU run (shaders compiled on the way, one tiny-shapes UNet step with a
+// batch of 2 for guidance, the VAE decode) takes about 50 s. One step still runs every stage (text
+// encoder, UNet, scheduler, VAE); WEBSD_PAGE_STEPS=2 adds two UNet steps (PNDM) that reuse the
+// first one's pipelines and buffers.
 const SETTINGS = { prompt: 'a red circle on a white background', seed: 0,
   steps: Number(process.env.WEBSD_PAGE_STEPS ?? 1), cfgScale: 7.5 };
 const RUN_TIMEOUT_MS = 280000;
