@@ -4,8 +4,8 @@
 // first runs have warmed up: not the GPU host's buffers, bytes, pipelines or kept bind groups, not
 // wasm memory or the JS heap, and the native process's resident memory by no more than allocator
 // noise. The Node process's resident memory is printed, not held to that: under Dawn on SwiftShader
-// its native memory still grows by a few MiB a run (docs/reliability.md, "Soaks"). `make soak` runs
-// 200; `make test` a short smoke run (10).
+// its native memory still grows slowly (0.07 MiB a run over 200; docs/reliability.md, "Soaks").
+// `make soak` runs 200; `make test` a short smoke run (10).
 // Needs `make` and `make wasm`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
