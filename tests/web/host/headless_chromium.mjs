@@ -14,8 +14,7 @@ const WEBGPU_FLAG = '--enable-unsafe-webgpu';
 // compiles a tiled kernel ~5× faster without it, and the device tests hold every kernel to never
 // reading workgroup memory it has not written (tests/backend/webgpu/poison_workgroup_memory.h).
 const CHROMIUM_FLAGS = ['--no-sandbox', WEBGPU_FLAG, '--enable-dawn-features=disable_workgroup_init',
-  '--disable-background-networking',
-  '--disable-component-update', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--no-first-run',
   ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
 
 /**
