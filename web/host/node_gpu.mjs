@@ -14,7 +14,8 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
  * tests/backend/webgpu/poison_workgroup_memory.h), and on SwiftShader the zeroing made compiling a
  * tiled kernel 5× slower (1.4 s against 0.3 s).
  */
-export const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia,disable_workgroup_init'];
+export const WORKGROUP_INIT_OFF = 'disable_workgroup_init';
+export const DAWN_TOGGLES = [`enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia,${WORKGROUP_INIT_OFF}`];
 
 /** @type {GPU | null} */
 let instance = null;

@@ -5,15 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { WORKGROUP_INIT_OFF } from '../../../web/host/node_gpu.mjs';
+
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WEBGPU_FLAG = '--enable-unsafe-webgpu';
 // --enable-unsafe-webgpu is the flag WebGPU needs on Linux; with no GPU Chromium then falls back to
 // SwiftShader by itself. The rest keep a test browser quiet. Playwright adds its own defaults
 // (including --headless and --enable-unsafe-swiftshader); extra flags: WEBSD_CHROMIUM_FLAGS.
-// Dawn's zeroing of workgroup memory is off, as in Node (web/host/node_gpu.mjs): SwiftShader
-// compiles a tiled kernel ~5× faster without it, and the device tests hold every kernel to never
-// reading workgroup memory it has not written (tests/backend/webgpu/poison_workgroup_memory.h).
-const CHROMIUM_FLAGS = ['--no-sandbox', WEBGPU_FLAG, '--enable-dawn-features=disable_workgroup_init',
+// Dawn's zeroing of workgroup memory is off, as in Node (web/host/node_gpu.mjs says why).
+const CHROMIUM_FLAGS = ['--no-sandbox', WEBGPU_FLAG, `--enable-dawn-features=${WORKGROUP_INIT_OFF}`,
   '--disable-background-networking', '--disable-component-update', '--no-first-run',
   ...(process.env.WEBSD_CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean)];
 
