@@ -249,10 +249,9 @@ Tensor WebGpuBackend::elementwise(wgsl::ElementwiseOp op, const Tensor& x, const
   if (spec.count == 0) return y;
   const uint32_t groups = (spec.count + wgsl::kElementwiseWorkgroup - 1) / wgsl::kElementwiseWorkgroup;
   spec.groups_x = grid_width(groups);
+  const wgsl::Dims dims = wgsl::elementwise_dims(spec, s);
   const uint32_t p = pipeline(wgsl::elementwise_key(spec), [&] { return wgsl::elementwise_source(spec); });
-  std::span<const uint8_t> uniforms;
-  if (op == wgsl::ElementwiseOp::Scale) uniforms = {reinterpret_cast<const uint8_t*>(&s), sizeof s};
-  dispatch(p, {&x, b, &y}, uniforms, groups, spec.groups_x, "elementwise");
+  dispatch(p, {&x, b, &y}, dims.bytes(), groups, spec.groups_x, "elementwise");
   return y;
 }
 
@@ -272,8 +271,9 @@ Tensor WebGpuBackend::layout(wgsl::LayoutSpec spec, const Shape& out_shape, cons
   spec.y = view(y);
   const uint32_t groups = (spec.count + wgsl::kLayoutWorkgroup - 1) / wgsl::kLayoutWorkgroup;
   spec.groups_x = grid_width(groups);
+  const wgsl::Dims dims = wgsl::layout_dims(spec);
   const uint32_t p = pipeline(wgsl::layout_key(spec), [&] { return wgsl::layout_source(spec); });
-  dispatch(p, {&in0, in1, &y}, {}, groups, spec.groups_x, op);
+  dispatch(p, {&in0, in1, &y}, dims.bytes(), groups, spec.groups_x, op);
   return y;
 }
 
@@ -288,16 +288,16 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
   spec.chunks = wgsl::norm_chunks(spec.rows, spec.row_size);
   const uint32_t groups = spec.rows * spec.chunks;
   spec.groups_x = grid_width(groups);
-  const std::span<const uint8_t> eps_bytes{reinterpret_cast<const uint8_t*>(&eps), sizeof eps};
+  const wgsl::Dims dims = wgsl::norm_dims(spec, eps);
   const uint32_t p = pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
   if (spec.chunks == 1) {
-    dispatch(p, {&x, &gamma, &beta, &y}, eps_bytes, groups, spec.groups_x, op);
+    dispatch(p, {&x, &gamma, &beta, &y}, dims.bytes(), groups, spec.groups_x, op);
     return y;
   }
   const Tensor stats = make({int64_t{groups} * 2});
   const uint32_t s = pipeline(wgsl::norm_stats_key(spec), [&] { return wgsl::norm_stats_source(spec); });
-  dispatch(s, {&x, &stats}, {}, groups, spec.groups_x, op);
-  dispatch(p, {&x, &gamma, &beta, &stats, &y}, eps_bytes, groups, spec.groups_x, op);
+  dispatch(s, {&x, &stats}, dims.bytes(), groups, spec.groups_x, op);
+  dispatch(p, {&x, &gamma, &beta, &stats, &y}, dims.bytes(), groups, spec.groups_x, op);
   return y;
 }
 
@@ -474,16 +474,17 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   const uint32_t gemm_pipeline = pipeline(wgsl::tensor_core_gemm_key(gemm), [&] { return wgsl::tensor_core_gemm_source(gemm); });
   const uint32_t reduce_pipeline =
       split ? pipeline(wgsl::tensor_core_reduce_key(reduce), [&] { return wgsl::tensor_core_reduce_source(reduce); }) : 0;
+  wgsl::Dims pack_dims = wgsl::tensor_core_dims(pack), gemm_dims = wgsl::tensor_core_dims(gemm),
+             reduce_dims = wgsl::tensor_core_dims(reduce);
   for (uint32_t p0 = 0; p0 < rows; p0 += spec.pack_rows) {
-    const std::span<const uint8_t> first{reinterpret_cast<const uint8_t*>(&p0), sizeof p0};
-    if (packs) dispatch(pack_pipeline, {&x, &*packed}, first, pack_groups, pack.groups_x, op);
+    for (wgsl::Dims* d : {&pack_dims, &gemm_dims, &reduce_dims}) d->set("P0", p0);
+    if (packs) dispatch(pack_pipeline, {&x, &*packed}, pack_dims.bytes(), pack_groups, pack.groups_x, op);
     if (!split) {
-      dispatch(gemm_pipeline, {&a, &w, b, channel_add, residual, &y}, first, gemm_groups, gemm.groups_x, op);
+      dispatch(gemm_pipeline, {&a, &w, b, channel_add, residual, &y}, gemm_dims.bytes(), gemm_groups, gemm.groups_x, op);
       continue;
     }
-    // Partial sums in the range's own coordinates: p0 only where the gemm reads x itself.
-    dispatch(gemm_pipeline, {&a, &w, &*partial}, packs ? std::span<const uint8_t>{} : first, gemm_groups, gemm.groups_x, op);
-    dispatch(reduce_pipeline, {&*partial, b, channel_add, residual, &y}, first, reduce_groups, reduce.groups_x, op);
+    dispatch(gemm_pipeline, {&a, &w, &*partial}, gemm_dims.bytes(), gemm_groups, gemm.groups_x, op);
+    dispatch(reduce_pipeline, {&*partial, b, channel_add, residual, &y}, reduce_dims.bytes(), reduce_groups, reduce.groups_x, op);
   }
 }
 
@@ -529,7 +530,8 @@ Tensor WebGpuBackend::linear(const Tensor& x, const Tensor& w, const Tensor* b, 
   const uint32_t tiles = wgsl::matmul_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t p = pipeline(wgsl::matmul_key(spec), [&] { return wgsl::matmul_source(spec); });
-  dispatch(p, {&x, &w, b, e.channel_add, e.residual, &y}, {}, tiles, spec.groups_x, "linear");
+  const wgsl::Dims dims = wgsl::matmul_dims(spec);
+  dispatch(p, {&x, &w, b, e.channel_add, e.residual, &y}, dims.bytes(), tiles, spec.groups_x, "linear");
   return y;
 }
 
@@ -568,7 +570,8 @@ Tensor WebGpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, 
   const uint32_t tiles = wgsl::conv2d_tiles(spec);
   spec.groups_x = grid_width(tiles);
   const uint32_t pl = pipeline(wgsl::conv2d_key(spec), [&] { return wgsl::conv2d_source(spec); });
-  dispatch(pl, {&x, &w, b, e.channel_add, e.residual, &y}, {}, tiles, spec.groups_x, "conv2d");
+  const wgsl::Dims dims = wgsl::conv2d_dims(spec);
+  dispatch(pl, {&x, &w, b, e.channel_add, e.residual, &y}, dims.bytes(), tiles, spec.groups_x, "conv2d");
   return y;
 }
 
@@ -605,12 +608,14 @@ void WebGpuBackend::tensor_core_attention(const wgsl::AttentionSpec& a, uint32_t
     pack.groups_x = grid_width(groups);
     packed.push_back(make({static_cast<int64_t>(wgsl::attention_pack_values(pack))}, wgsl::Storage::F16));
     const uint32_t p = pipeline(wgsl::attention_pack_key(pack), [&] { return wgsl::attention_pack_source(pack); });
-    dispatch(p, {input, &packed.back()}, {}, groups, pack.groups_x, "attention");
+    const wgsl::Dims dims = wgsl::attention_pack_dims(pack);
+    dispatch(p, {input, &packed.back()}, dims.bytes(), groups, pack.groups_x, "attention");
   }
   const uint32_t groups = wgsl::tensor_core_attention_groups(s);
   s.groups_x = grid_width(groups);
   const uint32_t p = pipeline(wgsl::tensor_core_attention_key(s), [&] { return wgsl::tensor_core_attention_source(s); });
-  dispatch(p, {&packed[0], &packed[1], &packed[2], &y}, {}, groups, s.groups_x, "attention");
+  const wgsl::Dims dims = wgsl::tensor_core_attention_dims(s);
+  dispatch(p, {&packed[0], &packed[1], &packed[2], &y}, dims.bytes(), groups, s.groups_x, "attention");
 }
 
 Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal) {
@@ -642,7 +647,8 @@ Tensor WebGpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& 
   const uint32_t groups = wgsl::attention_workgroups(spec);
   spec.groups_x = grid_width(groups);
   const uint32_t pl = pipeline(wgsl::attention_key(spec), [&] { return wgsl::attention_source(spec); });
-  dispatch(pl, {&q, &k, &v, &y}, {}, groups, spec.groups_x, "attention");
+  const wgsl::Dims dims = wgsl::attention_dims(spec);
+  dispatch(pl, {&q, &k, &v, &y}, dims.bytes(), groups, spec.groups_x, "attention");
   return y;
 }
 

@@ -24,8 +24,9 @@ enum class GemmKind;
 // The WebGPU backend: tensors in GPU storage buffers behind a GpuHost (activations float32,
 // weights float16 packed in u32; linear and conv2d on the tensor cores in float16 where the device
 // has them, float32 elsewhere; a tensor above maxStorageBufferBindingSize split over several
-// buffers), buffers reused through a pool by liveness, kernels generated as WGSL specialised on the
-// shapes and storage of each call (pipelines cached by op, shapes and storage).
+// buffers), buffers reused through a pool by liveness, kernels generated as WGSL specialised on
+// what shapes their code (tiles, taps, fused ops, storage) with the sizes in a uniform, so that a
+// pipeline serves every shape of an op (kernels/dims.h).
 class WebGpuBackend : public Backend {
  public:
   explicit WebGpuBackend(std::shared_ptr<GpuHost> host);

@@ -59,6 +59,25 @@ AttentionSpec attn(uint32_t lq, uint32_t lk, uint32_t head_dim, uint32_t heads =
   return s;
 }
 
+// Specs that differ in what their source bakes in have keys of their own.
+template <class Spec, class Key>
+void expect_distinct_keys(const std::vector<Spec>& specs, Key key) {
+  std::set<std::string> keys;
+  for (const Spec& s : specs) keys.insert(key(s));
+  EXPECT_EQ(keys.size(), specs.size());
+}
+
+// Each change of sizes only (the uniform's, dims.h) keeps the base spec's key and source.
+template <class Spec, class Key, class Source>
+void expect_one_pipeline(const Spec& base, std::initializer_list<void (*)(Spec&)> changes, Key key, Source source) {
+  for (auto change : changes) {
+    Spec s = base;
+    change(s);
+    EXPECT_EQ(key(s), key(base));
+    EXPECT_EQ(source(s), source(base));
+  }
+}
+
 TEST(Conv2dKernel, ReachesTensorsOnlyThroughTensorIo) {
   const std::string src = conv2d_source(conv());
   EXPECT_NE(src.find("@binding(0) var<storage, read> x_0"), std::string::npos);
@@ -105,25 +124,24 @@ TEST(Conv2dKernel, CountsTilesOverChannelsAndPixelsOfTheBatch) {
   EXPECT_EQ(conv2d_tiles(s), 32u);  // one 16-channel tile × 8192 / 256
 }
 
+// What the source bakes in tells keys apart; the sizes, in the uniform (dims.h), share one pipeline.
 TEST(Conv2dKernel, KeysTellSpecsApart) {
-  std::vector<Conv2dSpec> specs(15, conv());
-  specs[1].stride = 2;
-  specs[2].pad_top = 0;
-  specs[3].pad_left = 0;
-  specs[4].out_h = 16;
-  specs[5].out.bias = false;
-  specs[6].w.storage = Storage::F16;
-  specs[7].x = split(2, 8192);
-  specs[8].out.y = split(2, 16384);
-  specs[9].groups_x = 3;
-  specs[10].kernel_h = specs[10].kernel_w = 1;
-  specs[11].out.b.storage = Storage::F16;
-  specs[12].out.residual = specs[13].out.residual = true;
-  specs[13].out.r = split(2, 16384);
-  specs[14].out.channel_add = true;
-  std::set<std::string> keys;
-  for (const Conv2dSpec& s : specs) keys.insert(conv2d_key(s));
-  EXPECT_EQ(keys.size(), specs.size());
+  std::vector<Conv2dSpec> specs(11, conv());
+  specs[1].out.bias = false;
+  specs[2].w.storage = Storage::F16;
+  specs[3].x = split(2, 8192);
+  specs[4].out.y = split(2, 16384);
+  specs[5].kernel_h = specs[5].kernel_w = 1;
+  specs[6].out.b.storage = Storage::F16;
+  specs[7].out.residual = specs[8].out.residual = true;
+  specs[8].out.r = split(2, 16384);
+  specs[9].out.channel_add = true;
+  specs[10].out_channels = 3;  // tiles of 16 channels
+  expect_distinct_keys(specs, conv2d_key);
+  expect_one_pipeline<Conv2dSpec>(conv(),
+                                  {[](Conv2dSpec& s) { s.stride = 2; }, [](Conv2dSpec& s) { s.pad_top = s.pad_left = 0; },
+                                   [](Conv2dSpec& s) { s.out_h = 16; }, [](Conv2dSpec& s) { s.groups_x = 3; }},
+                                  conv2d_key, conv2d_source);
   Conv2dSpec no_bias = conv();
   no_bias.out.bias = false;
   Conv2dSpec ignored = no_bias;
@@ -199,20 +217,18 @@ TEST(AttentionKernel, ReachesTensorsOnlyThroughTensorIo) {
 }
 
 TEST(AttentionKernel, KeysTellSpecsApart) {
-  std::vector<AttentionSpec> specs(11, attn(37, 77, 40, 2));
+  std::vector<AttentionSpec> specs(6, attn(37, 77, 40, 2));
   specs[1].causal = true;
-  specs[2].lq = 38;
-  specs[3].lk = 78;
-  specs[4].heads = 1;
-  specs[5].head_dim = 41;
-  specs[6].value_dim = 41;
-  specs[7].batch = 2;
-  specs[8].groups_x = 2;
-  specs[9].v = split(2, 4096);
-  specs[10].y = split(2, 4096);
-  std::set<std::string> keys;
-  for (const AttentionSpec& s : specs) keys.insert(attention_key(s));
-  EXPECT_EQ(keys.size(), specs.size());
+  specs[2].head_dim = 41;
+  specs[3].value_dim = 41;
+  specs[4].v = split(2, 4096);
+  specs[5].y = split(2, 4096);
+  expect_distinct_keys(specs, attention_key);
+  expect_one_pipeline<AttentionSpec>(
+      attn(37, 77, 40, 2),
+      {[](AttentionSpec& s) { s.lq = 38; }, [](AttentionSpec& s) { s.lk = 78; }, [](AttentionSpec& s) { s.heads = 1; },
+       [](AttentionSpec& s) { s.batch = 2; }, [](AttentionSpec& s) { s.groups_x = 2; }},
+      attention_key, attention_source);
 }
 
 TEST(AttentionKernel, RejectsEmptyAndTooWideHeads) {

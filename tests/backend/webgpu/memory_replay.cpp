@@ -2,8 +2,9 @@
 // buffer pool, the tensor-core kernels' scratch) driven through a host that allocates nothing and
 // runs nothing, shaped like the lent H100 (limits, subgroups of 32, tensor cores or not). Runs the
 // UNet step a few times as the denoising loop does, then the VAE decode as the pipeline does
-// (pool trimmed, Reuse::Once), and prints what the pool holds beside the weights and the
-// dispatches of each UNet step (the steps share one TextContext, as a generation's do). A separate
+// (pool trimmed, Reuse::Once), and prints what the pool holds beside the weights, the dispatches
+// of each UNet step (the steps share one TextContext, as a generation's do) and the pipelines the
+// two models compile. A separate
 // program (replay_webgpu_memory), not a test: docs/performance.md quotes it, and the device run
 // checks it against the real GPU's figures.
 //   build/tests/replay_webgpu_memory MODEL_DIR [--f32] [--latents N]
@@ -111,6 +112,7 @@ int run(int argc, char** argv) {
   be.set_reuse(Backend::Reuse::Once);
   be.to_host(vae.decode(zeros(be, {1, vae.config().latent_channels, side, side})));
   std::printf("VAE decode: %.1f MiB beside the weights\n", mib(host->peak - weights));
+  std::printf("pipelines compiled in all: %llu\n", static_cast<unsigned long long>(be.stats().pipelines));
   return 0;
 }
 

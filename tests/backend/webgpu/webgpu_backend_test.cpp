@@ -26,6 +26,7 @@ struct Dispatch {
   uint32_t pipeline;
   size_t bindings, uniform_bytes;
   uint32_t x, y, z;
+  std::vector<uint8_t> uniforms;
   std::vector<uint64_t> binding_bytes;  // each binding's range (0: to the buffer's end)
   std::vector<uint32_t> binding_buffers;
 };
@@ -42,6 +43,7 @@ class FakeHost : public GpuHost {
   }
   uint32_t create_pipeline(const std::string& wgsl, const std::string&, const std::string&) override {
     sources.push_back(wgsl);
+    source_of[next] = wgsl;
     return next++;
   }
   void dispatch(uint32_t p, std::span<const GpuBinding> b, std::span<const uint8_t> u, uint32_t x, uint32_t y,
@@ -53,7 +55,7 @@ class FakeHost : public GpuHost {
       bytes.push_back(g.size);
       ids.push_back(g.buffer);
     }
-    dispatches.push_back({p, b.size(), u.size(), x, y, z, bytes, ids});
+    dispatches.push_back({p, b.size(), u.size(), x, y, z, {u.begin(), u.end()}, bytes, ids});
   }
   void flush() override {}
   std::vector<uint8_t> read_buffer(uint32_t id, uint64_t offset, uint64_t bytes) override {
@@ -87,9 +89,33 @@ class FakeHost : public GpuHost {
   uint32_t next = 1;
   std::map<uint32_t, std::vector<uint8_t>> buffers;
   std::vector<std::string> sources;
+  std::map<uint32_t, std::string> source_of;  // pipeline id → source
   std::vector<Dispatch> dispatches;
   GpuLimits lim;
 };
+
+// Field `name` of a dispatch's uniform, found by its place in the pipeline's `struct Dims` (dims.h):
+// the source and the bytes must agree.
+uint32_t dim(const FakeHost& host, const Dispatch& d, const std::string& name) {
+  const std::string& src = host.source_of.at(d.pipeline);
+  const size_t open = src.find("struct Dims {");
+  EXPECT_NE(open, std::string::npos) << "the kernel declares no sizes";
+  const std::string fields = src.substr(open, src.find('}', open) - open);
+  const size_t at = fields.find(" " + name + ": u32,");
+  EXPECT_NE(at, std::string::npos) << "no field " << name << " in " << fields;
+  size_t index = 0;
+  for (size_t i = fields.find(": u32,"); i < at; i = fields.find(": u32,", i + 1)) ++index;
+  EXPECT_LT((index + 1) * 4, d.uniforms.size() + 1) << name << " is past the uniform's bytes";
+  uint32_t v = 0;
+  std::memcpy(&v, d.uniforms.data() + index * 4, sizeof v);
+  return v;
+}
+
+uint32_t bits(float f) {
+  uint32_t v = 0;
+  std::memcpy(&v, &f, sizeof v);
+  return v;
+}
 
 TEST(WebGpuBackend, UploadDownloadRoundTripAndPoolsBuffers) {
   auto host = std::make_shared<FakeHost>();
@@ -251,15 +277,31 @@ TEST(WebGpuBackend, ElementwiseWrapsLargeGridsIntoRows) {
   const Dispatch& d = host->dispatches[0];
   EXPECT_EQ(d.x, 3907u);  // ceil(1000003 / 256) workgroups fit one row
   EXPECT_EQ(d.y, 1u);
-  EXPECT_EQ(d.uniform_bytes, sizeof(float));
+  EXPECT_EQ(dim(*host, d, "S"), bits(2.0f));  // the factor is a uniform
+  EXPECT_EQ(dim(*host, d, "COUNT"), 1000003u);
   host->lim.max_workgroups_per_dimension = 1000;
   WebGpuBackend small(host);
   Tensor z = small.unary(small.upload(HostTensor({1000003})), UnaryOp::GELU);
   EXPECT_EQ(host->dispatches.back().x, 1000u);
   EXPECT_EQ(host->dispatches.back().y, 4u);
+  EXPECT_EQ(dim(*host, host->dispatches.back(), "ROW"), 1000u * 256);
   EXPECT_NE(host->sources.back().find("erf_f32"), std::string::npos);
 }
 
+TEST(WebGpuBackend, DimsDeclareTheFieldsTheirBytesCarry) {
+  wgsl::Dims dims{{"A", 7}};
+  dims.add("B", 9).set("A", 8);
+  EXPECT_EQ(dims.declare(3), "struct Dims { A: u32, B: u32, }\n@group(0) @binding(3) var<uniform> d: Dims;\n");
+  const std::span<const uint8_t> bytes = dims.bytes();
+  ASSERT_EQ(bytes.size(), 8u);
+  uint32_t values[2];
+  std::memcpy(values, bytes.data(), sizeof values);
+  EXPECT_EQ(values[0], 8u);
+  EXPECT_EQ(values[1], 9u);
+  test::expect_error_naming([&] { dims.set("C", 1); }, {"no field C"});
+}
+
+// A pipeline per op and what shapes its code; the sizes are uniforms (kernels/dims.h).
 TEST(WebGpuBackend, PipelinesAreCachedByOpAndShape) {
   auto host = std::make_shared<FakeHost>();
   WebGpuBackend gpu(host);
@@ -272,7 +314,11 @@ TEST(WebGpuBackend, PipelinesAreCachedByOpAndShape) {
   gpu.unary(a, UnaryOp::SiLU);
   gpu.unary(a, UnaryOp::QuickGELU);
   EXPECT_EQ(gpu.stats().pipelines, 4u);
-  EXPECT_EQ(host->sources.size(), 4u);
+  gpu.add(gpu.upload(HostTensor({5, 3})), gpu.upload(HostTensor({3})));  // other sizes: the same kernel
+  gpu.linear(a, gpu.upload(HostTensor({7, 6})), nullptr);
+  gpu.linear(gpu.upload(HostTensor({9, 6})), gpu.upload(HostTensor({11, 6})), nullptr);  // tiles of 16 rows both
+  EXPECT_EQ(gpu.stats().pipelines, 5u);
+  EXPECT_EQ(host->sources.size(), 5u);
   EXPECT_GT(gpu.stats().compile_ms, 0.0);
   EXPECT_THROW(gpu.add(a, gpu.upload(HostTensor({4}))), Error);
 }
@@ -299,7 +345,8 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   EXPECT_EQ(y.shape, image_residual.shape);
   EXPECT_EQ(host->dispatches.size(), dispatches + 1);
   EXPECT_EQ(host->dispatches.back().bindings, 5u);
-  EXPECT_NE(host->sources.back().find("(row / 37u * N + col) * 37u + row % 37u"), std::string::npos);
+  EXPECT_NE(host->sources.back().find("(row / d.IMG * d.N + col) * d.IMG + row % d.IMG"), std::string::npos);
+  EXPECT_EQ(dim(*host, host->dispatches.back(), "IMG"), 37u);
   EXPECT_NE(host->sources.back().find("load_r(at)"), std::string::npos);
   test::expect_error_naming([&] { gpu.linear(x, w, &bias, {.residual = &x}); }, {"linear", "residual", "[3, 37, 29]"});
   test::expect_error_naming([&] { gpu.linear(x, w, &bias, {6, 6}); }, {"linear", "6x6 image"});
@@ -308,7 +355,7 @@ TEST(WebGpuBackend, LinearDispatchesOneWorkgroupPerTile) {
   mm.n = 29;
   mm.k = 53;
   mm.out.bias = true;
-  EXPECT_NE(wgsl::matmul_source(mm).find("const K: u32 = 53u;"), std::string::npos);
+  EXPECT_NE(wgsl::matmul_source(mm).find("struct Dims { M: u32, N: u32, K: u32,"), std::string::npos);
   EXPECT_EQ(wgsl::matmul_tiles(mm), 2u);
   mm.m = 9;  // thin tiles of 16 rows × 256 outputs
   EXPECT_EQ(wgsl::matmul_tiles(mm), 1u);
@@ -324,7 +371,7 @@ TEST(WebGpuBackend, AddChannelAndGegluShapesAndErrors) {
   Tensor y = gpu.add_channel(x, gpu.upload(HostTensor({2, 5})));
   EXPECT_EQ(y.shape, x.shape);
   EXPECT_EQ(host->dispatches.back().bindings, 3u);
-  EXPECT_NE(host->sources.back().find("const INNER: u32 = 21u;"), std::string::npos);
+  EXPECT_EQ(dim(*host, host->dispatches.back(), "INNER"), 21u);
   EXPECT_THROW(gpu.add_channel(x, gpu.upload(HostTensor({5}))), Error);
   Tensor g = gpu.geglu(gpu.upload(HostTensor({3, 4, 22})));
   EXPECT_EQ(g.shape, (Shape{3, 4, 11}));
@@ -399,19 +446,19 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   // x itself: no pack.
   ASSERT_EQ(host->dispatches.size(), 2u);
   EXPECT_EQ(host->dispatches[0].bindings, 3u);  // x, w, partial sums
-  EXPECT_EQ(host->dispatches[0].uniform_bytes, 4u);  // the range's first row, for reading x
+  EXPECT_EQ(dim(*host, host->dispatches[0], "P0"), 0u);  // the range's first row, for reading x
   EXPECT_EQ(host->dispatches[0].x, 5u * 5 * 2);
   EXPECT_NE(host->sources[0].find("subgroupMatrixMultiplyAccumulate"), std::string::npos);
   EXPECT_NE(host->sources[0].find("@workgroup_size(THREADS)"), std::string::npos);
   EXPECT_NE(host->sources[0].find("const THREADS: u32 = 64u;"), std::string::npos);
   EXPECT_NE(host->sources[0].find("const KC: u32 = 16u;"), std::string::npos);
-  EXPECT_NE(host->sources[0].find("const KS: u32 = 160u;"), std::string::npos);
+  EXPECT_EQ(dim(*host, host->dispatches[0], "KS"), 160u);
   EXPECT_NE(host->sources[0].find("f16_pair(gather(r, c + 6u), gather(r, c + 6u + 1u))"), std::string::npos);
   EXPECT_EQ(host->sources[0].find("packed"), std::string::npos);
   EXPECT_EQ(host->dispatches[1].bindings, 3u);  // partial sums, bias, y
-  EXPECT_EQ(host->dispatches[1].uniform_bytes, 4u);
+  EXPECT_EQ(host->dispatches[1].uniform_bytes, host->dispatches[0].uniform_bytes);  // one uniform for all three
   EXPECT_EQ(host->dispatches[1].x, 320u * 640 / 256);
-  EXPECT_NE(host->sources[1].find("const SPLITS: u32 = 2u;"), std::string::npos);
+  EXPECT_EQ(dim(*host, host->dispatches[1], "SPLITS"), 2u);
   EXPECT_EQ(gpu.stats().pipelines, 2u);
 
   // K = 64 is too shallow to split: the gemm alone, which writes y with the bias.
@@ -428,7 +475,7 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
                   nullptr);
   ASSERT_EQ(host->dispatches.size(), 5u);
   EXPECT_EQ(host->dispatches[3].bindings, 2u);  // x, packed
-  EXPECT_EQ(host->dispatches[3].uniform_bytes, 4u);
+  EXPECT_EQ(dim(*host, host->dispatches[3], "PACK_WORDS"), 320u * 64 / 2);
   EXPECT_EQ(host->dispatches[3].x, 320u * 64 / 2 / 256);  // 300 rows packed as 320, a word per invocation
   EXPECT_EQ(host->dispatches[4].bindings, 3u);  // packed, w, y
   EXPECT_NE(host->sources.back().find("@workgroup_size(SG)"), std::string::npos);
@@ -472,7 +519,8 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   staged.splits = wgsl::tensor_core_splits(staged, UINT64_MAX);
   EXPECT_EQ(staged.splits, 2u);
   EXPECT_EQ(wgsl::tensor_core_gemm_groups(staged), 10u * 2);
-  EXPECT_NE(wgsl::tensor_core_gemm_source(staged).find("const KS: u32 = 160u;"), std::string::npos);
+  EXPECT_EQ(wgsl::tensor_core_dims(staged).bytes()[0], 0u);  // P0 first
+  EXPECT_NE(wgsl::tensor_core_gemm_source(staged).find("let k_end = min(d.K, k_begin + d.KS);"), std::string::npos);
   staged.splits = 1;
   wgsl::tensor_core_stage(staged, 16 * 1024);
   EXPECT_EQ(std::tuple(staged.wi, staged.wj, staged.chunk), std::tuple(2u, 2u, 1u));
@@ -624,7 +672,7 @@ TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
   EXPECT_EQ(gpu.conv2d(x, w, &b, Conv2dParams::same(1)).shape, (Shape{2, 29, 17, 23}));
   const Dispatch d = host->dispatches.back();
   EXPECT_EQ(d.bindings, 4u);
-  EXPECT_EQ(d.uniform_bytes, 0u);
+  EXPECT_EQ(std::tuple(dim(*host, d, "COUT"), dim(*host, d, "OH"), dim(*host, d, "PAD_T")), std::tuple(29u, 17u, 1u));
   EXPECT_EQ(d.x, 7u);  // 32 channels × 128 pixels per tile, 782 pixels
   EXPECT_EQ(d.y, 1u);
   // The VAE's downsampler: stride 2, padded only below and right.
@@ -649,7 +697,7 @@ TEST(WebGpuBackend, Conv2dChecksShapesAndWrapsItsGrid) {
                 Conv2dParams::same(1));
   EXPECT_EQ(host->dispatches.back().x, 3u);  // 7 tiles in rows of 3
   EXPECT_EQ(host->dispatches.back().y, 3u);
-  EXPECT_NE(host->sources.back().find("const GROUPS_X: u32 = 3u;"), std::string::npos);
+  EXPECT_EQ(dim(*host, host->dispatches.back(), "GROUPS_X"), 3u);
 }
 
 TEST(WebGpuBackend, AttentionChecksShapesAndWrapsItsGrid) {
@@ -699,8 +747,8 @@ TEST(WebGpuBackend, NormsDispatchOneWorkgroupPerRow) {
   EXPECT_EQ(d.x, 64u);  // one workgroup per (batch, group)
   EXPECT_EQ(d.y, 1u);
   EXPECT_EQ(d.bindings, 4u);
-  EXPECT_EQ(d.uniform_bytes, sizeof(float));
-  EXPECT_NE(host->sources.back().find("const SIZE: u32 = 442u;"), std::string::npos);
+  EXPECT_EQ(dim(*host, d, "EPS"), bits(1e-5f));
+  EXPECT_EQ(dim(*host, d, "SIZE"), 442u);
   EXPECT_NE(host->sources.back().find("const WG: u32 = 256u;"), std::string::npos);
   EXPECT_NE(host->sources.back().find("exp(-v)"), std::string::npos);
   gpu.group_norm(x, g, b, 32, 1e-6f, true);  // eps is a uniform: same pipeline
@@ -745,12 +793,11 @@ TEST(WebGpuBackend, LongNormRowsSplitIntoChunks) {
   ASSERT_EQ(host->dispatches.size(), 2u);
   EXPECT_EQ(host->dispatches[0].x, 32u * 4);
   EXPECT_EQ(host->dispatches[0].bindings, 2u);  // x, stats
-  EXPECT_EQ(host->dispatches[0].uniform_bytes, 0u);
+  EXPECT_EQ(dim(*host, host->dispatches[0], "CHUNK"), 1058u);
   EXPECT_EQ(host->dispatches[1].x, 32u * 4);
   EXPECT_EQ(host->dispatches[1].bindings, 5u);  // x, gamma, beta, stats, y
-  EXPECT_EQ(host->dispatches[1].uniform_bytes, sizeof(float));
+  EXPECT_EQ(dim(*host, host->dispatches[1], "CHUNKS"), 4u);
   EXPECT_NE(host->sources[0].find("stats[(first + c) * 2u + 1u]"), std::string::npos);  // the norm's pipeline first
-  EXPECT_NE(host->sources[1].find("const CHUNK: u32 = 1058u;"), std::string::npos);
   EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 32}), 32u);
   EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 20}), 32u);  // never under 32
   EXPECT_EQ(wgsl::norm_workgroup({.rows = 8, .row_size = 4096, .chunks = 32}), 128u);

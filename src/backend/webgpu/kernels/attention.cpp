@@ -85,9 +85,20 @@ uint32_t attention_workgroups(const AttentionSpec& s) {
   return ceil_div(s.lq, attention_block_queries(s)) * s.batch * s.heads;
 }
 
+Dims attention_dims(const AttentionSpec& s) {
+  return {{"HEADS", s.heads},
+          {"LQ", s.lq},
+          {"LK", s.lk},
+          {"C", s.heads * s.head_dim},
+          {"CV", s.heads * s.value_dim},
+          {"Q_BLOCKS", ceil_div(s.lq, attention_block_queries(s))},
+          {"WORKGROUPS", attention_workgroups(s)},
+          {"GROUPS_X", s.groups_x}};
+}
+
 std::string attention_key(const AttentionSpec& s) {
   std::string k = "attn";
-  for (uint32_t v : {s.batch, s.heads, s.lq, s.lk, s.head_dim, s.value_dim, s.groups_x}) {
+  for (uint32_t v : {s.head_dim, s.value_dim}) {
     k += ':';
     k += std::to_string(v);
   }
@@ -103,18 +114,13 @@ std::string attention_source(const AttentionSpec& s) {
   src += bind_tensor("k", s.k, false, binding);
   src += bind_tensor("v", s.v, false, binding);
   src += bind_tensor("y", s.y, true, binding);
-  src += "const HEADS: u32 = " + u32(s.heads) + ";\nconst LQ: u32 = " + u32(s.lq) + ";\nconst LK: u32 = " +
-         u32(s.lk) + ";\n";
+  src += attention_dims(s).declare(binding);
   src += "const D: u32 = " + u32(s.head_dim) + ";\nconst DV: u32 = " + u32(s.value_dim) + ";\n";
-  src += "const C: u32 = " + u32(uint64_t{s.heads} * s.head_dim) + ";\nconst CV: u32 = " +
-         u32(uint64_t{s.heads} * s.value_dim) + ";\n";
   src += "const CAUSAL: bool = " + std::string(s.causal ? "true" : "false") + ";\n";
   src += "const BQ: u32 = " + u32(l.bq) + ";\nconst BK: u32 = " + u32(kBlockKeys) + ";\nconst DC: u32 = " + u32(l.dc) +
          ";\n";
   src += "const VK: u32 = " + u32(l.vk) + ";\nconst DVP: u32 = " + u32(l.dvp) + ";\nconst ROW_THREADS: u32 = " + u32(l.row_threads) + ";\n";
   src += "const SX: u32 = " + u32(l.sx) + ";\nconst SY: u32 = " + u32(l.sy) + ";\n";
-  src += "const Q_BLOCKS: u32 = " + u32(ceil_div(s.lq, l.bq)) + ";\nconst WORKGROUPS: u32 = " +
-         u32(attention_workgroups(s)) + ";\nconst GROUPS_X: u32 = " + u32(s.groups_x) + ";\n";
   src += "const SHARED: u32 = " + u32(l.shared) + ";\nconst WG: u32 = " + u32(kInvocations) + ";\n";
   src += "const SCALE_BITS: u32 = " + attention_scale_bits(s.head_dim) + ";\n";
   const uint32_t sr = l.bq / l.sy, sc = kBlockKeys / l.sx;
@@ -142,21 +148,21 @@ std::string attention_source(const AttentionSpec& s) {
 var<workgroup> sh: array<f32, SHARED>;
 var<workgroup> row_max: array<f32, BQ>;
 fn masked(raw: f32, qi: u32, kj: u32) -> f32 {
-  if (kj >= LK || (CAUSAL && kj > qi)) { return NEG; }
+  if (kj >= d.LK || (CAUSAL && kj > qi)) { return NEG; }
   return raw * bitcast<f32>(SCALE_BITS);
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let index = wg.x + wg.y * GROUPS_X;
-  if (index >= WORKGROUPS) { return; }
-  let q0 = index % Q_BLOCKS * BQ;
-  let b = index / Q_BLOCKS / HEADS;
-  let h = index / Q_BLOCKS % HEADS;
-  let q_base = b * LQ * C + h * D;
-  let k_base = b * LK * C + h * D;
-  let v_base = b * LK * CV + h * DV;
-  var key_end = LK;
-  if (CAUSAL) { key_end = min(LK, q0 + BQ); }
+  let index = wg.x + wg.y * d.GROUPS_X;
+  if (index >= d.WORKGROUPS) { return; }
+  let q0 = index % d.Q_BLOCKS * BQ;
+  let b = index / d.Q_BLOCKS / d.HEADS;
+  let h = index / d.Q_BLOCKS % d.HEADS;
+  let q_base = b * d.LQ * d.C + h * D;
+  let k_base = b * d.LK * d.C + h * D;
+  let v_base = b * d.LK * d.CV + h * DV;
+  var key_end = d.LK;
+  if (CAUSAL) { key_end = min(d.LK, q0 + BQ); }
   // Score block: invocation (sx, sy) owns rows sy + i·SY and keys sx + j·SX.
   let sx = t % SX;
   let sy = t / SX;
@@ -171,22 +177,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       workgroupBarrier();
       for (var e = t; e < BQ * DC; e += WG) {
         let i = e / DC;
-        let d = d0 + e % DC;
+        let dim = d0 + e % DC;
         var val = 0.0;
-        if (q0 + i < LQ && d < D) { val = load_q(q_base + (q0 + i) * C + d); }
+        if (q0 + i < d.LQ && dim < D) { val = load_q(q_base + (q0 + i) * d.C + dim); }
         sh[e % DC * BQ + i] = val;
       }
       for (var e = t; e < BK * DC; e += WG) {
         let j = e / DC;
-        let d = d0 + e % DC;
+        let dim = d0 + e % DC;
         var val = 0.0;
-        if (j0 + j < LK && d < D) { val = load_k(k_base + (j0 + j) * C + d); }
+        if (j0 + j < d.LK && dim < D) { val = load_k(k_base + (j0 + j) * d.C + dim); }
         sh[BQ * DC + e % DC * BK + j] = val;
       }
       workgroupBarrier();
-      for (var d = 0u; d < DC; d++) {
-        let qs = d * BQ + sy;
-        let ks = BQ * DC + d * BK + sx;
+      for (var dim = 0u; dim < DC; dim++) {
+        let qs = dim * BQ + sy;
+        let ks = BQ * DC + dim * BK + sx;
 )" + read_q + read_k + dot + R"(      }
     }
     workgroupBarrier();
@@ -208,7 +214,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let j = j0 + v0 + e / DVP;
         let c = e % DVP;
         var val = 0.0;
-        if (j < LK && c < DV) { val = load_v(v_base + j * CV + c); }
+        if (j < d.LK && c < DV) { val = load_v(v_base + j * d.CV + c); }
         sh[BQ * BK + e] = val;
       }
       workgroupBarrier();
@@ -220,9 +226,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       workgroupBarrier();
     }
   }
-  if (q0 + row >= LQ) { return; }
+  if (q0 + row >= d.LQ) { return; }
   let inv = 1.0 / l;
-  let dst = b * LQ * CV + (q0 + row) * CV + h * DV + lane;
+  let dst = b * d.LQ * d.CV + (q0 + row) * d.CV + h * DV + lane;
 )" + store + "}\n";
   return src;
 }

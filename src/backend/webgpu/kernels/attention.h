@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/dims.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd::wgsl {
@@ -14,7 +15,8 @@ namespace websd::wgsl {
 // block of scores ever exists, in workgroup memory. The output rows live in registers, spread over
 // the invocations of a row; q and k reach workgroup memory in slices of the head dimension and v
 // in slices of the key block, so any head size up to kAttentionMaxValueDim fits WebGPU's default
-// 16 KiB of workgroup memory. Bindings (as tensor_io lays them out): q, k, v, y.
+// 16 KiB of workgroup memory. Bindings (as tensor_io lays them out): q, k, v, y, then the uniform of
+// attention_dims (dims.h): a pipeline serves every batch, head count and length for its head widths.
 struct AttentionSpec {
   uint32_t batch = 0, heads = 0, lq = 0, lk = 0;
   uint32_t head_dim = 0, value_dim = 0;  // per head: D (q and k) and Dv (v and y)
@@ -34,6 +36,7 @@ uint32_t attention_workgroups(const AttentionSpec& spec);
 // would be rounded again).
 std::string attention_scale_bits(uint32_t head_dim);
 
+Dims attention_dims(const AttentionSpec& spec);
 std::string attention_source(const AttentionSpec& spec);
 std::string attention_key(const AttentionSpec& spec);
 

@@ -35,14 +35,17 @@ TiledGemmSpec gemm(const Conv2dSpec& s) {
 uint32_t conv2d_tile_channels(const Conv2dSpec& s) { return tiled_gemm_tile_rows(gemm(s)); }
 uint32_t conv2d_tiles(const Conv2dSpec& s) { return tiled_gemm_tiles(gemm(s)); }
 
+Dims conv2d_dims(const Conv2dSpec& s) {
+  Dims dims;
+  add_tiled_gemm_dims(gemm(s), dims);
+  dims.add("CIN", s.in_channels).add("H", s.in_h).add("W", s.in_w).add("COUT", s.out_channels).add("OH", s.out_h);
+  dims.add("OW", s.out_w).add("STRIDE", s.stride).add("PAD_T", s.pad_top).add("PAD_L", s.pad_left);
+  return dims;
+}
+
 std::string conv2d_key(const Conv2dSpec& s) {
-  std::string k = "conv";
-  for (uint32_t v : {s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w, s.out_h, s.out_w,
-                     s.stride, s.pad_top, s.pad_left, s.groups_x}) {
-    k += ':';
-    k += std::to_string(v);
-  }
-  return k + ":" + view_key(s.x) + ":" + view_key(s.w) + ":" + product_output_key(s.out);
+  return "conv:" + std::to_string(conv2d_tile_channels(s)) + ":" + std::to_string(s.kernel_h) + "x" + std::to_string(s.kernel_w) +
+         ":" + view_key(s.x) + ":" + view_key(s.w) + ":" + product_output_key(s.out);
 }
 
 std::string conv2d_source(const Conv2dSpec& s) {
@@ -51,14 +54,9 @@ std::string conv2d_source(const Conv2dSpec& s) {
   std::string src = bind_tensor("x", s.x, false, binding);
   src += bind_tensor("w", s.w, false, binding);
   src += bind_product_output(s.out, binding);
-  src += "const COUT: u32 = " + u32(s.out_channels) + ";\nconst CIN: u32 = " + u32(s.in_channels) +
-         ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
-         u32(s.in_w) + ";\n";
+  src += conv2d_dims(s).declare(binding);
   src += "const KH: u32 = " + u32(s.kernel_h) + ";\nconst KW: u32 = " + u32(s.kernel_w) + ";\n";
-  src += "const OH: u32 = " + u32(s.out_h) + ";\nconst OW: u32 = " + u32(s.out_w) + ";\nconst STRIDE: u32 = " +
-         u32(s.stride) + ";\n";
-  src += "const PAD_T: i32 = " + std::to_string(s.pad_top) + ";\nconst PAD_L: i32 = " + std::to_string(s.pad_left) + ";\n";
-  src += "fn load_left(row: u32, k: u32) -> f32 { return load_w(row * K + k); }\n";
+  src += "fn load_left(row: u32, k: u32) -> f32 { return load_w(row * d.K + k); }\n";
   src += conv2d_write_y(s.out);
   return src + tiled_gemm_main(g);
 }

@@ -13,7 +13,8 @@ namespace websd::wgsl {
 // workgroup memory. Tiles of `conv2d_tile_channels(spec)` output channels × 4096/that output pixels
 // (pixels of every image of the batch in one row, so small images still fill tiles). Padding below
 // and right of the image is implied by out_h and out_w. Bindings (as tensor_io lays them out): x,
-// w, then the output's (product_io.h).
+// w, then the output's (product_io.h), then the uniform of conv2d_dims (dims.h): one pipeline
+// serves every shape with the same tile channels, taps, fused ops and bindings.
 struct Conv2dSpec {
   uint32_t batch = 0, in_channels = 0, in_h = 0, in_w = 0;
   uint32_t out_channels = 0, kernel_h = 0, kernel_w = 0, out_h = 0, out_w = 0;
@@ -30,6 +31,7 @@ uint32_t conv2d_tile_channels(const Conv2dSpec& spec);
 uint32_t conv2d_tiles(const Conv2dSpec& spec);
 
 std::string conv2d_source(const Conv2dSpec& spec);
+Dims conv2d_dims(const Conv2dSpec& spec);
 std::string conv2d_key(const Conv2dSpec& spec);
 
 }  // namespace websd::wgsl

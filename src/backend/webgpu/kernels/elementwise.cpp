@@ -1,5 +1,7 @@
 #include "backend/webgpu/kernels/elementwise.h"
 
+#include <cstring>
+
 #include "core/error.h"
 
 namespace websd::wgsl {
@@ -45,28 +47,24 @@ const char* name(ElementwiseOp op) {
 
 std::string expression(ElementwiseOp op) {
   switch (op) {
-    case ElementwiseOp::Add: return "v + load_b(i % B_COUNT)";
-    case ElementwiseOp::Scale: return "v * params.s";
+    case ElementwiseOp::Add: return "v + load_b(i % d.B_COUNT)";
+    case ElementwiseOp::Scale: return "v * bitcast<f32>(d.S)";
     case ElementwiseOp::SiLU: return "v / (1.0 + exp(-v))";
     case ElementwiseOp::GELU: return "gelu_f32(v)";
     case ElementwiseOp::QuickGELU: return "v / (1.0 + exp(-1.702 * v))";
-    case ElementwiseOp::AddChannel: return "v + load_b(i / INNER)";
-    case ElementwiseOp::GEGLU: return "load_x(i / INNER * 2u * INNER + i % INNER) * gelu_f32(load_x(i / INNER * 2u * INNER + INNER + i % INNER))";
+    case ElementwiseOp::AddChannel: return "v + load_b(i / d.INNER)";
+    case ElementwiseOp::GEGLU: return "load_x(i / d.INNER * 2u * d.INNER + i % d.INNER) * gelu_f32(load_x(i / d.INNER * 2u * d.INNER + d.INNER + i % d.INNER))";
   }
   return "";
 }
 
-std::string u32(uint32_t v) { return std::to_string(v) + "u"; }
-
 }  // namespace
 
 std::string elementwise_key(const ElementwiseSpec& s) {
-  return std::string("ew:") + name(s.op) + ":" + std::to_string(s.count) + ":" + std::to_string(s.b_count) + ":" +
-         std::to_string(s.inner) + ":" + std::to_string(s.groups_x) + ":" + view_key(s.x) + ":" + view_key(s.b) + ":" +
-         view_key(s.y);
+  return std::string("ew:") + name(s.op) + ":" + view_key(s.x) + ":" + view_key(s.b) + ":" + view_key(s.y);
 }
 
-std::string elementwise_source(const ElementwiseSpec& s) {
+Dims elementwise_dims(const ElementwiseSpec& s, float scale) {
   if (s.op == ElementwiseOp::Add && (s.b_count == 0 || s.count % s.b_count != 0))
     throw Error("webgpu backend: add: " + std::to_string(s.b_count) + " values do not tile " + std::to_string(s.count));
   if (s.op == ElementwiseOp::AddChannel && (s.inner == 0 || uint64_t{s.b_count} * s.inner != s.count))
@@ -74,26 +72,29 @@ std::string elementwise_source(const ElementwiseSpec& s) {
                 " values is not " + std::to_string(s.count));
   if (s.op == ElementwiseOp::GEGLU && (s.inner == 0 || s.count % s.inner != 0))
     throw Error("webgpu backend: geglu: rows of " + std::to_string(s.inner) + " do not tile " + std::to_string(s.count));
+  uint32_t scale_bits = 0;
+  std::memcpy(&scale_bits, &scale, sizeof scale);
+  // Above 65535 workgroups the grid wraps into y rows of ROW invocations.
+  return {{"COUNT", s.count},
+          {"ROW", s.groups_x * kElementwiseWorkgroup},
+          {"B_COUNT", s.b_count},
+          {"INNER", s.inner},
+          {"S", scale_bits}};
+}
+
+std::string elementwise_source(const ElementwiseSpec& s) {
   const bool has_b = s.op == ElementwiseOp::Add || s.op == ElementwiseOp::AddChannel;
   std::string src;
   uint32_t next = 0;
   src += bind_tensor("x", s.x, false, next);
   if (has_b) src += bind_tensor("b", s.b, false, next);
   src += bind_tensor("y", s.y, true, next);
-  if (s.op == ElementwiseOp::Scale) {
-    src += "struct Params { s: f32 }\n";
-    src += "@group(0) @binding(" + std::to_string(next++) + ") var<uniform> params: Params;\n";
-  }
-  src += "const COUNT: u32 = " + u32(s.count) + ";\n";
-  if (s.op == ElementwiseOp::AddChannel || s.op == ElementwiseOp::GEGLU) src += "const INNER: u32 = " + u32(s.inner) + ";\n";
-  if (s.op == ElementwiseOp::Add) src += "const B_COUNT: u32 = " + u32(s.b_count) + ";\n";
-  // Above 65535 workgroups the grid wraps into y rows of ROW invocations.
-  src += "const ROW: u32 = " + u32(s.groups_x * kElementwiseWorkgroup) + ";\n";
+  src += elementwise_dims(s, 0.0f).declare(next);
   if (s.op == ElementwiseOp::GELU || s.op == ElementwiseOp::GEGLU) src += gelu_source();
   src += "@compute @workgroup_size(" + std::to_string(kElementwiseWorkgroup) + ")\n";
   src += "fn main(@builtin(global_invocation_id) gid: vec3<u32>) {\n";
-  src += "  let i = gid.x + gid.y * ROW;\n";
-  src += "  if (i >= COUNT) { return; }\n";
+  src += "  let i = gid.x + gid.y * d.ROW;\n";
+  src += "  if (i >= d.COUNT) { return; }\n";
   if (s.op != ElementwiseOp::GEGLU) src += "  let v = load_x(i);\n";
   src += "  store_y(i, " + expression(s.op) + ");\n";
   src += "}\n";

@@ -14,15 +14,14 @@ std::string f16_pair_source() {
 )";
 }
 
-std::string f16_pack_main(uint64_t words, uint32_t row_len, uint32_t groups_x) {
+std::string f16_pack_main(const std::string& words, const std::string& row_words, const std::string& groups_x) {
   const std::string wg = std::to_string(kF16PackWorkgroup);
-  return f16_pair_source() + "const PACK_WORDS: u32 = " + std::to_string(words) + "u;\nconst ROW_WORDS: u32 = " +
-         std::to_string(row_len / 2) + "u;\nconst PACK_GROUPS_X: u32 = " + std::to_string(groups_x) + "u;\n" + R"(@compute @workgroup_size()" + wg + R"()
+  return f16_pair_source() + R"(@compute @workgroup_size()" + wg + R"()
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let word = (wg.x + wg.y * PACK_GROUPS_X) * )" + wg + R"(u + t;
-  if (word >= PACK_WORDS) { return; }
-  let r = word / ROW_WORDS;
-  let k = word % ROW_WORDS * 2u;
+  let word = (wg.x + wg.y * )" + groups_x + ") * " + wg + R"(u + t;
+  if (word >= )" + words + R"() { return; }
+  let r = word / ()" + row_words + R"();
+  let k = word % ()" + row_words + R"() * 2u;
   packed[word] = f16_pair(gather(r, k), gather(r, k + 1u));
 }
 )";

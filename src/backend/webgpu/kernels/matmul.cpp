@@ -19,10 +19,16 @@ TiledGemmSpec gemm(const MatmulSpec& s) {
 
 uint32_t matmul_tiles(const MatmulSpec& s) { return tiled_gemm_tiles(gemm(s)); }
 
+Dims matmul_dims(const MatmulSpec& s) {
+  Dims dims;
+  add_tiled_gemm_dims(gemm(s), dims);
+  add_product_dims(s.out, dims);
+  return dims;
+}
+
 std::string matmul_key(const MatmulSpec& s) {
-  return "mm:" + std::to_string(s.m) + ":" + std::to_string(s.n) + ":" + std::to_string(s.k) + ":" +
-         std::to_string(s.groups_x) + (s.geglu ? ":geglu:" : ":") + view_key(s.x) + ":" + view_key(s.w) + ":" +
-         product_output_key(s.out);
+  return "mm:" + std::to_string(tiled_gemm_tile_rows(gemm(s))) + (s.geglu ? ":geglu:" : ":") + view_key(s.x) + ":" +
+         view_key(s.w) + ":" + product_output_key(s.out);
 }
 
 std::string matmul_source(const MatmulSpec& s) {
@@ -32,8 +38,9 @@ std::string matmul_source(const MatmulSpec& s) {
   src += bind_tensor("x", s.x, false, next);
   src += bind_tensor("w", s.w, false, next);
   src += bind_product_output(s.out, next);
+  src += matmul_dims(s).declare(next);
   src += linear_load_input(s.geglu) + "fn load_left(row: u32, k: u32) -> f32 { return load_input(row, k); }\n";
-  src += "fn load_right(row: u32, k: u32) -> f32 { return load_w(row * K + k); }\n";
+  src += "fn load_right(row: u32, k: u32) -> f32 { return load_w(row * d.K + k); }\n";
   src += linear_write_y(s.out);
   return src + tiled_gemm_main(g);
 }

@@ -1,6 +1,7 @@
 #include "backend/webgpu/kernels/norm.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -16,14 +17,11 @@ void validate(const NormSpec& s) {
                 std::to_string(s.spatial) + "-value channels (or into " + std::to_string(s.chunks) + " chunks)");
 }
 
-// The constants, the tree reduction and the workgroup's row and chunk, shared by both kernels:
-// `row`, `chunk`, `l`, `base` (the row's first value), `c0` and `c1` (the chunk's range in the row).
-std::string prologue(const NormSpec& s) {
-  std::string src = "const ROWS: u32 = " + u32(s.rows) + ";\nconst SIZE: u32 = " + u32(s.row_size) + ";\n";
-  src += "const GROUPS: u32 = " + u32(s.groups) + ";\nconst SPATIAL: u32 = " + u32(s.spatial) + ";\n";
-  src += "const GROUP_CHANNELS: u32 = " + u32(s.row_size / s.spatial) + ";\nconst CHUNKS: u32 = " + u32(s.chunks) +
-         ";\nconst CHUNK: u32 = " + u32(norm_chunk_size(s)) + ";\n";
-  src += "const GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst WG: u32 = " + u32(norm_workgroup(s)) + ";\n";
+// The uniform (binding `binding`), the tree reduction and the workgroup's row and chunk, shared by
+// both kernels: `row`, `chunk`, `l`, `base` (the row's first value), `c0` and `c1` (the chunk's
+// range in the row).
+std::string prologue(const NormSpec& s, uint32_t binding) {
+  std::string src = norm_dims(s, 0.0f).declare(binding) + "const WG: u32 = " + u32(norm_workgroup(s)) + ";\n";
   // Each invocation sums a strided slice, then a tree halves the partial sums in workgroup memory.
   return src + R"(var<workgroup> part: array<f32, WG>;
 fn reduce(l: u32, v: f32) -> f32 {
@@ -39,14 +37,14 @@ fn reduce(l: u32, v: f32) -> f32 {
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let index = wg.x + wg.y * GROUPS_X;
-  if (index >= ROWS * CHUNKS) { return; }
-  let row = index / CHUNKS;
-  let chunk = index % CHUNKS;
+  let index = wg.x + wg.y * d.GROUPS_X;
+  if (index >= d.ROWS * d.CHUNKS) { return; }
+  let row = index / d.CHUNKS;
+  let chunk = index % d.CHUNKS;
   let l = lid.x;
-  let base = row * SIZE;
-  let c0 = chunk * CHUNK;
-  let c1 = min(SIZE, c0 + CHUNK);
+  let base = row * d.SIZE;
+  let c0 = chunk * d.CHUNK;
+  let c1 = min(d.SIZE, c0 + d.CHUNK);
 )";
 }
 
@@ -62,8 +60,8 @@ const char* kChunkMoments = R"(  let shift = load_x(base);
   let chunk_mean = chunk_sum / f32(c1 - c0);
   var sq = 0.0;
   for (var j = c0 + l; j < c1; j += WG) {
-    let d = load_x(base + j) - shift - chunk_mean;
-    sq += d * d;
+    let dev = load_x(base + j) - shift - chunk_mean;
+    sq += dev * dev;
   }
   let m2 = reduce(l, sq);
 )";
@@ -85,12 +83,23 @@ uint32_t norm_workgroup(const NormSpec& s) {
   return wg;
 }
 
+Dims norm_dims(const NormSpec& s, float eps) {
+  validate(s);
+  uint32_t eps_bits = 0;
+  std::memcpy(&eps_bits, &eps, sizeof eps);
+  return {{"ROWS", s.rows},
+          {"SIZE", s.row_size},
+          {"GROUPS", s.groups},
+          {"SPATIAL", s.spatial},
+          {"GROUP_CHANNELS", s.row_size / s.spatial},
+          {"CHUNKS", s.chunks},
+          {"CHUNK", norm_chunk_size(s)},
+          {"GROUPS_X", s.groups_x},
+          {"EPS", eps_bits}};
+}
+
 std::string norm_key(const NormSpec& s) {
-  std::string k = "norm";
-  for (uint32_t v : {s.rows, s.row_size, s.groups, s.spatial, s.chunks, s.groups_x}) {
-    k += ':';
-    k += std::to_string(v);
-  }
+  std::string k = "norm:" + std::to_string(norm_workgroup(s)) + (s.chunks > 1 ? ":chunked" : "");
   if (s.silu) k += ":silu";
   for (const TensorView* v : {&s.x, &s.gamma, &s.beta, &s.y}) {
     k += ':';
@@ -99,22 +108,14 @@ std::string norm_key(const NormSpec& s) {
   return k;
 }
 
-std::string norm_stats_key(const NormSpec& s) {
-  std::string k = "norm-stats";
-  for (uint32_t v : {s.rows, s.row_size, s.chunks, s.groups_x}) {
-    k += ':';
-    k += std::to_string(v);
-  }
-  k += ':';
-  return k + view_key(s.x);
-}
+std::string norm_stats_key(const NormSpec& s) { return "norm-stats:" + std::to_string(norm_workgroup(s)) + ":" + view_key(s.x); }
 
 std::string norm_stats_source(const NormSpec& s) {
   validate(s);
   uint32_t next = 0;
   std::string src = bind_tensor("x", s.x, false, next);
   src += "@group(0) @binding(" + std::to_string(next) + ") var<storage, read_write> stats: array<f32>;\n";
-  src += prologue(s) + kChunkMoments;
+  src += prologue(s, next + 1) + kChunkMoments;
   return src + "  if (l == 0u) {\n    stats[index * 2u] = chunk_sum;\n    stats[index * 2u + 1u] = m2;\n  }\n}\n";
 }
 
@@ -128,30 +129,29 @@ std::string norm_source(const NormSpec& s) {
   src += bind_tensor("beta", s.beta, false, next);
   if (chunked) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> stats: array<f32>;\n";
   src += bind_tensor("y", s.y, true, next);
-  src += "struct Params { eps: f32 }\n@group(0) @binding(" + std::to_string(next) + ") var<uniform> params: Params;\n";
-  src += prologue(s);
+  src += prologue(s, next);
   if (chunked) {
     // Chan et al.'s merge of the chunks' sums and squared deviations, in the shifted coordinates.
     src += R"(  let shift = load_x(base);
-  let first = row * CHUNKS;
+  let first = row * d.CHUNKS;
   var total = 0.0;
-  for (var c = 0u; c < CHUNKS; c++) { total += stats[(first + c) * 2u]; }
-  let shifted_mean = total / f32(SIZE);
+  for (var c = 0u; c < d.CHUNKS; c++) { total += stats[(first + c) * 2u]; }
+  let shifted_mean = total / f32(d.SIZE);
   var m2 = 0.0;
-  for (var c = 0u; c < CHUNKS; c++) {
-    let n = f32(min(SIZE, c * CHUNK + CHUNK) - c * CHUNK);
-    let d = stats[(first + c) * 2u] / n - shifted_mean;
-    m2 += stats[(first + c) * 2u + 1u] + n * d * d;
+  for (var c = 0u; c < d.CHUNKS; c++) {
+    let n = f32(min(d.SIZE, c * d.CHUNK + d.CHUNK) - c * d.CHUNK);
+    let dev = stats[(first + c) * 2u] / n - shifted_mean;
+    m2 += stats[(first + c) * 2u + 1u] + n * dev * dev;
   }
   let mean = shift + shifted_mean;
 )";
   } else {
     src += std::string(kChunkMoments) + "  let mean = shift + chunk_mean;\n";
   }
-  src += R"(  let inv_std = 1.0 / sqrt(m2 / f32(SIZE) + params.eps);
-  let ch0 = (row % GROUPS) * GROUP_CHANNELS;
+  src += R"(  let inv_std = 1.0 / sqrt(m2 / f32(d.SIZE) + bitcast<f32>(d.EPS));
+  let ch0 = (row % d.GROUPS) * d.GROUP_CHANNELS;
   for (var j = c0 + l; j < c1; j += WG) {
-    let ch = ch0 + j / SPATIAL;
+    let ch = ch0 + j / d.SPATIAL;
     let v = (load_x(base + j) - mean) * inv_std * load_gamma(ch) + load_beta(ch);
 )";
   src += s.silu ? "    store_y(base + j, v / (1.0 + exp(-v)));\n" : "    store_y(base + j, v);\n";

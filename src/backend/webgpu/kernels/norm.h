@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/dims.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd::wgsl {
@@ -11,13 +12,14 @@ namespace websd::wgsl {
 // deviations), then y = (x − mean)·rsqrt(var + eps)·gamma[ch] + beta[ch], optionally SiLU. The
 // channel of value j of row r is (r % groups)·(row_size / spatial) + j / spatial: group_norm has
 // rows = N·groups and spatial = H·W; layer_norm has groups = 1 and spatial = 1 (ch = j).
-// Bindings: x, gamma, beta, y, then a uniform { eps: f32 }.
+// Bindings: x, gamma, beta, y, then the uniform of norm_dims (dims.h; eps among the sizes, as its
+// bits): a pipeline serves every shape with the same workgroup width, chunking and SiLU.
 // Long rows (group_norm on large images: the VAE's 32 rows of a million values) would leave most of
 // the GPU idle with a workgroup per row, so they split into `chunks` (norm_chunks): a stats kernel
 // writes each chunk's mean and sum of squared deviations (two passes over the chunk) to a scratch
 // [rows, chunks, 2], and the norm kernel, a workgroup per chunk, merges its row's chunk statistics
 // (Chan's parallel formula, about the first chunk's mean) before normalising its chunk. Bindings
-// then: x, gamma, beta, stats, y, eps; the stats kernel's: x, stats.
+// then: x, gamma, beta, stats, y, the uniform; the stats kernel's: x, stats, the uniform.
 struct NormSpec {
   uint32_t rows = 0, row_size = 0, groups = 1, spatial = 1;
   uint32_t chunks = 1;  // per row; above 1 the statistics come from the stats kernel
@@ -40,6 +42,7 @@ uint32_t norm_chunk_size(const NormSpec& spec);
 // SwiftShader, where a barrier costs a fiber switch per four invocations, 11× fewer switches.
 uint32_t norm_workgroup(const NormSpec& spec);
 
+Dims norm_dims(const NormSpec& spec, float eps);
 std::string norm_source(const NormSpec& spec);
 std::string norm_key(const NormSpec& spec);
 std::string norm_stats_source(const NormSpec& spec);

@@ -9,12 +9,16 @@ namespace {
 std::string stored(const ProductOutput& o, const std::string& index) {
   std::string v = "v";
   if (o.bias) v += " + load_b(" + index + ")";
-  if (o.channel_add) v += " + load_cb(pixel / (OH * OW) * COUT + channel)";
+  if (o.channel_add) v += " + load_cb(pixel / (d.OH * d.OW) * d.COUT + channel)";
   if (o.residual) v += " + load_r(at)";
   return v;
 }
 
 }  // namespace
+
+void add_product_dims(const ProductOutput& o, Dims& dims) {
+  if (o.image_pixels) dims.add("IMG", o.image_pixels);
+}
 
 std::string bind_product_output(const ProductOutput& o, uint32_t& next_binding) {
   std::string src;
@@ -25,11 +29,7 @@ std::string bind_product_output(const ProductOutput& o, uint32_t& next_binding) 
 }
 
 std::string linear_write_y(const ProductOutput& o) {
-  std::string at = "row * N + col";
-  if (o.image_pixels) {
-    const std::string p = std::to_string(o.image_pixels) + "u";
-    at = "(row / " + p + " * N + col) * " + p + " + row % " + p;
-  }
+  const std::string at = o.image_pixels ? "(row / d.IMG * d.N + col) * d.IMG + row % d.IMG" : "row * d.N + col";
   std::string src = "fn write_y(row: u32, col: u32, v: f32) {\n  let at = ";
   src += at;
   src += ";\n  store_y(at, ";
@@ -39,7 +39,7 @@ std::string linear_write_y(const ProductOutput& o) {
 
 std::string conv2d_write_y(const ProductOutput& o) {
   return "fn write_y(channel: u32, pixel: u32, v: f32) {\n"
-         "  let at = (pixel / (OH * OW) * COUT + channel) * OH * OW + pixel % (OH * OW);\n  store_y(at, " +
+         "  let at = (pixel / (d.OH * d.OW) * d.COUT + channel) * d.OH * d.OW + pixel % (d.OH * d.OW);\n  store_y(at, " +
          stored(o, "channel") + ");\n}\n";
 }
 
@@ -49,14 +49,14 @@ std::string product_output_key(const ProductOutput& o) {
   if (o.bias) k.append("b").append(view_key(o.b));
   if (o.channel_add) k.append(":cb").append(view_key(o.cb));
   if (o.residual) k.append(":r").append(view_key(o.r));
-  if (o.image_pixels) k.append(":img").append(std::to_string(o.image_pixels));
+  if (o.image_pixels) k.append(":img");
   return k.append(":y").append(view_key(o.y));
 }
 
 std::string linear_load_input(bool geglu) {
-  if (!geglu) return "fn load_input(row: u32, k: u32) -> f32 { return load_x(row * K + k); }\n";
+  if (!geglu) return "fn load_input(row: u32, k: u32) -> f32 { return load_x(row * d.K + k); }\n";
   return gelu_source() +
-         "fn load_input(row: u32, k: u32) -> f32 {\n  let at = row * 2u * K + k;\n  return load_x(at) * gelu_f32(load_x(at + K));\n}\n";
+         "fn load_input(row: u32, k: u32) -> f32 {\n  let at = row * 2u * d.K + k;\n  return load_x(at) * gelu_f32(load_x(at + d.K));\n}\n";
 }
 
 }  // namespace websd::wgsl

@@ -94,34 +94,49 @@ uint32_t tensor_core_attention_groups(const TensorCoreAttentionSpec& s) {
   return s.batch * s.heads * q_blocks(s);
 }
 
-std::string attention_pack_key(const AttentionPackSpec& p) {
-  std::string k = "tc-attn-pack";
-  for (uint32_t v : {p.batch, p.heads, p.length, p.length_pad, p.dim, p.dim_pad, p.groups_x}) k += ":" + std::to_string(v);
-  return k + ":" + view_key(p.x);
+Dims attention_pack_dims(const AttentionPackSpec& p) {
+  return {{"HEADS", p.heads},
+          {"L", p.length},
+          {"L_PAD", p.length_pad},
+          {"D", p.dim},
+          {"ROW_WORDS", p.dim_pad / 2},
+          {"PACK_WORDS", static_cast<uint32_t>(attention_pack_values(p) / 2)},
+          {"GROUPS_X", p.groups_x}};
 }
+
+std::string attention_pack_key(const AttentionPackSpec& p) { return "tc-attn-pack:" + view_key(p.x); }
 
 std::string attention_pack_source(const AttentionPackSpec& p) {
   uint32_t binding = 0;
   std::string src = bind_tensor("x", p.x, false, binding);
   src += "@group(0) @binding(" + std::to_string(binding) + ") var<storage, read_write> packed: array<u32>;\n";
-  src += "const HEADS: u32 = " + u32(p.heads) + ";\nconst L: u32 = " + u32(p.length) + ";\nconst L_PAD: u32 = " +
-         u32(p.length_pad) + ";\nconst D: u32 = " + u32(p.dim) + ";\n";
+  src += attention_pack_dims(p).declare(binding + 1);
   // Row r of the packed matrix is position r % L_PAD of head (r / L_PAD) % HEADS of batch item
   // r / L_PAD / HEADS; zero past the sequence and the head.
   src += R"(fn gather(r: u32, k: u32) -> f32 {
-  let l = r % L_PAD;
-  if (l >= L || k >= D) { return 0.0; }
-  let bh = r / L_PAD;
-  return load_x((bh / HEADS * L + l) * HEADS * D + bh % HEADS * D + k);
+  let l = r % d.L_PAD;
+  if (l >= d.L || k >= d.D) { return 0.0; }
+  let bh = r / d.L_PAD;
+  return load_x((bh / d.HEADS * d.L + l) * d.HEADS * d.D + bh % d.HEADS * d.D + k);
 }
 )";
-  return src + f16_pack_main(attention_pack_values(p) / 2, p.dim_pad, p.groups_x);
+  return src + f16_pack_main("d.PACK_WORDS", "d.ROW_WORDS", "d.GROUPS_X");
+}
+
+Dims tensor_core_attention_dims(const TensorCoreAttentionSpec& s) {
+  return {{"HEADS", s.heads},
+          {"LQ", s.lq},
+          {"LK", s.lk},
+          {"LQP", q_blocks(s) * block_queries(s)},
+          {"LKP", round_up(s.lk, block_keys(s))},
+          {"Q_BLOCKS", q_blocks(s)},
+          {"GROUPS", tensor_core_attention_groups(s)},
+          {"GROUPS_X", s.groups_x}};
 }
 
 std::string tensor_core_attention_key(const TensorCoreAttentionSpec& s) {
   std::string k = "tc-attn";
-  for (uint32_t v : {s.batch, s.heads, s.lq, s.lk, s.head_dim, s.value_dim, s.query_tiles, s.subgroup, s.groups_x})
-    k += ":" + std::to_string(v);
+  for (uint32_t v : {s.head_dim, s.value_dim, s.query_tiles, s.subgroup}) k += ":" + std::to_string(v);
   return k + (s.causal ? ":causal:" : ":") + view_key(s.y);
 }
 
@@ -136,13 +151,11 @@ std::string tensor_core_attention_source(const TensorCoreAttentionSpec& s) {
   src += "@group(0) @binding(2) var<storage, read> vp: array<f16>;\n";
   uint32_t binding = 3;
   src += bind_tensor("y", s.y, true, binding);
-  src += "const HEADS: u32 = " + u32(s.heads) + ";\nconst LQ: u32 = " + u32(s.lq) + ";\nconst LK: u32 = " + u32(s.lk) +
-         ";\nconst DP: u32 = " + u32(pad16(s.head_dim)) + ";\nconst DV: u32 = " + u32(s.value_dim) +
-         ";\nconst DVP: u32 = " + u32(pad16(s.value_dim)) + ";\nconst LQP: u32 = " + u32(q_blocks(s) * block_queries(s)) +
-         ";\nconst LKP: u32 = " + u32(round_up(s.lk, block_keys(s))) + ";\nconst BQ: u32 = " +
+  src += tensor_core_attention_dims(s).declare(binding);
+  src += "const DP: u32 = " + u32(pad16(s.head_dim)) + ";\nconst DV: u32 = " + u32(s.value_dim) +
+         ";\nconst DVP: u32 = " + u32(pad16(s.value_dim)) + ";\nconst BQ: u32 = " +
          u32(block_queries(s)) + ";\nconst BK: u32 = " + u32(block_keys(s)) + ";\nconst KT: u32 = " + u32(key_tiles(s)) +
-         ";\nconst Q_BLOCKS: u32 = " + u32(q_blocks(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_attention_groups(s)) +
-         ";\nconst GROUPS_X: u32 = " + u32(s.groups_x) + ";\nconst SG: u32 = " + u32(s.subgroup) +
+         ";\nconst SG: u32 = " + u32(s.subgroup) +
          ";\nconst SUBGROUPS: u32 = " + u32(subgroups(s)) +
          ";\nconst LPR: u32 = " + u32(tensor_core_attention_lanes_per_row(s)) + ";\nconst SCORE_TILES: u32 = " + u32(score_tiles) +
          ";\nconst OUT_TILES: u32 = " + u32(out_tiles(s)) +
@@ -156,7 +169,7 @@ std::string tensor_core_attention_source(const TensorCoreAttentionSpec& s) {
   });
   const std::string score = each(score_tiles, [](auto u) {
     return "      s" + u + " = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, "
-           "col_major>(&kp, (k_row + (sj + " + u + "u) * 16u) * DP + d, DP), s" + u + ");\n";
+           "col_major>(&kp, (k_row + (sj + " + u + "u) * 16u) * DP + dk, DP), s" + u + ");\n";
   });
   const std::string store_scores = each(score_tiles, [](auto u) {
     return "    subgroupMatrixStore<row_major>(&s_tile, si * 16u * BK + (sj + " + u + "u) * 16u, s" + u + ", BK);\n";
@@ -185,17 +198,17 @@ std::string tensor_core_attention_source(const TensorCoreAttentionSpec& s) {
   src += "const NEG: f32 = -1.0e30;\nvar<workgroup> s_tile: array<f32, BQ * BK>;\nvar<workgroup> p_tile: array<f16, BQ * BK>;\n"
          "var<workgroup> o_tile: array<f32, BQ * DVP" + std::string(spare ? " + 256u" : "") + ">;\n";
   src += R"(fn masked(raw: f32, qi: u32, kj: u32) -> f32 {
-  if (kj >= LK || (CAUSAL && kj > qi)) { return NEG; }
+  if (kj >= d.LK || (CAUSAL && kj > qi)) { return NEG; }
   return raw * bitcast<f32>(SCALE_BITS);
 }
 @compute @workgroup_size(SUBGROUPS * SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t_index: u32,
         @builtin(subgroup_id) sub: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let index = wg.x + wg.y * GROUPS_X;
-  if (index >= GROUPS) { return; }
-  let bh = index / Q_BLOCKS;
-  let q0 = index % Q_BLOCKS * BQ;
-  let q_base = (bh * LQP + q0) * DP;
+  let index = wg.x + wg.y * d.GROUPS_X;
+  if (index >= d.GROUPS) { return; }
+  let bh = index / d.Q_BLOCKS;
+  let q0 = index % d.Q_BLOCKS * BQ;
+  let q_base = (bh * d.LQP + q0) * DP;
   // Subgroup-uniform: this subgroup's score tiles (query tile si, key tiles sj…).
   let si = sub * SCORE_TILES / KT;
   let sj = sub * SCORE_TILES % KT;
@@ -206,12 +219,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var row_max = NEG;
   var row_sum = 0.0;
   for (var e = t_index; e < BQ * DVP; e += SUBGROUPS * SG) { o_tile[e] = 0.0; }
-  var key_end = LK;
-  if (CAUSAL) { key_end = min(LK, q0 + BQ); }
+  var key_end = d.LK;
+  if (CAUSAL) { key_end = min(d.LK, q0 + BQ); }
   for (var j0 = 0u; j0 < key_end; j0 += BK) {
-    let k_row = bh * LKP + j0;
-)" + declare + R"(    for (var d = 0u; d < DP; d += 16u) {
-      let a = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&qp, q_base + si * 16u * DP + d, DP);
+    let k_row = bh * d.LKP + j0;
+)" + declare + R"(    for (var dk = 0u; dk < DP; dk += 16u) {
+      let a = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&qp, q_base + si * 16u * DP + dk, DP);
 )" + score + "    }\n" + store_scores + R"(    workgroupBarrier();
     // The row's maximum and sum over its lanes' columns; each lane starts its walk at a column of
     // its own so the subgroup's reads fall in different banks.
@@ -248,10 +261,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
   }
   workgroupBarrier();
-  let b = bh / HEADS;
-  let h = bh % HEADS;
-  if (qi < LQ) {
-    for (var c = part; c < DV; c += LPR) { store_y((b * LQ + qi) * HEADS * DV + h * DV + c, o_tile[r * DVP + c] / row_sum); }
+  let b = bh / d.HEADS;
+  let h = bh % d.HEADS;
+  if (qi < d.LQ) {
+    for (var c = part; c < DV; c += LPR) { store_y((b * d.LQ + qi) * d.HEADS * DV + h * DV + c, o_tile[r * DVP + c] / row_sum); }
   }
 }
 )";

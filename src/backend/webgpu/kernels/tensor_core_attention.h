@@ -3,6 +3,7 @@
 #include <string>
 
 #include "backend/webgpu/kernels/attention.h"
+#include "backend/webgpu/kernels/dims.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
 namespace websd::wgsl {
@@ -52,6 +53,11 @@ uint32_t tensor_core_attention_groups(const TensorCoreAttentionSpec& spec);
 // (then the kernel does not run).
 uint32_t tensor_core_attention_lanes_per_row(const TensorCoreAttentionSpec& spec);
 
+// Each kernel's sizes come from its uniform (dims.h, the binding after its tensors): a pack pipeline
+// serves every shape, an attention pipeline every shape with the same head widths, query tiles and
+// masking.
+Dims attention_pack_dims(const AttentionPackSpec& pack);
+Dims tensor_core_attention_dims(const TensorCoreAttentionSpec& spec);
 std::string attention_pack_source(const AttentionPackSpec& pack);
 std::string attention_pack_key(const AttentionPackSpec& pack);
 std::string tensor_core_attention_source(const TensorCoreAttentionSpec& spec);

@@ -51,34 +51,19 @@ void validate(const TensorCoreGemmSpec& s) {
                 std::to_string(s.wj) + " subgroups staging " + std::to_string(s.chunk) + " steps");
 }
 
-// The dims both kernels bake in.
-std::string constants(const TensorCoreGemmSpec& s) {
-  std::string src = "const K: u32 = " + u32(s.k) + ";\nconst PACK_ROWS: u32 = " + u32(s.pack_rows) + ";\n";
-  if (is_conv(s)) {
-    src += "const CIN: u32 = " + u32(s.in_channels) + ";\nconst H: u32 = " + u32(s.in_h) + ";\nconst W: u32 = " +
-           u32(s.in_w) + ";\nconst COUT: u32 = " + u32(s.out_channels) + ";\nconst KH: u32 = " + u32(s.kernel_h) +
-           ";\nconst KW: u32 = " + u32(s.kernel_w) + ";\nconst OH: u32 = " + u32(s.out_h) + ";\nconst OW: u32 = " +
-           u32(s.out_w) + ";\nconst STRIDE: u32 = " + u32(s.stride) + ";\nconst PAD_T: i32 = " +
-           std::to_string(s.pad_top) + ";\nconst PAD_L: i32 = " + std::to_string(s.pad_left) + ";\nconst P: u32 = " +
-           u32(tensor_core_rows(s)) + ";\n";
-  } else {
-    src += "const M: u32 = " + u32(s.m) + ";\nconst N: u32 = " + u32(s.n) + ";\n";
-  }
-  return src + "const GROUPS_X: u32 = " + u32(s.groups_x) + ";\n";
-}
-
-// The first row of x (linear) or pixel (conv) of the range packed, a uniform after the tensors.
-std::string uniform_p0(uint32_t binding) {
-  return "struct Range { p0: u32 }\n@group(0) @binding(" + std::to_string(binding) + ") var<uniform> range: Range;\n";
+// What a kernel bakes in beyond the layout: a conv's taps, over which the gather unrolls.
+std::string taps(const TensorCoreGemmSpec& s) {
+  if (!is_conv(s)) return "";
+  return "const KH: u32 = " + u32(s.kernel_h) + ";\nconst KW: u32 = " + u32(s.kernel_w) + ";\n";
 }
 
 // C [i, j] of the range out: for linear row p0 + i, column j; for conv channel i of pixel p0 + j.
 std::string write_c(const TensorCoreGemmSpec& s) {
   if (is_conv(s))
     return conv2d_write_y(s.out) +
-           "fn write_c(i: u32, j: u32, v: f32) {\n  let p = range.p0 + j;\n  if (p < P) { write_y(i, p, v); }\n}\n";
+           "fn write_c(i: u32, j: u32, v: f32) {\n  let p = d.P0 + j;\n  if (p < d.P) { write_y(i, p, v); }\n}\n";
   return linear_write_y(s.out) +
-         "fn write_c(i: u32, j: u32, v: f32) {\n  let row = range.p0 + i;\n  if (row < M) { write_y(row, j, v); }\n}\n";
+         "fn write_c(i: u32, j: u32, v: f32) {\n  let row = d.P0 + i;\n  if (row < d.M) { write_y(row, j, v); }\n}\n";
 }
 
 // Element (r, k) of the activation operand (the packed matrix): a row of x, or the im2col row of
@@ -86,20 +71,20 @@ std::string write_c(const TensorCoreGemmSpec& s) {
 std::string gather_source(const TensorCoreGemmSpec& s) {
   if (is_conv(s)) {
     return R"(fn gather(r: u32, k: u32) -> f32 {
-  let p = range.p0 + r;
-  if (p >= P) { return 0.0; }
-  let pix = p % (OH * OW);
+  let p = d.P0 + r;
+  if (p >= d.P) { return 0.0; }
+  let pix = p % (d.OH * d.OW);
   let tap = k % (KH * KW);
-  let ih = i32(pix / OW * STRIDE) - PAD_T + i32(tap / KW);
-  let iw = i32(pix % OW * STRIDE) - PAD_L + i32(tap % KW);
-  if (ih < 0 || ih >= i32(H) || iw < 0 || iw >= i32(W)) { return 0.0; }
-  return load_x(((p / (OH * OW) * CIN + k / (KH * KW)) * H + u32(ih)) * W + u32(iw));
+  let ih = i32(pix / d.OW * d.STRIDE) - i32(d.PAD_T) + i32(tap / KW);
+  let iw = i32(pix % d.OW * d.STRIDE) - i32(d.PAD_L) + i32(tap % KW);
+  if (ih < 0 || ih >= i32(d.H) || iw < 0 || iw >= i32(d.W)) { return 0.0; }
+  return load_x(((p / (d.OH * d.OW) * d.CIN + k / (KH * KW)) * d.H + u32(ih)) * d.W + u32(iw));
 }
 )";
   }
   return linear_load_input(s.geglu) + R"(fn gather(r: u32, k: u32) -> f32 {
-  let row = range.p0 + r;
-  if (row >= M) { return 0.0; }
+  let row = d.P0 + r;
+  if (row >= d.M) { return 0.0; }
   return load_input(row, k);
 }
 )";
@@ -112,16 +97,16 @@ std::string gather_source(const TensorCoreGemmSpec& s) {
 std::string conv_window_source() {
   std::string src = R"(struct Window { at: u32, ih: i32, iw: i32 }
 fn pixel_of(r: u32) -> Window {
-  let p = range.p0 + r;
-  if (p >= P) { return Window(0u, -i32(KH) - 1, 0); }
-  let pix = p % (OH * OW);
-  return Window(p / (OH * OW) * CIN * H * W, i32(pix / OW * STRIDE) - PAD_T, i32(pix % OW * STRIDE) - PAD_L);
+  let p = d.P0 + r;
+  if (p >= d.P) { return Window(0u, -i32(KH) - 1, 0); }
+  let pix = p % (d.OH * d.OW);
+  return Window(p / (d.OH * d.OW) * d.CIN * d.H * d.W, i32(pix / d.OW * d.STRIDE) - i32(d.PAD_T), i32(pix % d.OW * d.STRIDE) - i32(d.PAD_L));
 }
 fn window_value(w: Window, ci: u32, dy: u32, dx: u32) -> f32 {
   let ih = w.ih + i32(dy);
   let iw = w.iw + i32(dx);
-  if (ih < 0 || ih >= i32(H) || iw < 0 || iw >= i32(W)) { return 0.0; }
-  return load_x(w.at + (ci * H + u32(ih)) * W + u32(iw));
+  if (ih < 0 || ih >= i32(d.H) || iw < 0 || iw >= i32(d.W)) { return 0.0; }
+  return load_x(w.at + (ci * d.H + u32(ih)) * d.W + u32(iw));
 }
 fn gather8(w: Window, c: u32) -> vec4<u32> {
   var ci = c / (KH * KW);
@@ -135,11 +120,15 @@ fn gather8(w: Window, c: u32) -> vec4<u32> {
   return src + "  return vec4<u32>(f16_pair(v0, v1), f16_pair(v2, v3), f16_pair(v4, v5), f16_pair(v6, v7));\n}\n";
 }
 
-std::string dims_key(const TensorCoreGemmSpec& s) {
-  std::string k = is_conv(s) ? "conv" : "linear";
-  for (uint32_t v : {s.m, s.n, s.k, s.batch, s.in_channels, s.in_h, s.in_w, s.out_channels, s.kernel_h, s.kernel_w,
-                     s.out_h, s.out_w, s.stride, s.pad_top, s.pad_left, s.pack_rows, s.splits, s.groups_x, s.subgroup, s.wi,
-                     s.wj, s.chunk}) {
+// What every source bakes in: the kind and a conv's taps; every size is a field of the uniform.
+std::string kind_key(const TensorCoreGemmSpec& s) {
+  return is_conv(s) ? "conv:" + std::to_string(s.kernel_h) + "x" + std::to_string(s.kernel_w) : "linear";
+}
+
+// And the gemm's: the tiles and their layout, whether K is split (partial sums out).
+std::string layout_key(const TensorCoreGemmSpec& s) {
+  std::string k = kind_key(s);
+  for (uint32_t v : {tensor_core_ti(s), tensor_core_tj(s), s.wi, s.wj, s.chunk, s.subgroup, s.splits > 1 ? 1u : 0u}) {
     k += ':';
     k += std::to_string(v);
   }
@@ -241,18 +230,34 @@ uint32_t tensor_core_reduce_groups(const TensorCoreGemmSpec& s) {
 }
 
 std::string tensor_core_pack_key(const TensorCoreGemmSpec& s) {
-  return "tc-pack:" + dims_key(s) + (s.geglu ? ":geglu:" : ":") + view_key(s.x);
+  return "tc-pack:" + kind_key(s) + (s.geglu ? ":geglu:" : ":") + view_key(s.x);
 }
 
 std::string tensor_core_gemm_key(const TensorCoreGemmSpec& s) {
-  std::string k = "tc-gemm:" + dims_key(s);
+  std::string k = "tc-gemm:" + layout_key(s);
   if (!tensor_core_packs(s)) k.append(":").append(view_key(s.x));  // the kernel reads x itself
   if (s.splits > 1) return k;  // partial sums out: no bias, no y
   return k + ":" + product_output_key(s.out);
 }
 
 std::string tensor_core_reduce_key(const TensorCoreGemmSpec& s) {
-  return "tc-reduce:" + dims_key(s) + ":" + product_output_key(s.out);
+  return "tc-reduce:" + kind_key(s) + ":" + product_output_key(s.out);
+}
+
+Dims tensor_core_dims(const TensorCoreGemmSpec& s) {
+  Dims dims{{"P0", 0}, {"K", s.k}, {"GROUPS_X", s.groups_x}};
+  if (is_conv(s)) {
+    dims.add("CIN", s.in_channels).add("H", s.in_h).add("W", s.in_w).add("COUT", s.out_channels).add("OH", s.out_h);
+    dims.add("OW", s.out_w).add("STRIDE", s.stride).add("PAD_T", s.pad_top).add("PAD_L", s.pad_left);
+    dims.add("P", tensor_core_rows(s));
+  } else {
+    dims.add("M", s.m).add("N", s.n);
+  }
+  add_product_dims(s.out, dims);
+  dims.add("PACK_WORDS", static_cast<uint32_t>(pack_words(s)));
+  dims.add("I_TILES", i_tiles(s) / s.wi).add("TILES", tile_groups(s)).add("GROUPS", tile_groups(s) * s.splits);
+  dims.add("KS", slice_steps(s) * 16).add("C_ROWS", c_rows(s)).add("C_COLS", c_cols(s)).add("SPLITS", s.splits);
+  return dims;
 }
 
 std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
@@ -260,9 +265,8 @@ std::string tensor_core_pack_source(const TensorCoreGemmSpec& s) {
   uint32_t binding = 0;
   std::string src = bind_tensor("x", s.x, false, binding);
   src += "@group(0) @binding(" + std::to_string(binding++) + ") var<storage, read_write> packed: array<u32>;\n";
-  src += uniform_p0(binding);
-  src += constants(s);
-  return src + gather_source(s) + f16_pack_main(pack_words(s), s.k, s.groups_x);
+  src += tensor_core_dims(s).declare(binding) + taps(s);
+  return src + gather_source(s) + f16_pack_main("d.PACK_WORDS", "d.K / 2u", "d.GROUPS_X");
 }
 
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
@@ -288,16 +292,12 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   } else {
     src += bind_product_output(s.out, binding);
   }
-  if (reads_x || !split) src += uniform_p0(binding);
-  src += constants(s);
+  src += tensor_core_dims(s).declare(binding) + taps(s);
   // A conv's gathered copies take their pixel's window (conv_window_source) in place of a row.
   const bool windows = reads_x && is_conv(s);
   if (reads_x) src += (windows ? conv_window_source() : gather_source(s)) + f16_pair_source();
   src += "const TI: u32 = " + u32(ti) + ";\nconst TJ: u32 = " + u32(tj) + ";\nconst WI: u32 = " + u32(s.wi) +
-         ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst I_TILES: u32 = " + u32(i_tiles(s) / s.wi) + ";\nconst TILES: u32 = " +
-         u32(tile_groups(s)) + ";\nconst GROUPS: u32 = " + u32(tensor_core_gemm_groups(s)) + ";\nconst KS: u32 = " +
-         u32(slice_steps(s) * 16) + ";\nconst C_ROWS: u32 = " + u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) +
-         ";\nconst SG: u32 = " + u32(s.subgroup) + ";\n";
+         ";\nconst WJ: u32 = " + u32(s.wj) + ";\nconst SG: u32 = " + u32(s.subgroup) + ";\n";
   if (!split) src += write_c(s) + "var<workgroup> staged: array<f32, " + u32(256 * s.wi * s.wj) + ">;\n";
   const std::string declare = each2(ti, tj, [](auto a, auto b) {
     return "  var acc" + a + "_" + b + ": subgroup_matrix_result<f32, 16, 16>;\n";
@@ -323,29 +323,29 @@ std::string tensor_core_gemm_source(const TensorCoreGemmSpec& s) {
   const std::string store = each2(ti, tj, [&](auto a, auto b) {
     const std::string acc = "acc" + a + "_" + b, i = "ci + " + a + "u * 16u", j = "cj + " + b + "u * 16u";
     if (split)
-      return "  subgroupMatrixStore<row_major>(&partial, split * C_ROWS * C_COLS + (" + i + ") * C_COLS + " + j + ", " + acc +
-             ", C_COLS);\n";
+      return "  subgroupMatrixStore<row_major>(&partial, split * d.C_ROWS * d.C_COLS + (" + i + ") * d.C_COLS + " + j + ", " + acc +
+             ", d.C_COLS);\n";
     return "  subgroupMatrixStore<row_major>(&staged, own, " + acc + ", 16u);\n  workgroupBarrier();\n"
            "  for (var e = lane; e < 256u; e += SG) { write_c(" + i + " + e / 16u, " + j + " + e % 16u, staged[own + e]); }\n"
            "  workgroupBarrier();\n";
   });
   // Every subgroup-matrix offset derives from workgroup_id and subgroup_id: they must be
   // subgroup-uniform.
-  const std::string prologue = R"(  let index = wg.x + wg.y * GROUPS_X;
-  if (index >= GROUPS) { return; }
-  let tile = index % TILES;
-  let split = index / TILES;
-  let k_begin = split * KS;
-  let k_end = min(K, k_begin + KS);
+  const std::string prologue = R"(  let index = wg.x + wg.y * d.GROUPS_X;
+  if (index >= d.GROUPS) { return; }
+  let tile = index % d.TILES;
+  let split = index / d.TILES;
+  let k_begin = split * d.KS;
+  let k_end = min(d.K, k_begin + d.KS);
 )";
   if (!staged) {
     return src + R"(@compute @workgroup_size(SG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-)" + prologue + R"(  let ci = tile % I_TILES * TI * 16u;
-  let cj = tile / I_TILES * TJ * 16u;
+)" + prologue + R"(  let ci = tile % d.I_TILES * TI * 16u;
+  let cj = tile / d.I_TILES * TJ * 16u;
   let own = 0u;
 )" + declare + R"(  for (var k = k_begin; k < k_end; k += 16u) {
-)" + step("&" + left + ", ci * K + k", "&" + right + ", cj * K + k", "K") + "  }\n" + store + "}\n";
+)" + step("&" + left + ", ci * d.K + k", "&" + right + ", cj * d.K + k", "d.K") + "  }\n" + store + "}\n";
   }
   const uint32_t threads = s.wi * s.wj * s.subgroup, row_vecs = 2 * s.chunk;  // vec4<u32>s in a row of a chunk
   const uint32_t l_vecs = s.wi * ti * 16 * row_vecs, r_vecs = s.wj * tj * 16 * row_vecs;
@@ -360,7 +360,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     const bool gathers = rows0 == "packed" && reads_x;
     src += "fn get_" + side + (gathers && windows ? "(w: Window" : "(row0: u32") + ", e: u32, k: u32) -> vec4<u32> {\n";
     if (!gathers) {
-      src += "  return " + rows0 + "[((row0 + e / ROW_VECS) * K + k) / 8u + e % ROW_VECS];\n}\n";
+      src += "  return " + rows0 + "[((row0 + e / ROW_VECS) * d.K + k) / 8u + e % ROW_VECS];\n}\n";
     } else if (windows) {
       src += "  return gather8(w, k + e % ROW_VECS * 8u);\n}\n";
     } else {
@@ -404,8 +404,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   return src + R"(@compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32,
         @builtin(subgroup_id) sub: u32, @builtin(subgroup_invocation_id) lane: u32) {
-)" + prologue + R"(  let i0 = tile % I_TILES * WI * TI * 16u;
-  let j0 = tile / I_TILES * WJ * TJ * 16u;
+)" + prologue + R"(  let i0 = tile % d.I_TILES * WI * TI * 16u;
+  let j0 = tile / d.I_TILES * WJ * TJ * 16u;
   let si = sub % WI * TI * 16u;
   let sj = sub / WI * TJ * 16u;
   let ci = i0 + si;
@@ -425,18 +425,15 @@ std::string tensor_core_reduce_source(const TensorCoreGemmSpec& s) {
   std::string src = "@group(0) @binding(0) var<storage, read> partial: array<f32>;\n";
   uint32_t binding = 1;
   src += bind_product_output(s.out, binding);
-  src += uniform_p0(binding);
-  src += constants(s);
-  src += "const C_ROWS: u32 = " + u32(c_rows(s)) + ";\nconst C_COLS: u32 = " + u32(c_cols(s)) + ";\nconst SPLITS: u32 = " +
-         u32(s.splits) + ";\n";
+  src += tensor_core_dims(s).declare(binding) + taps(s);
   src += write_c(s);
   src += R"(@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let e = (wg.x + wg.y * GROUPS_X) * 256u + t;
-  if (e >= C_ROWS * C_COLS) { return; }
+  let e = (wg.x + wg.y * d.GROUPS_X) * 256u + t;
+  if (e >= d.C_ROWS * d.C_COLS) { return; }
   var v = 0.0;
-  for (var s = 0u; s < SPLITS; s++) { v += partial[s * C_ROWS * C_COLS + e]; }
-  write_c(e / C_COLS, e % C_COLS, v);
+  for (var s = 0u; s < d.SPLITS; s++) { v += partial[s * d.C_ROWS * d.C_COLS + e]; }
+  write_c(e / d.C_COLS, e % d.C_COLS, v);
 }
 )";
   return src;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "backend/webgpu/kernels/conv2d.h"
+#include "backend/webgpu/kernels/dims.h"
 #include "backend/webgpu/kernels/matmul.h"
 #include "backend/webgpu/kernels/tensor_io.h"
 
@@ -33,8 +34,9 @@ namespace websd::wgsl {
 // the slices, the bias and the fused output ops and writes y.
 // Linear: L = pack(x rows [p0, p0 + rows)) [rows, K], R = w [N, K], C = those rows of y [M, N].
 // Conv2d: L = w [Cout, Cin·kh·kw], R = pack(x) for output pixels [p0, p0 + rows), C = y's channels ×
-// those pixels. p0 is the one uniform of both kernels (binding after the tensors), so a product
-// whose packed matrix would be too big for one binding runs over ranges with the same two pipelines.
+// those pixels. The three kernels read the product's sizes from one uniform (tensor_core_dims, the
+// binding after the tensors): their pipelines serve every product of the same layout, and a
+// product whose packed matrix would be too big for one binding runs over ranges (field P0).
 enum class GemmKind { Linear, Conv };
 
 struct TensorCoreGemmSpec {
@@ -99,6 +101,8 @@ bool tensor_core_packs(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_pack_groups(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_gemm_groups(const TensorCoreGemmSpec& spec);
 uint32_t tensor_core_reduce_groups(const TensorCoreGemmSpec& spec);
+// The uniform of all three kernels, for the range starting at row or pixel 0 (set P0 for others).
+Dims tensor_core_dims(const TensorCoreGemmSpec& spec);
 std::string tensor_core_pack_source(const TensorCoreGemmSpec& spec);
 std::string tensor_core_gemm_source(const TensorCoreGemmSpec& spec);
 std::string tensor_core_reduce_source(const TensorCoreGemmSpec& spec);

@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/webgpu/kernels/dims.h"
+
 namespace websd::wgsl {
 
 // The float32 product linear and conv2d both run: C [M, N] = L [M, K] · R [N, K]ᵀ. One workgroup
@@ -16,7 +18,9 @@ namespace websd::wgsl {
 //   fn write_y(m: u32, n: u32, v: f32)           m < M, n < N (product_io.h's)
 // Right::Rows reads R a row at a time along K (linear: rows of the weight). Right::Im2col gathers
 // R as conv2d's im2col matrix of load_x, with a pixel fixed per invocation and its offsets computed
-// once (constants CIN, H, W, KH, KW, OH, OW, STRIDE, PAD_T, PAD_L in the caller's source).
+// once (constants KH, KW and the sizes d.CIN, H, W, OH, OW, STRIDE, PAD_T, PAD_L in the caller's
+// source). The product's own sizes are add_tiled_gemm_dims' fields of the caller's uniform (dims.h),
+// so only the tile's rows (TM) and R's kind shape the source.
 enum class Right { Rows, Im2col };
 
 struct TiledGemmSpec {
@@ -27,6 +31,7 @@ struct TiledGemmSpec {
 
 uint32_t tiled_gemm_tile_rows(const TiledGemmSpec& spec);  // TM
 uint32_t tiled_gemm_tiles(const TiledGemmSpec& spec);      // workgroups in all
+void add_tiled_gemm_dims(const TiledGemmSpec& spec, Dims& dims);
 std::string tiled_gemm_main(const TiledGemmSpec& spec);
 
 }  // namespace websd::wgsl
