@@ -56,6 +56,12 @@ export function hasTensorCores(dev, info) {
  *   maxBindGroups?: number }} HostOptions
  */
 
+/** The field names of a source's `struct Dims { A: u32, B: u32, }`, or none. */
+function dimNames(/** @type {string} */ source) {
+  const body = /struct Dims \{([^}]*)\}/.exec(source)?.[1] ?? '';
+  return body.split(',').map((f) => f.split(':')[0].trim()).filter(Boolean);
+}
+
 /**
  * @param {GPU} gpu `navigator.gpu`, or the object from node_gpu.mjs's nodeGpu(). The host keeps a
  *   reference to it for as long as the host lives (Dawn needs that in Node).
@@ -73,7 +79,8 @@ export function createGpuHost(gpu, options = {}) {
 
   /** @type {GPUDevice | null} */ let device = null;
   /** @type {Map<number, { buffer: GPUBuffer, size: number }>} */ const buffers = new Map();
-  /** @type {Map<number, { pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, source: string, name: string }>} */ const pipelines = new Map();
+  /** @type {Map<number, { pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, source: string, name: string, dims: string[] }>} */
+  const pipelines = new Map();
   /** @type {Map<string, number>} */ const pipelineCache = new Map();  // entryPoint + source → id
   /** @type {Map<number, Uint8Array>} */ const staged = new Map();  // stageBytes
   let nextId = 1;  // 0 is never a valid handle, so C++ can use it as "none"
@@ -245,6 +252,18 @@ export function createGpuHost(gpu, options = {}) {
       });
       readable.destroy();
     }));
+  }
+
+  /**
+   * One kernel serves every size of an op, reading them from a uniform `struct Dims` of u32 fields
+   * (src/backend/webgpu/kernels/dims.h): the profile names a dispatch by its kernel and sizes, so
+   * that the same kernel at different shapes is timed apart.
+   * @param {{ name: string, dims: string[] }} p @param {Uint8Array | null | undefined} uniformBytes
+   */
+  function profileName(p, uniformBytes) {
+    if (!p.dims.length || !uniformBytes || uniformBytes.byteLength < p.dims.length * 4) return p.name;
+    const view = new DataView(uniformBytes.buffer, uniformBytes.byteOffset, uniformBytes.byteLength);
+    return `${p.name} ${p.dims.map((field, i) => `${field}=${view.getUint32(i * 4, true)}`).join(' ')}`;
   }
 
   /** Returns the byte offset in the uniform buffer where `bytes` will be when the batch is submitted. */
@@ -424,7 +443,7 @@ export function createGpuHost(gpu, options = {}) {
         record(new Error(`WGSL compilation of entry point '${entryPoint}' failed:\n` +
           (text.length ? text.join('\n') : `  ${err?.message.trim()}`)));
       }));
-      pipelines.set(id, { pipeline, layout, source: wgslSource, name });
+      pipelines.set(id, { pipeline, layout, source: wgslSource, name, dims: dimNames(wgslSource) });
       pipelineCache.set(key, id);
       counters.pipelines++;
       return id;
@@ -493,7 +512,7 @@ export function createGpuHost(gpu, options = {}) {
         const at = timing.names.length * 2;
         pass = encoder.beginComputePass({ label,
           timestampWrites: { querySet: timing.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } });
-        timing.names.push(p.name);
+        timing.names.push(profileName(p, uniformBytes));
       }
       pass ??= encoder.beginComputePass({ label });
       pass.setPipeline(p.pipeline);

@@ -71,6 +71,15 @@ test('profile: GPU time per named kernel, every dispatch counted, across batches
   assert.deepEqual(rows.map((r) => [r.name, r.dispatches]).sort(), [['saxpy a', 6], ['saxpy b', 1]]);
   for (const r of rows) assert.ok(r.ms >= 0 && Number.isFinite(r.ms), JSON.stringify(r));
   assert.deepEqual(await host.profile(), [], 'profile() starts the totals again');
+  // A kernel reading its sizes from `struct Dims` (src/backend/webgpu/kernels/dims.h) is timed per size.
+  const fill = host.createPipeline(`struct Dims { N: u32, S: u32, }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<uniform> d: Dims;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < d.N) { y[g.x] = f32(d.S); } }`,
+  'main', 'fill');
+  for (const size of [64, 128, 64]) host.dispatch(fill, [{ buffer: idy }], new Uint8Array(new Uint32Array([size, 3]).buffer), 2, 1, 1);
+  assert.deepEqual(floatsOf(await host.readBuffer(idy, 0, 8)), new Float32Array([3, 3]));
+  assert.deepEqual((await host.profile()).map((r) => [r.name, r.dispatches]).sort(), [['fill N=128 S=3', 1], ['fill N=64 S=3', 2]]);
   const plain = (await newHost()).host;
   assert.equal(await plain.profile(), null, 'not asked for');
 });
