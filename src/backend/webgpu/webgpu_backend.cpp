@@ -445,16 +445,23 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
                          " bytes of one binding");
   // Over several ranges, they are as even as whole units allow: a range's gemm covers all of its
   // rows, filled or not. Pairs of units where they fit, so that the staged layouts' pairs of tiles
-  // still divide a range.
-  uint64_t per = (rows + unit - 1) / unit * unit;
-  if (per > fit) {
-    const uint64_t step = fit >= 2 * unit ? 2 * unit : unit, most = fit / step * step;
-    const uint64_t ranges = (rows + most - 1) / most;
-    per = ((rows + ranges - 1) / ranges + step - 1) / step * step;
-  }
-  spec.pack_rows = static_cast<uint32_t>(per);
+  // still divide a range. Where no staged layout divides the rows (an odd number of units: a
+  // resolution whose latents are not a multiple of 8 a side), pairs, then fours of units: padding
+  // rows cost less than the unstaged kernel, which would also be one more pipeline to compile.
   spec.subgroup = limits_.subgroup_size;
-  wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
+  const auto stage_in = [&](uint64_t step) {
+    uint64_t per = (rows + step - 1) / step * step;
+    if (per > fit) {
+      const uint64_t pair = std::max(step, fit >= 2 * unit ? 2 * unit : unit), most = fit / pair * pair;
+      const uint64_t ranges = (rows + most - 1) / most;
+      per = ((rows + ranges - 1) / ranges + pair - 1) / pair * pair;
+    }
+    spec.pack_rows = static_cast<uint32_t>(per);
+    wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
+    return spec.chunk > 0;
+  };
+  if (!stage_in(unit) && !(fit >= 2 * unit && stage_in(2 * unit)) && !(fit >= 4 * unit && stage_in(4 * unit)))
+    stage_in(unit);  // no staged layout fits this device: the unstaged kernel, on the fewest rows
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   const bool packs = wgsl::tensor_core_packs(spec), split = spec.splits > 1;

@@ -17,6 +17,9 @@
 #include "backend/webgpu/webgpu_backend.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "models/autoencoder_kl.h"
+#include "models/unet.h"
+#include "models/weights.h"
 #include "support/expect_error.h"
 
 namespace websd {
@@ -41,7 +44,8 @@ class FakeHost : public GpuHost {
   void write_buffer(uint32_t id, uint64_t offset, std::span<const uint8_t> bytes) override {
     std::copy(bytes.begin(), bytes.end(), buffers.at(id).begin() + static_cast<std::ptrdiff_t>(offset));
   }
-  uint32_t create_pipeline(const std::string& wgsl, const std::string&, const std::string&) override {
+  uint32_t create_pipeline(const std::string& wgsl, const std::string&, const std::string& name) override {
+    names.push_back(name);
     sources.push_back(wgsl);
     source_of[next] = wgsl;
     return next++;
@@ -88,7 +92,7 @@ class FakeHost : public GpuHost {
 
   uint32_t next = 1;
   std::map<uint32_t, std::vector<uint8_t>> buffers;
-  std::vector<std::string> sources;
+  std::vector<std::string> sources, names;    // of each pipeline made, in order
   std::map<uint32_t, std::string> source_of;  // pipeline id → source
   std::vector<Dispatch> dispatches;
   GpuLimits lim;
@@ -299,6 +303,40 @@ TEST(WebGpuBackend, DimsDeclareTheFieldsTheirBytesCarry) {
   EXPECT_EQ(values[0], 8u);
   EXPECT_EQ(values[1], 9u);
   test::expect_error_naming([&] { dims.set("C", 1); }, {"no field C"});
+}
+
+// One pipeline serves every size (kernels/dims.h): after the tiny SD 1.5 UNet and VAE have made a
+// 512² picture's latents, 1024²'s compile nothing new, on the float32 kernels and the tensor cores.
+// The tensor cores' layouts still follow the sizes (staging, K split or not), so latents of 72 a
+// side (576²) may add products in other layouts, but nothing else.
+TEST(WebGpuBackend, AnotherResolutionCompilesNothingNew) {
+  const std::string dir = std::string(WEBSD_FIXTURES_DIR) + "/tiny-sd15/model";
+  const UNetConfig config = UNetConfig::load(dir + "/unet/config.json");
+  const AutoencoderKLConfig vae_config = AutoencoderKLConfig::load(dir + "/vae/config.json");
+  for (const bool tensor_cores : {false, true}) {
+    SCOPED_TRACE(tensor_cores ? "tensor cores" : "float32 kernels");
+    auto host = std::make_shared<FakeHost>();
+    host->lim.tensor_cores = tensor_cores;
+    host->lim.subgroup_size = 32;
+    host->lim.max_workgroup_storage = 49152;  // the H100's: WebGPU's 16 KiB default leaves some products unstaged
+    host->lim.max_storage_buffer_binding_size = host->lim.max_buffer_size = 1ull << 31;
+    WebGpuBackend gpu(host);
+    const UNet2DConditionModel unet = UNet2DConditionModel::random(config, gpu, 0);
+    const AutoencoderKL vae = AutoencoderKL::build(vae_config, Weights::random(gpu, 1));
+    TextContext context = unet.text_context(gpu.upload(HostTensor({2, 77, config.cross_attention_dim.at(0)})));
+    const std::vector<float> timesteps{999.0f, 999.0f};
+    const auto picture = [&](int64_t side) {
+      gpu.to_host(unet.forward(gpu.upload(HostTensor({2, config.in_channels, side, side})), timesteps, context));
+      gpu.to_host(vae.decode(gpu.upload(HostTensor({1, vae_config.latent_channels, side, side}))));
+      return host->names.size();
+    };
+    const size_t at_512 = picture(64);
+    EXPECT_EQ(picture(128), at_512);
+    picture(72);
+    for (size_t i = at_512; i < host->names.size(); ++i) {
+      EXPECT_TRUE(tensor_cores && host->names[i].starts_with("tc-gemm:")) << host->names[i];
+    }
+  }
 }
 
 // A pipeline per op and what shapes its code; the sizes are uniforms (kernels/dims.h).
