@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "backend/webgpu/kernels/unroll.h"
 #include "core/error.h"
@@ -69,10 +68,7 @@ void validate(const AttentionSpec& s) {
 }  // namespace
 
 std::string attention_scale_bits(uint32_t head_dim) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  uint32_t bits;
-  std::memcpy(&bits, &scale, sizeof bits);
-  return u32(bits);
+  return u32(f32_bits(1.0f / std::sqrt(static_cast<float>(head_dim))));
 }
 
 uint32_t attention_block_queries(const AttentionSpec& s) {

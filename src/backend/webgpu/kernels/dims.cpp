@@ -6,6 +6,12 @@
 
 namespace websd::wgsl {
 
+uint32_t f32_bits(float value) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
 Dims& Dims::add(const char* name, uint32_t value) {
   dims_.push_back({name, value});
   return *this;

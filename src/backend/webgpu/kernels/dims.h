@@ -12,6 +12,10 @@ namespace websd::wgsl {
 // still bakes in (tile shapes, kernel taps, fused ops, bindings) is what its cache key names.
 // The source declares `struct Dims` and `var<uniform> d: Dims` (u32 fields, read as d.NAME); each
 // dispatch passes the values of the same fields in the same order.
+// A float32 value as a u32 field (the kernel reads it back with bitcast<f32>), or as the bits of
+// a literal: a decimal literal would be rounded again.
+uint32_t f32_bits(float value);
+
 struct Dim {
   const char* name;
   uint32_t value;

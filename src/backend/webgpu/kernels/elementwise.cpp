@@ -1,7 +1,5 @@
 #include "backend/webgpu/kernels/elementwise.h"
 
-#include <cstring>
-
 #include "core/error.h"
 
 namespace websd::wgsl {
@@ -72,14 +70,12 @@ Dims elementwise_dims(const ElementwiseSpec& s, float scale) {
                 " values is not " + std::to_string(s.count));
   if (s.op == ElementwiseOp::GEGLU && (s.inner == 0 || s.count % s.inner != 0))
     throw Error("webgpu backend: geglu: rows of " + std::to_string(s.inner) + " do not tile " + std::to_string(s.count));
-  uint32_t scale_bits = 0;
-  std::memcpy(&scale_bits, &scale, sizeof scale);
   // Above 65535 workgroups the grid wraps into y rows of ROW invocations.
   return {{"COUNT", s.count},
           {"ROW", s.groups_x * kElementwiseWorkgroup},
           {"B_COUNT", s.b_count},
           {"INNER", s.inner},
-          {"S", scale_bits}};
+          {"S", f32_bits(scale)}};
 }
 
 std::string elementwise_source(const ElementwiseSpec& s) {

@@ -1,7 +1,6 @@
 #include "backend/webgpu/kernels/norm.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/error.h"
 
@@ -85,8 +84,6 @@ uint32_t norm_workgroup(const NormSpec& s) {
 
 Dims norm_dims(const NormSpec& s, float eps) {
   validate(s);
-  uint32_t eps_bits = 0;
-  std::memcpy(&eps_bits, &eps, sizeof eps);
   return {{"ROWS", s.rows},
           {"SIZE", s.row_size},
           {"GROUPS", s.groups},
@@ -95,7 +92,7 @@ Dims norm_dims(const NormSpec& s, float eps) {
           {"CHUNKS", s.chunks},
           {"CHUNK", norm_chunk_size(s)},
           {"GROUPS_X", s.groups_x},
-          {"EPS", eps_bits}};
+          {"EPS", f32_bits(eps)}};
 }
 
 std::string norm_key(const NormSpec& s) {
