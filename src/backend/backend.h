@@ -24,6 +24,9 @@ struct Tensor {
   int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? static_cast<int>(shape.size()) + i : i)]; }
   // Same storage, new shape with the same element count.
   Tensor reshaped(Shape new_shape) const;
+  // No other Tensor refers to this storage: an op that took the tensor by value (its caller moved the
+  // last reference in) may write its result there rather than into a new tensor.
+  bool sole_owner() const { return buffer && buffer.use_count() == 1; }
 };
 
 struct Conv2dParams {
@@ -76,7 +79,8 @@ struct BackendStats {
 
 // The operations the three Stable Diffusion models are built from. Images are NCHW, sequences
 // [batch, length, channels]; weights keep PyTorch's layouts (Linear [out, in], Conv [out, in, kh, kw]).
-// Every op returns a new tensor and leaves its inputs untouched.
+// Every op returns a new tensor and leaves its inputs untouched, but for an input it takes by value
+// and is handed the last reference to (Tensor::sole_owner).
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -126,9 +130,10 @@ class Backend {
   // x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or null.
   virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
                         const Fusion& fusion = {}) = 0;
-  // Normalises each of `groups` channel groups of x [N, C, ...]; then SiLU when silu is set.
-  virtual Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                            bool silu) = 0;
+  // Normalises each of `groups` channel groups of x [N, C, ...]; then SiLU when silu is set. Handed
+  // its last reference (std::move), x is normalised in place: the decode's largest activations
+  // then never exist twice.
+  virtual Tensor group_norm(Tensor x, const Tensor& gamma, const Tensor& beta, int groups, float eps, bool silu) = 0;
   // Normalises the last dimension.
   virtual Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) = 0;
   virtual Tensor unary(const Tensor& x, UnaryOp op) = 0;

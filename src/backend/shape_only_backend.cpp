@@ -53,8 +53,9 @@ Tensor ShapeOnlyBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* 
                                 const Fusion& e) {
   return make(conv2d_geometry(name(), x, w, b, p, e).output_shape(), true);
 }
-Tensor ShapeOnlyBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float, bool) {
-  return make(group_norm_shape(name(), x, gamma, beta, groups), true);
+Tensor ShapeOnlyBackend::group_norm(Tensor x, const Tensor& gamma, const Tensor& beta, int groups, float, bool) {
+  const Shape shape = group_norm_shape(name(), x, gamma, beta, groups);
+  return x.sole_owner() ? x : make(shape, true);  // in place, as the other backends
 }
 Tensor ShapeOnlyBackend::layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float) {
   return make(layer_norm_shape(name(), x, gamma, beta), true);

@@ -24,8 +24,8 @@ GroupNorm GroupNorm::load(const Weights& w, int64_t channels, int groups, float 
   return GroupNorm{w.get("weight", {channels}), w.get("bias", {channels}), groups, eps};
 }
 
-Tensor GroupNorm::operator()(Backend& be, const Tensor& x, bool silu) const {
-  return be.group_norm(x, gamma, beta, groups, eps, silu);
+Tensor GroupNorm::operator()(Backend& be, Tensor x, bool silu) const {
+  return be.group_norm(std::move(x), gamma, beta, groups, eps, silu);
 }
 
 LayerNorm LayerNorm::load(const Weights& w, int64_t dim, float eps) {
@@ -48,11 +48,14 @@ ResnetBlock2D ResnetBlock2D::load(const Weights& w, int64_t in, int64_t out, int
   return r;
 }
 
-Tensor ResnetBlock2D::operator()(Backend& be, const Tensor& x, const Tensor* temb_silu) const {
+Tensor ResnetBlock2D::operator()(Backend& be, Tensor x, const Tensor* temb_silu) const {
   const std::optional<Tensor> temb = time_emb_proj && temb_silu ? std::optional((*time_emb_proj)(be, *temb_silu)) : std::nullopt;
-  Tensor h = conv1(be, norm1(be, x, true), {.channel_add = temb ? &*temb : nullptr});
-  h = norm2(be, h, true);
+  // The shortcut first: then x, if it was handed over and the shortcut made skip, has no other use
+  // and norm1 normalises it in place (the VAE decode's first 512² resnet would otherwise hold its
+  // 256-channel input twice). Where skip is x, it shares x's storage and norm1 leaves x alone.
   const Tensor skip = conv_shortcut ? (*conv_shortcut)(be, x) : x;
+  Tensor h = conv1(be, norm1(be, std::move(x), true), {.channel_add = temb ? &*temb : nullptr});
+  h = norm2(be, std::move(h), true);
   Tensor y = conv2(be, h, {.residual = &skip});
   return output_scale_factor == 1.0f ? y : be.scale(y, 1.0f / output_scale_factor);
 }
@@ -66,8 +69,10 @@ Upsample2D Upsample2D::load(const Weights& w, int64_t channels) {
   return Upsample2D{Conv2d::load(w["conv"], channels, channels, 3, Conv2dParams::same(1))};
 }
 
-Tensor Upsample2D::operator()(Backend& be, const Tensor& x, int64_t out_h, int64_t out_w) const {
-  return conv(be, be.upsample_nearest(x, out_h, out_w));
+Tensor Upsample2D::operator()(Backend& be, Tensor x, int64_t out_h, int64_t out_w) const {
+  const Tensor up = be.upsample_nearest(x, out_h, out_w);
+  x = {};  // the caller's last reference, if it handed x over: freed before the conv allocates
+  return conv(be, up);
 }
 
 }  // namespace websd

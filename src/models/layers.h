@@ -29,7 +29,8 @@ struct GroupNorm {
   int groups = 32;
   float eps = 1e-5f;
   static GroupNorm load(const Weights& w, int64_t channels, int groups, float eps);
-  Tensor operator()(Backend& be, const Tensor& x, bool silu = false) const;
+  // Handed its last reference (std::move), x is normalised in place (Backend::group_norm).
+  Tensor operator()(Backend& be, Tensor x, bool silu = false) const;
 };
 
 struct LayerNorm {
@@ -51,8 +52,9 @@ struct ResnetBlock2D {
   static ResnetBlock2D load(const Weights& w, int64_t in, int64_t out, int64_t temb_channels, int groups, float eps,
                             float output_scale_factor = 1.0f);
   // temb_silu: SiLU of the UNet's time embedding [N, temb_channels], or null. diffusers applies the
-  // SiLU in every resnet; it is the same for all of them, so the UNet applies it once.
-  Tensor operator()(Backend& be, const Tensor& x, const Tensor* temb_silu) const;
+  // SiLU in every resnet; it is the same for all of them, so the UNet applies it once. Handed its
+  // last reference (std::move), x is normalised in place where no shortcut still needs it.
+  Tensor operator()(Backend& be, Tensor x, const Tensor* temb_silu) const;
 };
 
 // A stride-2 3x3 conv. diffusers' padding=1 pads all sides; padding=0 (the VAE encoder) pads
@@ -64,11 +66,12 @@ struct Downsample2D {
 };
 
 // Nearest-neighbour upsampling then a 3x3 conv; out_h/out_w let the UNet match the skip
-// connection when a latent size was odd on the way down.
+// connection when a latent size was odd on the way down. Handed its last reference (std::move), x
+// is freed before the conv's output is made.
 struct Upsample2D {
   Conv2d conv;
   static Upsample2D load(const Weights& w, int64_t channels);
-  Tensor operator()(Backend& be, const Tensor& x, int64_t out_h, int64_t out_w) const;
+  Tensor operator()(Backend& be, Tensor x, int64_t out_h, int64_t out_w) const;
 };
 
 }  // namespace websd

@@ -180,7 +180,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, std::span<const float
     be.stop_point();
     h = block(be, std::move(h), temb, text, skips);
   }
-  h = conv_norm_out_(be, h, true);
+  h = conv_norm_out_(be, std::move(h), true);
   return conv_out_(be, h);
 }
 

@@ -36,7 +36,7 @@ UNetDownBlock UNetDownBlock::load(const Weights& w, int64_t in, int64_t out, int
 Tensor UNetDownBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context,
                                  std::vector<Tensor>& skips) const {
   for (size_t i = 0; i < resnets_.size(); ++i) {
-    h = resnets_[i](be, h, &temb);
+    h = resnets_[i](be, std::move(h), &temb);
     if (!attentions_.empty()) h = attentions_[i](be, h, context);
     skips.push_back(h);
   }
@@ -60,10 +60,10 @@ UNetMidBlock UNetMidBlock::load(const Weights& w, int64_t channels, const Resnet
 }
 
 Tensor UNetMidBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextContext& context) const {
-  h = resnets_[0](be, h, &temb);
+  h = resnets_[0](be, std::move(h), &temb);
   for (size_t i = 0; i < attentions_.size(); ++i) {
     h = attentions_[i](be, h, context);
-    h = resnets_[i + 1](be, h, &temb);
+    h = resnets_[i + 1](be, std::move(h), &temb);
   }
   return h;
 }
@@ -86,10 +86,10 @@ Tensor UNetUpBlock::operator()(Backend& be, Tensor h, const Tensor& temb, TextCo
                                std::vector<Tensor>& skips) const {
   for (size_t i = 0; i < resnets_.size(); ++i) {
     h = be.concat_channels(h, pop(skips));
-    h = resnets_[i](be, h, &temb);
+    h = resnets_[i](be, std::move(h), &temb);
     if (!attentions_.empty()) h = attentions_[i](be, h, context);
   }
-  if (upsample_) h = (*upsample_)(be, h, skips.back().dim(2), skips.back().dim(3));
+  if (upsample_) h = (*upsample_)(be, std::move(h), skips.back().dim(2), skips.back().dim(3));
   return h;
 }
 

@@ -34,10 +34,10 @@ VaeMidBlock VaeMidBlock::load(const Weights& w, const AutoencoderKLConfig& c) {
   return m;
 }
 
-Tensor VaeMidBlock::operator()(Backend& be, const Tensor& x) const {
-  Tensor h = resnet_in(be, x, nullptr);
+Tensor VaeMidBlock::operator()(Backend& be, Tensor x) const {
+  Tensor h = resnet_in(be, std::move(x), nullptr);
   if (attention) h = (*attention)(be, h);
-  return resnet_out(be, h, nullptr);
+  return resnet_out(be, std::move(h), nullptr);
 }
 
 VaeEncoder VaeEncoder::load(const Weights& w, const AutoencoderKLConfig& c) {
@@ -66,11 +66,11 @@ VaeEncoder VaeEncoder::load(const Weights& w, const AutoencoderKLConfig& c) {
 Tensor VaeEncoder::operator()(Backend& be, const Tensor& image) const {
   Tensor h = conv_in(be, image);
   for (const Stage& s : stages) {
-    for (const ResnetBlock2D& r : s.resnets) h = r(be, h, nullptr);
+    for (const ResnetBlock2D& r : s.resnets) h = r(be, std::move(h), nullptr);
     if (s.downsample) h = (*s.downsample)(be, h);
   }
-  h = mid_block(be, h);
-  h = conv_norm_out(be, h, true);
+  h = mid_block(be, std::move(h));
+  h = conv_norm_out(be, std::move(h), true);
   return conv_out(be, h);
 }
 
@@ -101,12 +101,16 @@ VaeDecoder VaeDecoder::load(const Weights& w, const AutoencoderKLConfig& c) {
 Tensor VaeDecoder::operator()(Backend& be, const Tensor& latents) const {
   be.stop_point();
   Tensor h = mid_block(be, conv_in(be, latents));
+  // Each tensor handed on (std::move) as its last use, so that the 512² stage holds no copy.
   for (const Stage& s : stages) {
     be.stop_point();
-    for (const ResnetBlock2D& r : s.resnets) h = r(be, h, nullptr);
-    if (s.upsample) h = (*s.upsample)(be, h, 2 * h.dim(2), 2 * h.dim(3));
+    for (const ResnetBlock2D& r : s.resnets) h = r(be, std::move(h), nullptr);
+    if (s.upsample) {
+      const int64_t out_h = 2 * h.dim(2), out_w = 2 * h.dim(3);
+      h = (*s.upsample)(be, std::move(h), out_h, out_w);
+    }
   }
-  h = conv_norm_out(be, h, true);
+  h = conv_norm_out(be, std::move(h), true);
   return conv_out(be, h);
 }
 

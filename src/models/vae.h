@@ -47,7 +47,7 @@ struct VaeMidBlock {
   std::optional<VaeAttention> attention;
   ResnetBlock2D resnet_out;
   static VaeMidBlock load(const Weights& w, const AutoencoderKLConfig& c);
-  Tensor operator()(Backend& be, const Tensor& x) const;
+  Tensor operator()(Backend& be, Tensor x) const;
 };
 
 // diffusers' vae.Encoder: image [N, in_channels, H, W] → moments [N, 2·latent_channels, H/f, W/f].

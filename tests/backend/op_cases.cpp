@@ -199,6 +199,13 @@ std::vector<OpCase> make_cases() {
   OpCase mean40_chunks = group_norm({1, 64, 47, 45}, 32, true, 39.5, 40.5, false, ", mean 40, in chunks");
   mean40_chunks.tol = mean40_tol;
   c.push_back(mean40_chunks);
+  // In place (x handed over as its only reference), whole rows and in chunks: a copy of x (times
+  // 1, exact) is the op's to overwrite.
+  for (Shape x : {Shape{2, 64, 17, 13}, Shape{1, 64, 47, 45}}) {
+    OpCase in_place = group_norm(x, 32, true, -3, 3, true, ", in place");
+    in_place.run = [](Backend& b, Inputs t) { return b.group_norm(b.scale(t[0], 1.0f), t[1], t[2], 32, 1e-5f, true); };
+    c.push_back(in_place);
+  }
   c.push_back(layer_norm({3, 77, 33}, false));
   c.push_back(layer_norm({5, 1031}, true));
 

@@ -124,6 +124,17 @@ TEST_F(VaeTiling, DryRunPeakIsTheCpuBackendsPeak) {
       << "the dry run counts its own upload of the latents";
 }
 
+// SD 1.5's decode at 512² holds no activation twice (each handed on as its last use, normalised
+// in place): its peak is the last upsampler's input upsampled and that conv's output, 256 channels
+// at 512² each — or as much, the first 512² resnet's input normalised in place with its shortcut's
+// and conv1's outputs of 128 channels — beside the latents and post_quant_conv's output. Before,
+// both held a third tensor.
+TEST(VaeDecodePeak, Sd15At512HoldsNoActivationTwice) {
+  const AutoencoderKLConfig c = AutoencoderKLConfig::load(test::asset("configs/sd15/vae/config.json"));
+  const int64_t plane = int64_t{512} * 512 * 4, latents = 4 * 64 * 64 * 4;
+  EXPECT_EQ(vae_decode_peak_bytes(c, {1, 4, 64, 64}), 2 * 256 * plane + 2 * latents);
+}
+
 TEST_F(VaeTiling, BudgetPicksTheLargestTileThatFits) {
   const AutoencoderKLConfig& c = vae.config();
   const Shape z = {1, 4, 40, 40};

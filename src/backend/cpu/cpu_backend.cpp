@@ -115,9 +115,10 @@ Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* b, con
   return y;
 }
 
-Tensor CpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                              bool silu) {
-  Tensor y = make(group_norm_shape(name(), x, gamma, beta, groups));
+Tensor CpuBackend::group_norm(Tensor x, const Tensor& gamma, const Tensor& beta, int groups, float eps, bool silu) {
+  const Shape shape = group_norm_shape(name(), x, gamma, beta, groups);
+  // Each group's moments are taken before any of its values is written: in place is the same.
+  Tensor y = x.sole_owner() ? x : make(shape);
   const int64_t N = x.dim(0), C = x.dim(1);
   if (x.numel() > 0) cpu::group_norm(in(x), in(gamma), in(beta), out(y), N, C, x.numel() / (N * C), groups, eps, silu);
   return y;

@@ -27,8 +27,7 @@ class CpuBackend : public Backend {
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* b, const Fusion& fusion = {}) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* b, const Conv2dParams& p,
                 const Fusion& fusion = {}) override;
-  Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                    bool silu) override;
+  Tensor group_norm(Tensor x, const Tensor& gamma, const Tensor& beta, int groups, float eps, bool silu) override;
   Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) override;
   Tensor unary(const Tensor& x, UnaryOp op) override;
   Tensor add(const Tensor& a, const Tensor& b) override;

@@ -279,7 +279,7 @@ Tensor WebGpuBackend::layout(wgsl::LayoutSpec spec, const Shape& out_shape, cons
 
 Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps,
                            const char* op) {
-  Tensor y = make(x.shape);
+  Tensor y = spec.in_place ? x : make(x.shape);
   if (spec.rows == 0 || spec.row_size == 0) return y;
   spec.x = view(x);
   spec.gamma = view(gamma);
@@ -290,19 +290,19 @@ Tensor WebGpuBackend::norm(wgsl::NormSpec spec, const Tensor& x, const Tensor& g
   spec.groups_x = grid_width(groups);
   const wgsl::Dims dims = wgsl::norm_dims(spec, eps);
   const uint32_t p = pipeline(wgsl::norm_key(spec), [&] { return wgsl::norm_source(spec); });
+  const Tensor* source = spec.in_place ? nullptr : &x;  // in place, the kernel reads y
   if (spec.chunks == 1) {
-    dispatch(p, {&x, &gamma, &beta, &y}, dims.bytes(), groups, spec.groups_x, op);
+    dispatch(p, {source, &gamma, &beta, &y}, dims.bytes(), groups, spec.groups_x, op);
     return y;
   }
-  const Tensor stats = make({int64_t{groups} * 2});
+  const Tensor stats = make({int64_t{groups} * wgsl::kNormChunkStats});
   const uint32_t s = pipeline(wgsl::norm_stats_key(spec), [&] { return wgsl::norm_stats_source(spec); });
   dispatch(s, {&x, &stats}, dims.bytes(), groups, spec.groups_x, op);
-  dispatch(p, {&x, &gamma, &beta, &stats, &y}, dims.bytes(), groups, spec.groups_x, op);
+  dispatch(p, {source, &gamma, &beta, &stats, &y}, dims.bytes(), groups, spec.groups_x, op);
   return y;
 }
 
-Tensor WebGpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                                 bool silu) {
+Tensor WebGpuBackend::group_norm(Tensor x, const Tensor& gamma, const Tensor& beta, int groups, float eps, bool silu) {
   in(x);
   in(gamma);
   in(beta);
@@ -316,6 +316,7 @@ Tensor WebGpuBackend::group_norm(const Tensor& x, const Tensor& gamma, const Ten
   spec.row_size = u32_count(C / groups * spec.spatial, "group_norm");
   spec.groups = static_cast<uint32_t>(groups);
   spec.silu = silu;
+  spec.in_place = x.sole_owner() && buf(x).storage == wgsl::Storage::F32;  // never a (float16) weight
   return norm(spec, x, gamma, beta, eps, "group_norm");
 }
 
@@ -440,9 +441,11 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
   const Tensor *channel_add = fusion.channel_add, *residual = fusion.residual;
   const uint64_t rows = wgsl::tensor_core_rows(spec), unit = wgsl::kTensorCorePackRows;
   const uint64_t budget = std::min({kPackBudget, limits_.max_storage_buffer_binding_size, limits_.max_buffer_size});
-  const uint64_t fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
-  check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
-                         " bytes of one binding");
+  // Ranges bound the packed matrix: a staged product that gathers x itself (any but a GEGLU
+  // linear's) packs nothing and runs whole, one dispatch with every tile in flight (the VAE's 512²
+  // convs had run in 9 to 18 ranges, each too small to fill the GPU without a split over K).
+  const uint64_t pack_fit = budget / (uint64_t{spec.k} * 2) / unit * unit;
+  uint64_t fit = spec.geglu ? pack_fit : (rows + 4 * unit - 1) / (4 * unit) * (4 * unit);
   // Over several ranges, they are as even as whole units allow: a range's gemm covers all of its
   // rows, filled or not. Pairs of units where they fit, so that the staged layouts' pairs of tiles
   // still divide a range. Where no staged layout divides the rows (an odd number of units: a
@@ -460,8 +463,16 @@ void WebGpuBackend::tensor_core_gemm(wgsl::TensorCoreGemmSpec spec, const Tensor
     wgsl::tensor_core_stage(spec, limits_.max_workgroup_storage);
     return spec.chunk > 0;
   };
-  if (!stage_in(unit) && !(fit >= 2 * unit && stage_in(2 * unit)) && !(fit >= 4 * unit && stage_in(4 * unit)))
-    stage_in(unit);  // no staged layout fits this device: the unstaged kernel, on the fewest rows
+  const auto check_fit = [&] {
+    check(fit > 0, op, "a row of " + std::to_string(spec.k) + " float16 values does not fit " + std::to_string(budget) +
+                           " bytes of one binding");
+  };
+  check_fit();
+  if (!stage_in(unit) && !(fit >= 2 * unit && stage_in(2 * unit)) && !(fit >= 4 * unit && stage_in(4 * unit))) {
+    fit = pack_fit;  // no staged layout fits this device: the unstaged kernel, which packs, on the fewest rows
+    check_fit();
+    stage_in(unit);
+  }
   spec.splits = wgsl::tensor_core_splits(spec, budget);
   spec.x = view(x);
   const bool packs = wgsl::tensor_core_packs(spec), split = spec.splits > 1;

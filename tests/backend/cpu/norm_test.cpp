@@ -58,6 +58,26 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GroupNormTest,
                                            GroupNormCase{{1, 32, 1, 1}, 32, 1e-5f, true, 0.0f},
                                            GroupNormCase{{1, 96, 33, 31}, 32, 1e-6f, false, 100.0f}));
 
+// Handed its last reference, x is normalised in its own storage; shared, it is left as it was.
+TEST(GroupNorm, InPlaceOnlyWhenHandedTheLastReference) {
+  CpuBackend be;
+  const Shape s{2, 64, 7, 5};
+  const auto x = random_data(numel(s), 25);
+  const Tensor gamma = be.upload({64}, random_data(64, 26, 0.5f, 1.5f)), beta = be.upload({64}, random_data(64, 27));
+  const Tensor shared = be.upload(s, x);
+  const Tensor copy = be.group_norm(shared, gamma, beta, 32, 1e-5f, true);
+  EXPECT_NE(copy.buffer, shared.buffer);
+  EXPECT_EQ(be.download(shared), x);
+
+  Tensor mine = be.upload(s, x);
+  const DeviceBuffer* storage = mine.buffer.get();
+  const int64_t live = be.stats().live_bytes;
+  const Tensor in_place = be.group_norm(std::move(mine), gamma, beta, 32, 1e-5f, true);
+  EXPECT_EQ(in_place.buffer.get(), storage);
+  EXPECT_EQ(be.stats().live_bytes, live);
+  EXPECT_EQ(be.download(in_place), be.download(copy));
+}
+
 // Before the affine step every group is standardised: gamma = 1 and beta = 0 expose that directly.
 TEST(GroupNorm, GroupsHaveZeroMeanAndUnitVariance) {
   CpuBackend be;

@@ -20,7 +20,8 @@ void validate(const NormSpec& s) {
 // both kernels: `row`, `chunk`, `l`, `base` (the row's first value), `c0` and `c1` (the chunk's
 // range in the row).
 std::string prologue(const NormSpec& s, uint32_t binding) {
-  std::string src = norm_dims(s, 0.0f).declare(binding) + "const WG: u32 = " + u32(norm_workgroup(s)) + ";\n";
+  std::string src = norm_dims(s, 0.0f).declare(binding) + "const WG: u32 = " + u32(norm_workgroup(s)) + ";\n" +
+                    "const STATS: u32 = " + u32(kNormChunkStats) + ";\n";
   // Each invocation sums a strided slice, then a tree halves the partial sums in workgroup memory.
   return src + R"(var<workgroup> part: array<f32, WG>;
 fn reduce(l: u32, v: f32) -> f32 {
@@ -98,6 +99,7 @@ Dims norm_dims(const NormSpec& s, float eps) {
 std::string norm_key(const NormSpec& s) {
   std::string k = "norm:" + std::to_string(norm_workgroup(s)) + (s.chunks > 1 ? ":chunked" : "");
   if (s.silu) k += ":silu";
+  if (s.in_place) k += ":in-place";
   for (const TensorView* v : {&s.x, &s.gamma, &s.beta, &s.y}) {
     k += ':';
     k += view_key(*v);
@@ -113,7 +115,8 @@ std::string norm_stats_source(const NormSpec& s) {
   std::string src = bind_tensor("x", s.x, false, next);
   src += "@group(0) @binding(" + std::to_string(next) + ") var<storage, read_write> stats: array<f32>;\n";
   src += prologue(s, next + 1) + kChunkMoments;
-  return src + "  if (l == 0u) {\n    stats[index * 2u] = chunk_sum;\n    stats[index * 2u + 1u] = m2;\n  }\n}\n";
+  return src + "  if (l == 0u) {\n    stats[index * STATS] = chunk_sum;\n    stats[index * STATS + 1u] = shift;\n"
+               "    stats[index * STATS + 2u] = m2;\n  }\n}\n";
 }
 
 std::string norm_source(const NormSpec& s) {
@@ -121,24 +124,28 @@ std::string norm_source(const NormSpec& s) {
   const bool chunked = s.chunks > 1;
   std::string src;
   uint32_t next = 0;
-  src += bind_tensor("x", s.x, false, next);
+  if (!s.in_place) src += bind_tensor("x", s.x, false, next);
   src += bind_tensor("gamma", s.gamma, false, next);
   src += bind_tensor("beta", s.beta, false, next);
   if (chunked) src += "@group(0) @binding(" + std::to_string(next++) + ") var<storage, read> stats: array<f32>;\n";
-  src += bind_tensor("y", s.y, true, next);
+  if (s.in_place) {
+    src += bind_tensor_in_place("y", s.y, next) + "fn load_x(i: u32) -> f32 { return load_y(i); }\n";
+  } else {
+    src += bind_tensor("y", s.y, true, next);
+  }
   src += prologue(s, next);
   if (chunked) {
     // Chan et al.'s merge of the chunks' sums and squared deviations, in the shifted coordinates.
-    src += R"(  let shift = load_x(base);
-  let first = row * d.CHUNKS;
+    src += R"(  let first = row * d.CHUNKS;
+  let shift = stats[first * STATS + 1u];
   var total = 0.0;
-  for (var c = 0u; c < d.CHUNKS; c++) { total += stats[(first + c) * 2u]; }
+  for (var c = 0u; c < d.CHUNKS; c++) { total += stats[(first + c) * STATS]; }
   let shifted_mean = total / f32(d.SIZE);
   var m2 = 0.0;
   for (var c = 0u; c < d.CHUNKS; c++) {
     let n = f32(min(d.SIZE, c * d.CHUNK + d.CHUNK) - c * d.CHUNK);
-    let dev = stats[(first + c) * 2u] / n - shifted_mean;
-    m2 += stats[(first + c) * 2u + 1u] + n * dev * dev;
+    let dev = stats[(first + c) * STATS] / n - shifted_mean;
+    m2 += stats[(first + c) * STATS + 2u] + n * dev * dev;
   }
   let mean = shift + shifted_mean;
 )";

@@ -17,13 +17,18 @@ namespace websd::wgsl {
 // Long rows (group_norm on large images: the VAE's 32 rows of a million values) would leave most of
 // the GPU idle with a workgroup per row, so they split into `chunks` (norm_chunks): a stats kernel
 // writes each chunk's mean and sum of squared deviations (two passes over the chunk) to a scratch
-// [rows, chunks, 2], and the norm kernel, a workgroup per chunk, merges its row's chunk statistics
-// (Chan's parallel formula, about the first chunk's mean) before normalising its chunk. Bindings
-// then: x, gamma, beta, stats, y, the uniform; the stats kernel's: x, stats, the uniform.
+// [rows, chunks, 3] (the chunk's sum about the row's first value, that value, its sum of squared
+// deviations), and the norm kernel, a workgroup per chunk, merges its row's chunk statistics
+// (Chan's parallel formula) before normalising its chunk. Bindings then: x, gamma, beta, stats, y,
+// the uniform; the stats kernel's: x, stats, the uniform.
+// In place, y is x: the kernel reads and writes y and binds no x (the bindings otherwise the
+// same). Each value is read for the last time by the invocation that writes it, and a chunk's
+// workgroup reads nothing of another chunk's (the row's first value comes from the stats).
 struct NormSpec {
   uint32_t rows = 0, row_size = 0, groups = 1, spatial = 1;
   uint32_t chunks = 1;  // per row; above 1 the statistics come from the stats kernel
   bool silu = false;
+  bool in_place = false;
   uint32_t groups_x = 1;  // workgroups per row of the 2-D dispatch grid
   TensorView x, gamma, beta, y;
 };
@@ -33,6 +38,9 @@ constexpr uint32_t kNormWorkgroup = 256;
 // Rows split until there are this many workgroups, in chunks of at least this many values.
 constexpr uint32_t kNormTargetGroups = 1024;
 constexpr uint32_t kNormMinChunk = 1024;
+
+// Floats the stats kernel writes per chunk.
+constexpr uint32_t kNormChunkStats = 3;
 
 uint32_t norm_chunks(uint32_t rows, uint32_t row_size);
 // Values per chunk: the last chunk of a row may be shorter.

@@ -23,6 +23,8 @@ struct TensorView {
 //   output:     fn store_<name>(i: u32, v: f32)     (outputs are always F32)
 // Kernels never touch the bindings directly, so one kernel source serves every storage and split.
 std::string bind_tensor(const std::string& name, const TensorView& view, bool output, uint32_t& next_binding);
+// An output the kernel also reads (an op in place): both load_<name> and store_<name>.
+std::string bind_tensor_in_place(const std::string& name, const TensorView& view, uint32_t& next_binding);
 
 // What bind_tensor's text depends on, for pipeline cache keys.
 std::string view_key(const TensorView& view);
