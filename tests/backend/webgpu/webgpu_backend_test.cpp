@@ -310,7 +310,7 @@ TEST(WebGpuBackend, DimsDeclareTheFieldsTheirBytesCarry) {
 // cores' GEMM layouts follow the sizes (staging, K split or not: a product with tiles enough to
 // fill the GPU is not split), so there other resolutions may add GEMMs in other layouts, but
 // nothing else.
-TEST(WebGpuBackend, AnotherResolutionCompilesNothingNew) {
+TEST(WebGpuBackend, OtherResolutionsCompileOnlyTensorCoreGemmLayouts) {
   const std::string dir = std::string(WEBSD_FIXTURES_DIR) + "/tiny-sd15/model";
   const UNetConfig config = UNetConfig::load(dir + "/unet/config.json");
   const AutoencoderKLConfig vae_config = AutoencoderKLConfig::load(dir + "/vae/config.json");
