@@ -64,8 +64,8 @@ for precision in ${WEBSD_PRECISIONS:-auto f32}; do
         --prompt "a photograph of an astronaut riding a horse" --steps 20 --cfg-scale 7.5 --seed 0 --width 512 --height 512 \
         --runs 2 -o "/tmp/sd15_$tag.png" --report "$out/sd15_${tag}_report.json" || status=1
     fi
-  # SDXL at 1024×1024, guidance 5: the whole picture (20 Euler steps) on the tensor cores; on the float32
-  # kernels one step (one UNet call, batch 2) and the VAE decode, which is minutes less.
+    # SDXL at 1024×1024, guidance 5: the whole picture (20 Euler steps) on the tensor cores; on the
+    # float32 kernels one step (one UNet call, batch 2) and the VAE decode, which is minutes less.
     if [[ "$benches" == *" sdxl "* ]]; then
       sdxl_steps=20; [ "$precision" = f32 ] && sdxl_steps=1
       generate "$build" "$out/sdxl_$tag.log" --model assets/configs/sdxl --random-weights 0 --backend webgpu --precision "$precision" \

@@ -308,8 +308,8 @@ TEST(WebGpuBackend, DimsDeclareTheFieldsTheirBytesCarry) {
 // One pipeline serves every size (kernels/dims.h): after the tiny SD 1.5 UNet and VAE have made a
 // 512² picture's latents, 1024²'s and 576²'s compile nothing new on the float32 kernels. The tensor
 // cores' GEMM layouts follow the sizes (staging, K split or not: a product with tiles enough to
-// fill the GPU is not split), so there other resolutions may add GEMMs in other layouts, but
-// nothing else.
+// fill the GPU is not split), so on the tensor cores other resolutions may add GEMMs in other
+// layouts, but nothing else.
 TEST(WebGpuBackend, OtherResolutionsCompileOnlyTensorCoreGemmLayouts) {
   const std::string dir = std::string(WEBSD_FIXTURES_DIR) + "/tiny-sd15/model";
   const UNetConfig config = UNetConfig::load(dir + "/unet/config.json");
@@ -604,7 +604,7 @@ TEST(WebGpuBackend, TensorCoresTakeLinearAndConvOfWhole16s) {
   EXPECT_EQ(whole.conv2d(cx, cw, nullptr, Conv2dParams::same(1)).shape, (Shape{2, 32, 16, 16}));
   ASSERT_EQ(host->dispatches.size() - before, 1u);
   EXPECT_EQ(host->dispatches.back().bindings, 2u + 2u);  // x, w, y in two halves
-  EXPECT_EQ(host->dispatches.back().x, 4u);  // 512 pixels: 4 workgroups of 2 subgroups (32 channels × 128 pixels)
+  EXPECT_EQ(host->dispatches.back().x, 4u);  // all 512 pixels in one grid: 4 workgroups of 128
   // Cout 3: the float32 kernel.
   whole.conv2d(cx, whole.upload_weight({3, 16, 3, 3}, std::vector<float>(3 * 144)), nullptr, Conv2dParams::same(1));
   EXPECT_EQ(host->dispatches.size() - before, 2u);
